@@ -1,0 +1,118 @@
+/**
+ * decode → validate → normalize for one raw record. Never throws: every failure becomes a
+ * structured TokenwatchError the caller routes to the dead-letter destination.
+ */
+import { TokenwatchError } from '../core/errors.js';
+import { TokenEvent } from '../../schemas/token-event.js';
+import { FORMATS, FORMATS_BY_ID } from '../normalize/index.js';
+import type { NormalizeContext, VendorFormat } from '../normalize/types.js';
+import type { SourceFormat } from '../../schemas/token-event.js';
+import type { z } from 'zod';
+
+export interface DecodeLimits {
+  /** Raw records above this many bytes are rejected (too_large). */
+  maxEventBytes: number;
+  /** Nesting deeper than this is rejected (hostile_input). */
+  maxDepth: number;
+}
+export const DEFAULT_LIMITS: DecodeLimits = { maxEventBytes: 256 * 1024, maxDepth: 32 };
+
+export type DecodeResult =
+  | { ok: true; format: SourceFormat; events: TokenEvent[] }
+  | { ok: false; format?: SourceFormat; error: TokenwatchError };
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Reject prototype-polluting keys and pathological nesting before any schema sees the object. */
+function checkHostile(v: unknown, depth: number, limits: DecodeLimits, path: string): TokenwatchError | undefined {
+  if (depth > limits.maxDepth) return new TokenwatchError('hostile_input', `nesting deeper than ${limits.maxDepth} at ${path || '$'}`);
+  if (v === null || typeof v !== 'object') return undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const e = checkHostile(v[i], depth + 1, limits, `${path}[${i}]`);
+      if (e) return e;
+    }
+    return undefined;
+  }
+  for (const k of Object.keys(v)) {
+    if (FORBIDDEN_KEYS.has(k)) return new TokenwatchError('hostile_input', `forbidden key "${k}" at ${path || '$'}`);
+    const e = checkHostile((v as Record<string, unknown>)[k], depth + 1, limits, path ? `${path}.${k}` : k);
+    if (e) return e;
+  }
+  return undefined;
+}
+
+export function parseJsonRecord(text: string, limits: DecodeLimits = DEFAULT_LIMITS): { ok: true; value: unknown } | { ok: false; error: TokenwatchError } {
+  if (Buffer.byteLength(text, 'utf8') > limits.maxEventBytes) {
+    return { ok: false, error: new TokenwatchError('too_large', `record is larger than ${limits.maxEventBytes} bytes`) };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    return { ok: false, error: new TokenwatchError('invalid_json', `not valid JSON: ${(cause as Error).message.slice(0, 200)}`, undefined, { cause }) };
+  }
+  const hostile = checkHostile(value, 0, limits, '');
+  return hostile ? { ok: false, error: hostile } : { ok: true, value };
+}
+
+export function detectFormat(raw: Record<string, unknown>): VendorFormat | undefined {
+  for (const f of FORMATS) {
+    try {
+      if (f.detect(raw)) return f;
+    } catch {
+      // a detect() that throws is a bug in that plugin; treat as no match
+    }
+  }
+  return undefined;
+}
+
+function zodDetails(err: z.ZodError): { path: string; message: string }[] {
+  return err.issues.slice(0, 10).map((i) => ({ path: i.path.map(String).join('.') || '$', message: i.message }));
+}
+
+/** Validate and normalize an already-parsed record. */
+export function decodeValue(value: unknown, ctx: NormalizeContext, formatHint?: SourceFormat): DecodeResult {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, error: new TokenwatchError('schema_violation', 'record is not a JSON object') };
+  }
+  const raw = value as Record<string, unknown>;
+  const format = formatHint ? FORMATS_BY_ID.get(formatHint) : detectFormat(raw);
+  if (!format) {
+    return { ok: false, error: new TokenwatchError('unknown_format', `no vendor format matched (keys: ${Object.keys(raw).slice(0, 8).join(', ')})`) };
+  }
+  const parsed = format.schema.safeParse(raw);
+  if (!parsed.success) {
+    const details = zodDetails(parsed.error);
+    const first = details[0];
+    return {
+      ok: false,
+      format: format.id,
+      error: new TokenwatchError('schema_violation', `${format.id}: ${first ? `${first.path}: ${first.message}` : 'invalid'}`, details, { cause: parsed.error }),
+    };
+  }
+  let events: TokenEvent[];
+  try {
+    events = format.normalize(parsed.data, ctx);
+  } catch (cause) {
+    const error = cause instanceof TokenwatchError ? cause : new TokenwatchError('normalize_failed', `${format.id}: ${(cause as Error)?.message ?? String(cause)}`, undefined, { cause });
+    return { ok: false, format: format.id, error };
+  }
+  for (const e of events) {
+    const check = TokenEvent.safeParse(e);
+    if (!check.success) {
+      const details = zodDetails(check.error);
+      return {
+        ok: false,
+        format: format.id,
+        error: new TokenwatchError('invalid_token_event', `${format.id}: normalizer produced an invalid token event (${details[0]?.path}: ${details[0]?.message})`, details),
+      };
+    }
+  }
+  return { ok: true, format: format.id, events };
+}
+
+export function decodeText(text: string, ctx: NormalizeContext, formatHint?: SourceFormat, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
+  const p = parseJsonRecord(text, limits);
+  return p.ok ? decodeValue(p.value, ctx, formatHint) : { ok: false, error: p.error };
+}
