@@ -1,0 +1,95 @@
+/**
+ * The one configuration file (YAML or JSON), validated by zod. Secrets never live in the
+ * file: it names environment variables (`*_env`) that hold them.
+ */
+import { z } from 'zod';
+import { SourceFormat } from '../../schemas/token-event.js';
+
+const Tls = z
+  .object({
+    ca_file: z.string().optional().describe('PEM file with the CA certificate(s) to trust'),
+    cert_file: z.string().optional().describe('client certificate (PEM) for mutual TLS'),
+    key_file: z.string().optional().describe('client private key (PEM) for mutual TLS'),
+    reject_unauthorized: z.boolean().default(true),
+  })
+  .strict();
+
+export const KafkaConfig = z
+  .object({
+    brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1).describe('bootstrap brokers, host:port'),
+    client_id: z.string().default('tokenwatch'),
+    group_id: z.string().default('tokenwatch'),
+    inputs: z
+      .array(z.object({ topic: z.string().min(1), format: z.union([SourceFormat, z.literal('auto')]).default('auto') }).strict())
+      .min(1)
+      .describe('input topics, each bound to a vendor format or auto-detect'),
+    topics: z
+      .object({
+        alerts: z.string().default('tokenwatch.alerts'),
+        dead_letter: z.string().default('tokenwatch.dead-letter'),
+        /** Kafka Streams-style repartition topics, named explicitly. */
+        by_token: z.string().default('tokenwatch.repartition.by-token'),
+        by_issuer: z.string().default('tokenwatch.repartition.by-issuer'),
+        partitions: z.number().int().positive().default(6).describe('partitions for the internal topics when created'),
+        replication_factor: z.number().int().positive().default(1),
+      })
+      .strict()
+      .default({ alerts: 'tokenwatch.alerts', dead_letter: 'tokenwatch.dead-letter', by_token: 'tokenwatch.repartition.by-token', by_issuer: 'tokenwatch.repartition.by-issuer', partitions: 6, replication_factor: 1 }),
+    from_beginning: z.boolean().default(true),
+    sasl: z
+      .object({
+        mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+        username: z.string().min(1),
+        password_env: z.string().default('KAFKA_SASL_PASSWORD').describe('environment variable holding the SASL password'),
+      })
+      .strict()
+      .optional(),
+    tls: z.union([z.boolean(), Tls]).default(false),
+  })
+  .strict();
+export type KafkaConfig = z.infer<typeof KafkaConfig>;
+
+export const StoreConfig = z
+  .object({
+    url: z.string().url().optional().describe('ClickHouse server HTTP(S) URL; unset = embedded chDB'),
+    path: z.string().default('.tokenwatch/chdb').describe('embedded chDB data directory'),
+    database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'letters, digits and _ only').default('tokenwatch'),
+    username: z.string().default('default'),
+    password_env: z.string().default('CLICKHOUSE_PASSWORD'),
+    tls: Tls.optional(),
+    max_batch_rows: z.number().int().positive().default(5000),
+    flush_interval_ms: z.number().int().positive().default(1000),
+    max_queue_rows: z.number().int().positive().default(50_000),
+    max_retries: z.number().int().nonnegative().default(8),
+    base_delay_ms: z.number().int().positive().default(200),
+    write_events: z.boolean().default(true).describe('also store normalized token events (feeds the minting-rate view)'),
+  })
+  .strict();
+export type StoreConfig = z.infer<typeof StoreConfig>;
+
+export const EngineConfig = z
+  .object({
+    reorder_max_delay_seconds: z.number().nonnegative().default(300).describe('watermark lag behind the newest event'),
+    reorder_max_buffered: z.number().int().positive().default(100_000),
+    suppress_window_minutes: z.number().positive().default(60).describe('repeats of one alert key inside this window fold into one'),
+    max_suppress_keys: z.number().int().positive().default(100_000),
+    max_recent_event_ids: z.number().int().positive().default(200_000),
+    idle_flush_seconds: z.number().positive().default(10).describe('Kafka runner: advance watermarks of idle tasks after this much wall time without input'),
+  })
+  .strict();
+export type EngineConfig = z.infer<typeof EngineConfig>;
+
+export const TokenwatchConfig = z
+  .object({
+    hmac_key_env: z.string().default('TOKENWATCH_HMAC_KEY').describe('environment variable holding the fingerprint HMAC key'),
+    detectors: z.record(z.string(), z.record(z.string(), z.unknown())).default({}).describe('per-detector config overrides, by detector id'),
+    engine: EngineConfig.default(EngineConfig.parse({})),
+    inventory: z.object({ max_tokens: z.number().int().positive().default(200_000), max_set_size: z.number().int().positive().default(16) }).strict().default({ max_tokens: 200_000, max_set_size: 16 }),
+    limits: z.object({ max_event_bytes: z.number().int().positive().default(256 * 1024), max_depth: z.number().int().positive().default(32) }).strict().default({ max_event_bytes: 256 * 1024, max_depth: 32 }),
+    store: StoreConfig.default(StoreConfig.parse({})),
+    kafka: KafkaConfig.optional(),
+    http: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9464) }).strict().default({ host: '127.0.0.1', port: 9464 }),
+    log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),
+  })
+  .strict();
+export type TokenwatchConfig = z.infer<typeof TokenwatchConfig>;

@@ -1,0 +1,102 @@
+/**
+ * The token inventory: every token seen, its issuer, owner, scopes, lifetime, first and last
+ * use, services and networks, revocation. Bounded (max tokens, least recently seen evicted);
+ * records changed since the last drain are handed to sinks (ReplacingMergeTree keyed by fp).
+ */
+import type { TokenEvent } from '../../schemas/token-event.js';
+import type { InventoryRecord } from './inventory-record.js';
+
+export interface InventoryOptions {
+  maxTokens: number;
+  /** Per-token bound on services / networks / scopes kept. */
+  maxSetSize: number;
+}
+
+export const DEFAULT_INVENTORY_OPTIONS: InventoryOptions = { maxTokens: 200_000, maxSetSize: 16 };
+
+function addBounded<T>(arr: T[], v: T | undefined, max: number): void {
+  if (v === undefined || arr.length >= max || arr.includes(v)) return;
+  arr.push(v);
+}
+
+export class TokenInventory {
+  private readonly records = new Map<string, InventoryRecord>();
+  private readonly dirty = new Set<string>();
+  evicted = 0;
+
+  constructor(private readonly opts: InventoryOptions = DEFAULT_INVENTORY_OPTIONS) {}
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  get(fp: string): InventoryRecord | undefined {
+    return this.records.get(fp);
+  }
+
+  observe(e: TokenEvent): void {
+    const fp = e.token.fp;
+    let r = this.records.get(fp);
+    if (r) {
+      this.records.delete(fp); // re-insert: Map order = least recently seen first
+    } else {
+      r = { token_fp: fp, kind: e.token.kind, scopes: [], audience: [], first_seen: e.time, last_seen: e.time, use_count: 0, services: [], networks: [], platforms: [], version: e.time };
+      if (this.records.size >= this.opts.maxTokens) {
+        const oldest = this.records.keys().next().value;
+        if (oldest !== undefined) {
+          this.records.delete(oldest);
+          this.dirty.delete(oldest);
+          this.evicted++;
+        }
+      }
+    }
+    this.records.set(fp, r);
+    this.dirty.add(fp);
+    const max = this.opts.maxSetSize;
+    if (r.kind === 'unknown' && e.token.kind !== 'unknown') r.kind = e.token.kind;
+    r.issuer ??= e.issuer;
+    r.subject ??= e.subject;
+    r.authority ??= e.authority;
+    r.first_seen = Math.min(r.first_seen, e.time);
+    r.last_seen = Math.max(r.last_seen, e.time);
+    r.version = Math.max(r.version, e.time);
+    addBounded(r.platforms, e.platform, max);
+    for (const s of e.scopes_granted ?? e.scopes_used ?? []) addBounded(r.scopes, s, max * 4);
+    for (const a of e.audience ?? []) addBounded(r.audience, a, max);
+    if (e.expires_at !== undefined) r.expires_at = e.expires_at;
+    switch (e.action) {
+      case 'mint':
+        r.minted_at ??= e.time;
+        r.minted_by ??= e.minted_by;
+        break;
+      case 'use':
+        r.use_count++;
+        r.first_use = r.first_use === undefined ? e.time : Math.min(r.first_use, e.time);
+        r.last_use = r.last_use === undefined ? e.time : Math.max(r.last_use, e.time);
+        addBounded(r.services, e.service, max);
+        addBounded(r.networks, e.network?.ip ?? e.network?.label, max);
+        break;
+      case 'revoke':
+        r.revoked_at = r.revoked_at === undefined ? e.time : Math.min(r.revoked_at, e.time);
+        break;
+      case 'reuse_signal':
+        break;
+    }
+    if (r.minted_at !== undefined && r.expires_at !== undefined) r.lifetime_ms = r.expires_at - r.minted_at;
+  }
+
+  /** Records changed since the last call (copies, safe to hand to an async sink). */
+  drainDirty(): InventoryRecord[] {
+    const out: InventoryRecord[] = [];
+    for (const fp of this.dirty) {
+      const r = this.records.get(fp);
+      if (r) out.push({ ...r, scopes: [...r.scopes], audience: [...r.audience], services: [...r.services], networks: [...r.networks], platforms: [...r.platforms] });
+    }
+    this.dirty.clear();
+    return out;
+  }
+
+  get dirtyCount(): number {
+    return this.dirty.size;
+  }
+}

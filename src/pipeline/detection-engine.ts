@@ -1,0 +1,173 @@
+/**
+ * route by key → detect → alert, in event time. The same engine runs in the embedded runner
+ * (one task for everything) and in the Kafka runner (one task per repartition partition).
+ *
+ * Per event: dedupe on event_id (vendors such as Entra write several rows per request),
+ * reorder within a bounded buffer, hand released events to every detector, advance
+ * detectors on the watermark, suppress repeats per (detector, dedup key) within a window.
+ */
+import type { Alert } from '../../schemas/alert.js';
+import type { TokenEvent } from '../../schemas/token-event.js';
+import type { DetectorDefinition, DetectorInstance, KeyBy } from '../../detectors/types.js';
+import { buildAlert } from './alert-builder.js';
+import { ReorderBuffer, type ReorderOptions } from './reorder-buffer.js';
+import type { TokenInventory } from '../inventory/token-inventory.js';
+
+export interface EngineOptions {
+  detectors: readonly { definition: DetectorDefinition; config: unknown }[];
+  /** Only run detectors routed by these keys (Kafka: a token task or an issuer task). */
+  keyBy?: readonly KeyBy[];
+  reorder: ReorderOptions;
+  /** Repeats of one (detector, dedup key) inside this event-time window fold into the first alert. */
+  suppressWindowMs: number;
+  maxSuppressKeys: number;
+  /** Recent event ids remembered for duplicate suppression. */
+  maxRecentEventIds: number;
+  /** Detectors are advanced when the watermark moves by at least this much. */
+  advanceEveryMs: number;
+  inventory?: TokenInventory;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: Omit<EngineOptions, 'detectors'> = {
+  reorder: { maxDelayMs: 5 * 60_000, maxBuffered: 100_000 },
+  suppressWindowMs: 60 * 60_000,
+  maxSuppressKeys: 100_000,
+  maxRecentEventIds: 200_000,
+  advanceEveryMs: 60_000,
+};
+
+export interface EngineStats {
+  events_in: number;
+  duplicates: number;
+  late: number;
+  forced_releases: number;
+  buffered: number;
+  alerts: Record<string, number>;
+  suppressed: number;
+  watermark: number;
+  state_keys: Record<string, number>;
+}
+
+interface Task {
+  definition: DetectorDefinition;
+  instance: DetectorInstance;
+}
+
+export class DetectionEngine {
+  private readonly tasks: Task[];
+  private readonly buffer: ReorderBuffer;
+  private readonly recentIds = new Set<string>();
+  private readonly lastAlertAt = new Map<string, number>();
+  private lastAdvance = -Infinity;
+  private readonly counters = { events_in: 0, duplicates: 0, suppressed: 0 };
+  private readonly alertsPerDetector: Record<string, number> = {};
+
+  constructor(private readonly opts: EngineOptions) {
+    this.tasks = opts.detectors
+      .filter((d) => !opts.keyBy || opts.keyBy.includes(d.definition.meta.key_by))
+      .map((d) => ({ definition: d.definition, instance: d.definition.create(d.config) }));
+    this.buffer = new ReorderBuffer(opts.reorder);
+  }
+
+  /** Ingest one normalized event; returns alerts that became ready. */
+  ingest(ev: TokenEvent): Alert[] {
+    this.counters.events_in++;
+    if (this.recentIds.has(ev.event_id)) {
+      this.counters.duplicates++;
+      return [];
+    }
+    this.recentIds.add(ev.event_id);
+    if (this.recentIds.size > this.opts.maxRecentEventIds) {
+      const oldest = this.recentIds.values().next().value;
+      if (oldest !== undefined) this.recentIds.delete(oldest);
+    }
+    return this.process(this.buffer.push(ev));
+  }
+
+  /**
+   * Move the watermark without an event (idle partitions, end of a bounded replay).
+   * Releases buffered events up to `wm` and closes detector windows.
+   */
+  advanceTo(wm: number): Alert[] {
+    const alerts = this.process(this.buffer.releaseUpTo(wm));
+    this.advanceDetectors(wm, alerts, true);
+    return alerts;
+  }
+
+  /** End of a bounded input: release everything and close all windows `horizonMs` past the last event. */
+  finish(horizonMs = 24 * 60 * 60_000): Alert[] {
+    const alerts = this.process(this.buffer.drain());
+    this.advanceDetectors(this.buffer.watermark + horizonMs, alerts, true);
+    return alerts;
+  }
+
+  get watermark(): number {
+    return this.buffer.watermark;
+  }
+
+  private process(ready: TokenEvent[]): Alert[] {
+    const alerts: Alert[] = [];
+    for (const ev of ready) {
+      this.opts.inventory?.observe(ev);
+      for (const t of this.tasks) {
+        for (const d of t.instance.process(ev)) this.emit(t, d, ev.time, alerts);
+      }
+    }
+    this.advanceDetectors(this.buffer.watermark, alerts, false);
+    return alerts;
+  }
+
+  private advanceDetectors(wm: number, alerts: Alert[], force: boolean): void {
+    if (!Number.isFinite(wm)) return;
+    if (!force && wm < this.lastAdvance + this.opts.advanceEveryMs) return;
+    if (wm <= this.lastAdvance) return;
+    this.lastAdvance = wm;
+    for (const t of this.tasks) {
+      for (const d of t.instance.advance(wm)) {
+        const last = d.events[d.events.length - 1];
+        this.emit(t, d, last?.time ?? wm, alerts);
+      }
+    }
+    // forget suppression entries whose window has passed
+    for (const [k, at] of this.lastAlertAt) {
+      if (at + this.opts.suppressWindowMs < wm) this.lastAlertAt.delete(k);
+    }
+  }
+
+  private emit(t: Task, draft: Parameters<typeof buildAlert>[1], time: number, out: Alert[]): void {
+    const key = `${t.definition.meta.id}:${draft.dedup_key}`;
+    const prev = this.lastAlertAt.get(key);
+    if (prev !== undefined && time - prev < this.opts.suppressWindowMs) {
+      this.counters.suppressed++;
+      return;
+    }
+    this.lastAlertAt.delete(key);
+    this.lastAlertAt.set(key, time);
+    if (this.lastAlertAt.size > this.opts.maxSuppressKeys) {
+      const oldest = this.lastAlertAt.keys().next().value;
+      if (oldest !== undefined) this.lastAlertAt.delete(oldest);
+    }
+    const id = t.definition.meta.id;
+    this.alertsPerDetector[id] = (this.alertsPerDetector[id] ?? 0) + 1;
+    out.push(buildAlert(t.definition.meta, draft));
+  }
+
+  stats(): EngineStats {
+    const state_keys: Record<string, number> = {};
+    for (const t of this.tasks) state_keys[t.definition.meta.id] = t.instance.size();
+    return {
+      ...this.counters,
+      late: this.buffer.late,
+      forced_releases: this.buffer.forced,
+      buffered: this.buffer.size,
+      alerts: { ...this.alertsPerDetector },
+      watermark: this.buffer.watermark,
+      state_keys,
+    };
+  }
+
+  /** Detector state, for checkpoints (JSON-serializable). */
+  snapshot(): Record<string, unknown> {
+    return Object.fromEntries(this.tasks.map((t) => [t.definition.meta.id, t.instance.snapshot()]));
+  }
+}

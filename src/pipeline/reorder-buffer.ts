@@ -1,0 +1,104 @@
+/**
+ * Bounded event-time reorder buffer. Events are held until the watermark
+ * (max event time seen − max_delay) passes them, then released in (time, event_id) order,
+ * so a replay of yesterday's logs gives the same order, hence the same alerts, as live
+ * traffic did. When the buffer is full the oldest event is released early (counted), never
+ * dropped. Events older than the released watermark are late: released at once, counted.
+ */
+import type { TokenEvent } from '../../schemas/token-event.js';
+
+export interface ReorderOptions {
+  /** How far behind the newest event the watermark trails (event-time ms). */
+  maxDelayMs: number;
+  /** Upper bound on buffered events. */
+  maxBuffered: number;
+}
+
+const before = (a: TokenEvent, b: TokenEvent): boolean =>
+  a.time < b.time || (a.time === b.time && a.event_id < b.event_id);
+
+export class ReorderBuffer {
+  private readonly heap: TokenEvent[] = [];
+  private maxSeen = -Infinity;
+  /** Everything at or before this time has been released. */
+  private released = -Infinity;
+  late = 0;
+  forced = 0;
+
+  constructor(private readonly opts: ReorderOptions) {}
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** The current watermark: no event at or before it is still held. */
+  get watermark(): number {
+    return this.released;
+  }
+
+  /** Add an event; returns events now ready, in order. */
+  push(ev: TokenEvent, out: TokenEvent[] = []): TokenEvent[] {
+    if (ev.time <= this.released) {
+      this.late++;
+      out.push(ev);
+      return out;
+    }
+    this.insert(ev);
+    if (ev.time > this.maxSeen) this.maxSeen = ev.time;
+    this.releaseUpTo(this.maxSeen - this.opts.maxDelayMs, out);
+    while (this.heap.length > this.opts.maxBuffered) {
+      const e = this.pop()!;
+      this.forced++;
+      if (e.time > this.released) this.released = e.time;
+      out.push(e);
+    }
+    return out;
+  }
+
+  /** Release everything up to `wm` (inclusive). */
+  releaseUpTo(wm: number, out: TokenEvent[] = []): TokenEvent[] {
+    while (this.heap.length > 0 && this.heap[0]!.time <= wm) out.push(this.pop()!);
+    if (wm > this.released) this.released = wm;
+    return out;
+  }
+
+  /** End of input: release everything. */
+  drain(out: TokenEvent[] = []): TokenEvent[] {
+    while (this.heap.length > 0) out.push(this.pop()!);
+    if (this.maxSeen > this.released) this.released = this.maxSeen;
+    return out;
+  }
+
+  private insert(ev: TokenEvent): void {
+    const h = this.heap;
+    h.push(ev);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): TokenEvent | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
