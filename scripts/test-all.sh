@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: install dependencies, build, install and start
+# Kafka and ClickHouse on loopback when they are absent, run every test, then the
+# conformance check over ../shared/corpus when it exists.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run build
+
+scripts/services.sh up
+export KAFKA_BROKERS=127.0.0.1:19092
+export CLICKHOUSE_URL=http://127.0.0.1:18123
+
+npx vitest run
+
+if [ -d ../shared/corpus ]; then
+  node dist/scripts/conformance.js ../shared/corpus
+fi

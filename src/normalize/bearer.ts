@@ -1,0 +1,251 @@
+/**
+ * Token identity at API gateways (Kong, Envoy) and small parsing helpers shared by the IdP
+ * normalizers. A gateway may log the raw `Authorization` header (rare: Kong redacts it by
+ * default), the JWT payload (Envoy jwt_authn `payload_in_metadata`), or only a jti / sha256 the
+ * operator chose to log. Every path must land on the same fingerprint for the same token:
+ *
+ *   1. JWT with `jti`            → fingerprint('jwt', iss + '|' + jti)
+ *   2. Entra JWT with `uti`      → the Entra sign-in namespace (correlates with entra_signin mints)
+ *   3. JWT without jti/uti       → fingerprint('jwt_claims', iss|sub|aud|iat|exp): the payload is
+ *                                  all a payload-only log has, so the raw-token path uses it too
+ *   4. opaque bearer token       → fingerprint('bearer', token)
+ *   5. only a sha256 was logged  → fingerprint('bearer_sha256', sha) (cannot match rule 4: the
+ *                                  HMAC of a token cannot be derived from its sha256)
+ *
+ * Nothing here keeps the token: callers get a fingerprint and the non-secret claims.
+ */
+import { bearerToken, decodeJwtClaims, looksLikeJwt } from '../core/jwt.js';
+import type { JwtClaims } from '../core/jwt.js';
+import type { Fingerprinter } from '../core/fingerprint.js';
+import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
+
+/** Namespace of Entra `uniqueTokenIdentifier` / `signInActivityId` / JWT `uti` fingerprints. */
+export const ENTRA_UTI_NAMESPACE = 'entra:uti';
+
+/** Entra writes the identifier unpadded in sign-in logs and sometimes `=`-padded elsewhere. */
+export function entraUtiFingerprint(fingerprint: Fingerprinter, uti: string): string {
+  return fingerprint(ENTRA_UTI_NAMESPACE, uti.replace(/=+$/, ''));
+}
+
+const ENTRA_ISSUER_RE = /^https:\/\/(login\.microsoftonline\.(com|us)|sts\.windows\.net|login\.chinacloudapi\.cn|login\.partner\.microsoftonline\.cn)\//i;
+
+// ---------------------------------------------------------------- small value helpers
+
+export function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/** A non-empty string, cut to `max`; anything else is undefined. */
+export function str(v: unknown, max = 512): string | undefined {
+  return typeof v === 'string' && v.trim().length > 0 ? v.trim().slice(0, max) : undefined;
+}
+
+/** A string or a finite number rendered as a string. */
+export function strOrNum(v: unknown, max = 512): string | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return str(v, max);
+}
+
+/**
+ * Scopes as vendors spell them: "a b", "a,b", "a, b", or an array. Anything odder (numbers,
+ * objects) yields undefined rather than an error: scope fields are often undocumented.
+ */
+export function splitScopes(v: unknown): string[] | undefined {
+  let parts: string[];
+  if (typeof v === 'string') parts = v.split(/[\s,]+/);
+  else if (Array.isArray(v)) parts = v.filter((s): s is string => typeof s === 'string').flatMap((s) => s.split(/[\s,]+/));
+  else return undefined;
+  const out = [...new Set(parts.map((s) => s.trim()).filter((s) => s.length > 0 && s.length <= 256))].slice(0, 256);
+  return out.length > 0 ? out : undefined;
+}
+
+export function mergeScopes(...lists: (string[] | undefined)[]): string[] | undefined {
+  const all = lists.flatMap((l) => l ?? []);
+  return all.length > 0 ? [...new Set(all)].slice(0, 256) : undefined;
+}
+
+/** HTTP status → auth outcome: only 401/403 mean the token was refused. */
+export function outcomeFromHttpStatus(status: unknown): 'success' | 'failure' | undefined {
+  const n = typeof status === 'number' ? status : typeof status === 'string' && /^\d{3}$/.test(status) ? Number(status) : undefined;
+  if (n === undefined) return undefined;
+  return n === 401 || n === 403 ? 'failure' : 'success';
+}
+
+/** "1.2.3.4:5678" / "[::1]:443" / "1.2.3.4" → the address without port. */
+export function stripPort(addr: string): string {
+  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(addr);
+  if (v6) return v6[1]!;
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(addr);
+  return v4 ? v4[1]! : addr;
+}
+
+/** The request path without its query string (queries can carry PII or secrets). */
+export function pathOnly(uri: string): string {
+  const noQuery = uri.split(/[?#]/, 1)[0] ?? uri;
+  try {
+    return /^https?:\/\//i.test(noQuery) ? new URL(noQuery).pathname : noQuery;
+  } catch {
+    return noQuery;
+  }
+}
+
+// ---------------------------------------------------------------- claims
+
+/** JwtClaims plus Entra's `uti` and `roles`, which src/core/jwt.ts does not surface. */
+export interface GatewayClaims extends JwtClaims {
+  uti?: string;
+}
+
+/**
+ * Claims from an already-decoded payload object (Envoy jwt_authn metadata, a Kong `tw_claims`
+ * custom field). Mirrors decodeJwtClaims so both paths yield the same fields.
+ */
+export function claimsFromPayload(payload: Record<string, unknown>): GatewayClaims {
+  const aud = payload.aud;
+  const scopes = mergeScopes(splitSpaceScopes(payload.scope ?? payload.scp), splitSpaceScopes(payload.roles));
+  const secs = (v: unknown): number | undefined => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined;
+    return n !== undefined && Number.isFinite(n) && n > 0 ? Math.round(n * 1000) : undefined;
+  };
+  return {
+    jti: str(payload.jti),
+    uti: str(payload.uti),
+    iss: str(payload.iss),
+    sub: str(payload.sub),
+    aud: typeof aud === 'string' ? [aud.slice(0, 512)] : Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string').map((a) => a.slice(0, 512)).slice(0, 64) : undefined,
+    azp: str(payload.azp),
+    client_id: str(payload.client_id) ?? str(payload.cid) ?? str(payload.appid),
+    scopes,
+    iat: secs(payload.iat),
+    exp: secs(payload.exp),
+  };
+}
+
+// OAuth `scope` is space-delimited (RFC 6749 §3.3); a comma is a legal scope character.
+function splitSpaceScopes(v: unknown): string[] | undefined {
+  if (typeof v === 'string') return v.split(/\s+/).filter((s) => s.length > 0 && s.length <= 256).slice(0, 256);
+  if (Array.isArray(v)) return v.filter((s): s is string => typeof s === 'string' && s.length > 0 && s.length <= 256).slice(0, 256);
+  return undefined;
+}
+
+function jwtPayloadOf(token: string): Record<string, unknown> | undefined {
+  const part = token.split('.')[1];
+  if (!part) return undefined;
+  try {
+    return asRecord(JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A decoded payload logged as an object, or as a JSON string by untyped log formats. */
+function payloadRecord(v: unknown): Record<string, unknown> | undefined {
+  if (typeof v === 'string' && v.length <= 16 * 1024 && v.trimStart().startsWith('{')) {
+    try {
+      return asRecord(JSON.parse(v));
+    } catch {
+      return undefined;
+    }
+  }
+  return asRecord(v);
+}
+
+// ---------------------------------------------------------------- identity
+
+export interface GatewayTokenInputs {
+  /** The Authorization header value (string, or the array some loggers emit for repeats). */
+  authorization?: unknown;
+  /** Decoded JWT payload: object or JSON string. */
+  payload?: unknown;
+  /** Separately logged jti / iss (e.g. Kong custom fields). */
+  jti?: unknown;
+  iss?: unknown;
+  /** Hex sha256 of the raw token, when the gateway logs that instead of the token. */
+  tokenSha256?: unknown;
+}
+
+export interface GatewayTokenIdentity {
+  fp: string;
+  kind: TokenKind;
+  hint?: string;
+  claims?: GatewayClaims;
+}
+
+const REDACTED_RE = /^(redacted|\[redacted\]|<redacted>|\*+|x+|-)$/i;
+
+function headerValue(v: unknown): string | undefined {
+  if (Array.isArray(v)) return headerValue(v[0]);
+  return typeof v === 'string' && v.length <= 16 * 1024 ? v : undefined;
+}
+
+/** A usable raw token from the Authorization header, or undefined when absent/redacted/not Bearer. */
+export function rawBearer(authorization: unknown): string | undefined {
+  const tok = bearerToken(headerValue(authorization));
+  if (!tok || REDACTED_RE.test(tok) || tok.includes('***')) return undefined;
+  return tok;
+}
+
+function jwtIdentity(fingerprint: Fingerprinter, claims: GatewayClaims): string | undefined {
+  if (claims.jti) return fingerprint('jwt', `${claims.iss ?? ''}|${claims.jti}`);
+  if (claims.uti && claims.iss && ENTRA_ISSUER_RE.test(claims.iss)) return entraUtiFingerprint(fingerprint, claims.uti);
+  if (claims.iss && (claims.iat !== undefined || claims.exp !== undefined)) {
+    return fingerprint('jwt_claims', [claims.iss, claims.sub ?? '', (claims.aud ?? []).join(' '), claims.iat ?? '', claims.exp ?? ''].join('|'));
+  }
+  return undefined;
+}
+
+/** Resolve a token identity from whatever the gateway logged; undefined when there is none. */
+export function gatewayTokenIdentity(inputs: GatewayTokenInputs, fingerprint: Fingerprinter): GatewayTokenIdentity | undefined {
+  const token = rawBearer(inputs.authorization);
+  if (token) {
+    if (looksLikeJwt(token)) {
+      const decoded = decodeJwtClaims(token);
+      if (decoded) {
+        const extra = jwtPayloadOf(token);
+        const claims: GatewayClaims = { ...decoded, uti: str(extra?.uti) };
+        if (extra?.roles !== undefined) claims.scopes = mergeScopes(decoded.scopes, splitSpaceScopes(extra.roles));
+        const fp = jwtIdentity(fingerprint, claims) ?? fingerprint('bearer', token);
+        return { fp, kind: 'oauth_access', hint: decoded.kid ?? decoded.typ, claims };
+      }
+    }
+    return { fp: fingerprint('bearer', token), kind: 'oauth_access' };
+  }
+
+  const payload = payloadRecord(inputs.payload);
+  const claims: GatewayClaims = payload ? claimsFromPayload(payload) : {};
+  claims.jti ??= str(inputs.jti);
+  claims.iss ??= str(inputs.iss);
+  const fp = jwtIdentity(fingerprint, claims);
+  if (fp) return { fp, kind: 'oauth_access', claims };
+
+  const sha = str(inputs.tokenSha256, 128);
+  if (sha && /^[0-9a-f]{64}$/i.test(sha)) {
+    return { fp: fingerprint('bearer_sha256', sha.toLowerCase()), kind: 'oauth_access', claims: payload ? claims : undefined };
+  }
+  return undefined;
+}
+
+/** The TokenEvent fields a JWT's claims supply at a gateway. */
+export function claimFields(claims: GatewayClaims | undefined): Partial<TokenEvent> {
+  if (!claims) return {};
+  const out: Partial<TokenEvent> = {};
+  const issuer = claims.azp ?? claims.client_id;
+  if (issuer) out.issuer = issuer;
+  if (claims.iss) out.authority = claims.iss;
+  if (claims.sub) out.subject = claims.sub;
+  if (claims.aud?.length) out.audience = claims.aud;
+  if (claims.scopes?.length) out.scopes_used = claims.scopes;
+  if (claims.iat !== undefined) out.issued_at = claims.iat;
+  if (claims.exp !== undefined) out.expires_at = claims.exp;
+  return out;
+}
+
+/** Drop undefined members (and an empty `network`) so events compare and serialize cleanly. */
+export function compact<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) {
+    const v = o[k];
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) compact(v);
+    if (v === undefined || (k === 'network' && Object.keys(v as object).length === 0)) delete o[k];
+  }
+  return o;
+}

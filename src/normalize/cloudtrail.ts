@@ -1,0 +1,230 @@
+/**
+ * AWS CloudTrail → token events.
+ *  - every call signed with `userIdentity.accessKeyId` is a `use` of that key;
+ *  - STS AssumeRole* / GetSessionToken / GetFederationToken mint temporary credentials
+ *    (`responseElements.credentials.accessKeyId`); IAM CreateAccessKey mints a long-term key;
+ *  - IAM DeleteAccessKey and UpdateAccessKey Status=Inactive revoke one.
+ * One record can yield a use (the caller's key) and a mint/revoke (the key it is about).
+ * `credentials.sessionToken` is never read.
+ */
+import { isIP } from 'node:net';
+import { CloudTrailRecord, STS_MINT_EVENTS, cloudtrailTimeMs } from '../../schemas/vendors/cloudtrail.js';
+import { TokenwatchError } from '../core/errors.js';
+import { sha256Hex } from '../core/hash.js';
+import { parseTime } from '../core/time.js';
+import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
+import type { NormalizeContext, VendorFormat } from './types.js';
+
+const STS = 'sts.amazonaws.com';
+const IAM = 'iam.amazonaws.com';
+/** Prefixes AWS documents for access key ids; only these are safe and useful as a hint. */
+const KEY_PREFIXES = new Set(['AKIA', 'ASIA', 'ABIA', 'ACCA']);
+/** EC2 instance-profile sessions are named after the instance id. */
+const EC2_INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+/** OIDC providers whose web-identity subject names a CI run (repo, branch, pipeline). */
+const CI_OIDC_PROVIDERS = ['token.actions.githubusercontent.com', 'gitlab.com', 'oidc.circleci.com', 'app.terraform.io', 'api.bitbucket.org'];
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+const cap = (v: string | undefined, n: number): string | undefined => (v === undefined ? undefined : v.slice(0, n));
+
+function keyKind(keyId: string, fallback: TokenKind): TokenKind {
+  if (keyId.startsWith('ASIA')) return 'sts_session';
+  if (keyId.startsWith('AKIA')) return 'aws_access_key';
+  return fallback;
+}
+
+function keyHint(keyId: string): string | undefined {
+  const p = keyId.slice(0, 4);
+  return KEY_PREFIXES.has(p) ? p : undefined;
+}
+
+/** Session name = the part of an assumed-role arn after its last `/`. */
+function sessionName(arn: string | null | undefined): string | undefined {
+  if (!arn || !arn.includes(':assumed-role/')) return undefined;
+  return str(arn.slice(arn.lastIndexOf('/') + 1));
+}
+
+function network(rec: CloudTrailRecord): TokenEvent['network'] {
+  const src = rec.sourceIPAddress;
+  // sourceIPAddress is an IP for direct calls, a service principal ("ec2.amazonaws.com",
+  // "AWS Internal") when a service called on the principal's behalf.
+  if (src && isIP(src)) return { ip: src, ...(rec.vpcEndpointId ? { label: cap(rec.vpcEndpointId, 128) } : {}) };
+  const label = str(src) ?? str(rec.vpcEndpointId);
+  return label ? { label: cap(label, 128) } : undefined;
+}
+
+/** Who made the call, as one stable string. */
+function callerPrincipal(ui: CloudTrailRecord['userIdentity']): string | undefined {
+  return str(ui.arn) ?? str(ui.principalId) ?? str(ui.invokedBy) ?? str(ui.userName);
+}
+
+/** The role / IAM user that holds the caller's key: the session issuer for role sessions. */
+function callerIssuer(ui: CloudTrailRecord['userIdentity']): string | undefined {
+  return str(ui.sessionContext?.sessionIssuer?.arn) ?? roleArnOfSession(ui.arn) ?? str(ui.arn) ?? str(ui.userName) ?? str(ui.principalId);
+}
+
+/**
+ * `arn:aws:sts::<acct>:assumed-role/<role>/<session>` → `arn:aws:iam::<acct>:role/<role>`, for
+ * records without a sessionIssuer: a per-session arn would make every session a new issuer.
+ */
+function roleArnOfSession(arn: string | null | undefined): string | undefined {
+  const m = arn ? /^arn:(aws[\w-]*):sts::(\d*):assumed-role\/([^/]+)\/[^/]+$/.exec(arn) : null;
+  return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : undefined;
+}
+
+function callerWorkload(ui: CloudTrailRecord['userIdentity']): TokenEvent['workload'] {
+  const name = sessionName(ui.arn);
+  return name && EC2_INSTANCE_ID.test(name) ? { kind: 'ec2_instance', id: name } : undefined;
+}
+
+/** IAM user arn for a key owner named in an IAM request (no userName → the caller's own key). */
+function iamUserArn(rec: CloudTrailRecord, userName: string | undefined): string | undefined {
+  const ui = rec.userIdentity;
+  if (!userName || userName === ui.userName) return str(ui.arn) ?? userName;
+  // IAM user paths are not in the record; a path-less arn matches the common case.
+  const account = str(rec.recipientAccountId) ?? str(ui.accountId);
+  return account ? `arn:aws:iam::${account}:user/${userName}` : userName;
+}
+
+function baseEventId(rec: CloudTrailRecord): string {
+  const id = str(rec.eventID);
+  // eventID is always present in trail output; a record without one gets a content hash.
+  return id && id.length <= 200 ? id : `h${sha256Hex(JSON.stringify(rec))}`;
+}
+
+export function normalizeCloudTrail(rec: CloudTrailRecord, ctx: NormalizeContext): TokenEvent[] {
+  // Console sign-ins carry no access key.
+  if (rec.eventName === 'ConsoleLogin' || rec.eventType === 'AwsConsoleSignIn') return [];
+  const time = cloudtrailTimeMs(rec.eventTime);
+  if (time === undefined) throw new TokenwatchError('normalize_failed', 'cloudtrail: eventTime did not parse');
+  const ui = rec.userIdentity;
+  const failed = Boolean(rec.errorCode);
+  const common = {
+    source: 'cloudtrail' as const,
+    platform: 'aws' as const,
+    time,
+    service: cap(rec.eventSource, 512),
+    operation: cap(rec.eventName, 256),
+    network: network(rec),
+    user_agent: cap(str(rec.userAgent), 1024),
+    outcome: failed ? ('failure' as const) : ('success' as const),
+  };
+  const out: Omit<TokenEvent, 'event_id'>[] = [];
+
+  const callerKey = str(ui.accessKeyId);
+  const callerFp = callerKey ? ctx.fingerprint('aws', callerKey) : undefined;
+  if (callerKey && callerFp) {
+    const name = sessionName(ui.arn);
+    const hint = keyHint(callerKey);
+    out.push({
+      ...common,
+      action: 'use',
+      token: { fp: callerFp, kind: keyKind(callerKey, 'unknown'), ...(hint ? { hint } : {}) },
+      issuer: cap(callerIssuer(ui), 512),
+      subject: cap(name, 512),
+      workload: callerWorkload(ui),
+    });
+  }
+
+  const req = rec.requestParameters ?? {};
+  const resp = rec.responseElements ?? {};
+  if (!failed && rec.eventSource === STS && STS_MINT_EVENTS.has(rec.eventName)) {
+    const creds = resp.credentials as { accessKeyId: string; expiration: string } | undefined;
+    if (!creds) throw new TokenwatchError('normalize_failed', `cloudtrail: ${rec.eventName} without credentials`);
+    const assumedRoleArn = str((resp.assumedRoleUser as Record<string, unknown> | undefined)?.arn);
+    let issuer: string | undefined;
+    let subject: string | undefined;
+    let workload: TokenEvent['workload'];
+    let audience: string[] | undefined;
+    switch (rec.eventName) {
+      case 'GetSessionToken':
+        // The session belongs to the calling IAM user.
+        issuer = callerIssuer(ui);
+        break;
+      case 'GetFederationToken':
+        // Federated-user sessions report the calling IAM user as their sessionIssuer; keep
+        // mint and use issuers equal, and name the federated user as the subject.
+        issuer = callerIssuer(ui);
+        subject = str(req.name);
+        break;
+      default: {
+        issuer = str(req.roleArn);
+        subject = str(req.roleSessionName) ?? str(resp.subject) ?? sessionName(assumedRoleArn);
+        const aud = str(resp.audience);
+        if (aud) audience = [aud.slice(0, 512)];
+        const provider = str(resp.provider) ?? str(ui.identityProvider) ?? '';
+        const webSubject = str(resp.subjectFromWebIdentityToken);
+        if (rec.eventName === 'AssumeRoleWithWebIdentity' && webSubject && CI_OIDC_PROVIDERS.some((p) => provider.includes(p))) {
+          workload = { kind: 'ci_oidc', id: webSubject.slice(0, 256) };
+        } else if (subject && EC2_INSTANCE_ID.test(subject)) {
+          workload = { kind: 'ec2_instance', id: subject };
+        }
+      }
+    }
+    const hint = keyHint(creds.accessKeyId);
+    out.push({
+      ...common,
+      action: 'mint',
+      token: { fp: ctx.fingerprint('aws', creds.accessKeyId), kind: keyKind(creds.accessKeyId, 'sts_session'), ...(hint ? { hint } : {}) },
+      parent_fp: callerFp,
+      issuer: cap(issuer, 512),
+      minted_by: cap(callerPrincipal(ui), 512),
+      authority: STS,
+      subject: cap(subject, 512),
+      audience,
+      workload,
+      issued_at: time,
+      expires_at: parseTime(creds.expiration),
+    });
+  } else if (!failed && rec.eventSource === IAM && rec.eventName === 'CreateAccessKey') {
+    const key = resp.accessKey as { accessKeyId: string; userName?: string };
+    const hint = keyHint(key.accessKeyId);
+    out.push({
+      ...common,
+      action: 'mint',
+      token: { fp: ctx.fingerprint('aws', key.accessKeyId), kind: keyKind(key.accessKeyId, 'aws_access_key'), ...(hint ? { hint } : {}) },
+      parent_fp: callerFp,
+      issuer: cap(iamUserArn(rec, str(key.userName) ?? str(req.userName)), 512),
+      minted_by: cap(callerPrincipal(ui), 512),
+      authority: IAM,
+      issued_at: time,
+    });
+  } else if (
+    !failed &&
+    rec.eventSource === IAM &&
+    (rec.eventName === 'DeleteAccessKey' || (rec.eventName === 'UpdateAccessKey' && req.status === 'Inactive'))
+  ) {
+    const keyId = req.accessKeyId as string;
+    const hint = keyHint(keyId);
+    out.push({
+      ...common,
+      action: 'revoke',
+      token: { fp: ctx.fingerprint('aws', keyId), kind: keyKind(keyId, 'aws_access_key'), ...(hint ? { hint } : {}) },
+      issuer: cap(iamUserArn(rec, str(req.userName)), 512),
+      minted_by: cap(callerPrincipal(ui), 512),
+      authority: IAM,
+    });
+  }
+
+  const base = `cloudtrail:${baseEventId(rec)}`;
+  return out.map((e) => stripUndefined({ event_id: out.length > 1 ? `${base}:${e.action}` : base, ...e }));
+}
+
+/** Drop undefined optionals so events compare and serialize cleanly. */
+function stripUndefined(e: TokenEvent): TokenEvent {
+  const o = e as unknown as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return e;
+}
+
+export const cloudtrail: VendorFormat<CloudTrailRecord> = {
+  id: 'cloudtrail',
+  platform: 'aws',
+  description: 'AWS CloudTrail records: STS/IAM key mints and revocations, and every call signed with an access key',
+  detect: (raw) =>
+    typeof raw.eventSource === 'string' &&
+    typeof raw.eventName === 'string' &&
+    ('eventVersion' in raw || 'userIdentity' in raw),
+  schema: CloudTrailRecord,
+  normalize: normalizeCloudTrail,
+};

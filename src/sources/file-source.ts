@@ -1,0 +1,74 @@
+/**
+ * File/stdin source: NDJSON, a JSON array, or a CloudTrail `{"Records":[...]}` file (also a
+ * single pretty-printed JSON object). NDJSON is streamed line by line; a document that does
+ * not parse line by line is read whole (bounded by maxDocumentBytes) and split into records.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+
+export interface RawRecord {
+  /** The record's text (NDJSON line) or, for records split out of a document, its parsed value. */
+  text?: string;
+  value?: unknown;
+  origin: { file: string; index: number };
+}
+
+export interface FileSourceOptions {
+  /** Upper bound for a whole-document read (JSON array / Records file). */
+  maxDocumentBytes: number;
+}
+
+export const DEFAULT_FILE_SOURCE_OPTIONS: FileSourceOptions = { maxDocumentBytes: 512 * 1024 * 1024 };
+
+/** Yields raw records; a broken document yields one record carrying its text so the decode stage rejects it with a reason. */
+export async function* readRecords(input: string | Readable, name: string, opts: FileSourceOptions = DEFAULT_FILE_SOURCE_OPTIONS): AsyncGenerator<RawRecord> {
+  const stream = typeof input === 'string' ? createReadStream(input, { encoding: 'utf8' }) : input.setEncoding('utf8');
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  let index = 0;
+  let mode: 'unknown' | 'ndjson' | 'document' = 'unknown';
+  let doc: string[] = [];
+  let docBytes = 0;
+  for await (const line of lines) {
+    if (mode === 'unknown') {
+      const t = line.trim();
+      if (t === '') continue;
+      if (t.startsWith('[')) mode = 'document';
+      else if (t.startsWith('{')) {
+        try {
+          JSON.parse(t);
+          mode = 'ndjson';
+        } catch {
+          mode = 'document';
+        }
+      } else mode = 'ndjson'; // garbage: let the decoder reject each line with a reason
+    }
+    if (mode === 'ndjson') {
+      if (line.trim() === '') continue;
+      yield { text: line, origin: { file: name, index: index++ } };
+    } else {
+      docBytes += line.length + 1;
+      if (docBytes > opts.maxDocumentBytes) {
+        yield { text: doc.join('\n').slice(0, 1024), origin: { file: name, index: index++ } };
+        throw new Error(`${name}: JSON document larger than ${opts.maxDocumentBytes} bytes; convert it to NDJSON`);
+      }
+      doc.push(line);
+    }
+  }
+  if (mode !== 'document') return;
+  const text = doc.join('\n');
+  doc = [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    yield { text, origin: { file: name, index: index++ } };
+    return;
+  }
+  const items = Array.isArray(parsed)
+    ? parsed
+    : parsed !== null && typeof parsed === 'object' && Array.isArray((parsed as { Records?: unknown }).Records) && Object.keys(parsed).length <= 2
+      ? (parsed as { Records: unknown[] }).Records
+      : [parsed];
+  for (const value of items) yield { value, origin: { file: name, index: index++ } };
+}
