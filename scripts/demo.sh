@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: simulate two days of vendor logs with every attack
-# injected, replay them through tokenwatch, print the alerts, and query the embedded
-# ClickHouse (chDB) store they were written to.
+# The main job on the embedded default: simulate two days of vendor logs (benign background
+# plus every attack), replay them through tokenwatch in event time, print the alerts, and
+# query the embedded ClickHouse (chDB) store they were written to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,17 +10,30 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run build >/dev/null
 
-mkdir -p .tokenwatch
-rm -rf .tokenwatch/chdb
-node bin/tokenwatch.js simulate --seed 7 --hours 48 --attacks all --out .tokenwatch/simulated.ndjson --truth .tokenwatch/injected-attacks.json
-node bin/tokenwatch.js replay .tokenwatch/simulated.ndjson --out .tokenwatch/alerts.ndjson --dead-letter .tokenwatch/dead-letter.ndjson --data-dir .tokenwatch/chdb
+tw() { node bin/tokenwatch.js "$@"; }
+out=.tokenwatch
+mkdir -p "$out"
+rm -rf "$out/chdb"
+
+tw simulate --seed 7 --hours 48 --attacks all --out "$out/simulated.ndjson" \
+  --truth "$out/injected-attacks.json" --estate-config "$out/estate.yaml"
+tw replay "$out/simulated.ndjson" --config "$out/estate.yaml" --out "$out/alerts.ndjson" \
+  --dead-letter "$out/dead-letter.ndjson" --data-dir "$out/chdb"
 
 echo
-echo "== alerts (.tokenwatch/alerts.ndjson) =="
+echo "== alerts ($out/alerts.ndjson) =="
 node -e '
-const lines = require("fs").readFileSync(".tokenwatch/alerts.ndjson", "utf8").split("\n").filter(Boolean);
-for (const l of lines) { const a = JSON.parse(l); console.log(`${a.first_seen}  ${a.severity.padEnd(8)} ${a.detector}/${a.kind}  ${a.title}`); }
-'
+const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean);
+for (const l of lines) { const a = JSON.parse(l); console.log(`${a.first_seen}  ${a.severity.padEnd(8)} ${(a.detector + "/" + a.kind).padEnd(42)} ${a.title}`); }
+' "$out/alerts.ndjson"
 echo
-echo "== queried from the embedded ClickHouse store (.tokenwatch/chdb) =="
-node scripts/query-store.mjs .tokenwatch/chdb
+echo "== injected attacks ($out/injected-attacks.json) =="
+node -e 'for (const a of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))) console.log(`${new Date(a.start).toISOString()}  ${a.family.padEnd(20)} ${a.name}`)' "$out/injected-attacks.json"
+echo
+echo "== the embedded ClickHouse store ($out/chdb): alerts per detector per hour =="
+tw query --data-dir "$out/chdb" --dashboard alerts-per-detector-hourly
+echo
+echo "== inventory by issuer (top rows) =="
+tw query --data-dir "$out/chdb" --dashboard inventory-by-issuer | head -12
+echo
+echo "More: node bin/tokenwatch.js query --data-dir $out/chdb --list"

@@ -5,6 +5,7 @@ import { scoreSeriesCommand } from './score-series-command.js';
 import { runCommand } from './run-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { formatsCommand } from './formats-command.js';
+import { queryCommand } from './query-command.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   replay: { run: replayCommand, help: 'replay [files…|-] [--format F] [--out FILE] [--dead-letter FILE] [--data-dir DIR | --store-url URL | --no-store] [--config FILE]' },
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   'score-series': { run: scoreSeriesCommand, help: 'score-series <file.csv|-> : adds an anomaly_score column in [0,1]' },
   run: { run: runCommand, help: 'run --config FILE : the Kafka streaming runtime' },
   migrate: { run: migrateCommand, help: 'migrate [--config FILE] : create/update the ClickHouse schema' },
+  query: { run: queryCommand, help: 'query [--data-dir DIR | --store-url URL] (--dashboard NAME [--at latest|now|ISO] | --sql SQL | --list) [--json]' },
   formats: { run: formatsCommand, help: 'formats : list the vendor formats and detectors' },
 };
 

@@ -22,8 +22,8 @@ export function parseTime(v: unknown): number | undefined {
     return Date.UTC(Number(y), month, Number(d), h, Number(mm), Number(ss));
   }
   if (/^\d+(\.\d+)?$/.test(v)) return parseTime(Number(v));
-  // ISO-8601 without zone is taken as UTC
-  const iso = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(v) ? v + 'Z' : v;
+  // ISO-8601 (or 'YYYY-MM-DD hh:mm:ss') without a zone is taken as UTC, never local time
+  const iso = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(v) ? v.replace(' ', 'T') + 'Z' : v;
   const t = Date.parse(iso);
   return Number.isNaN(t) ? undefined : t;
 }

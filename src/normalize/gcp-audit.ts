@@ -19,7 +19,6 @@ import {
 } from '../../schemas/vendors/gcp-audit.js';
 import { TokenwatchError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
-import { parseTime } from '../core/time.js';
 import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
 import type { NormalizeContext, VendorFormat } from './types.js';
 
@@ -70,7 +69,11 @@ function durationMs(v: unknown): number | undefined {
 /** Proto Timestamp as JSON: RFC 3339 string (or `{ seconds }`). */
 function timestampMs(v: unknown): number | undefined {
   if (typeof v === 'string') return gcpTimeMs(v);
-  if (v && typeof v === 'object' && 'seconds' in v) return parseTime(Number((v as { seconds: unknown }).seconds));
+  if (v && typeof v === 'object' && 'seconds' in v) {
+    // Always seconds here (no unit guessing: 9999-12-31 in seconds would pass for milliseconds).
+    const s = Number((v as { seconds: unknown }).seconds);
+    return Number.isFinite(s) && s > 0 ? Math.round(s * 1000) : undefined;
+  }
   return undefined;
 }
 
@@ -126,7 +129,9 @@ export function normalizeGcpAudit(entry: GcpAuditLogEntry, ctx: NormalizeContext
     });
   }
 
-  const logId = str(entry.insertId) && entry.insertId!.length <= 200 ? entry.insertId! : `h${sha256Hex(JSON.stringify(entry))}`;
+  const insertId = str(entry.insertId);
+  // insertId is always set by Cloud Logging; an entry without one gets a content hash.
+  const logId = insertId && insertId.length <= 200 ? insertId : `h${sha256Hex(JSON.stringify(entry))}`;
   const labels = entry.resource?.labels ?? undefined;
   if (ok && p.serviceName === IAMCREDENTIALS && IAMCREDENTIALS_MINTS.has(method)) {
     const target = pickServiceAccount(serviceAccountOf(request.name), str(labels?.email_id), serviceAccountOf(p.resourceName));

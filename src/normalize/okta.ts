@@ -108,7 +108,7 @@ function oauthEvent(e: OktaSystemLogEvent, ctx: NormalizeContext, action: TokenE
     action,
     token: { fp, kind, ...(action === 'reuse_signal' ? { one_time: true } : {}) },
     issuer,
-    authority: authServer ? `okta:${authServer}` : 'okta:org',
+    authority: authServer ? `okta:${authServer}`.slice(0, 512) : 'okta:org',
     subject: userActor ? userRef(e.actor) : undefined,
     scopes_requested: action === 'mint' ? splitScopes(debug.requestedScopes) : undefined,
     scopes_granted: action === 'mint' ? splitScopes(debug.grantedScopes) : undefined,

@@ -9,7 +9,8 @@
  *   - floors: `relativeScale × |expected|`, and for count data the Poisson sd `sqrt(expected)`.
  * With seasonality, when the same hour-of-day (or hour-of-week) slot has at least
  * `seasonalMinPeriods` earlier days (weeks), the centre is the median of that slot's earlier
- * per-day means; otherwise the recent window (last `window` points) is the baseline.
+ * per-day means and sigma also covers the median within-hour standard deviation of those days;
+ * otherwise the recent window (last `window` points) is the baseline.
  *
  * Points judged anomalous are NOT learned, so a sustained attack never becomes the new normal.
  * State is bounded (`window` numbers + slots × `seasonalMaxPeriods` means) and JSON-serializable.
@@ -92,9 +93,12 @@ export interface SlotState {
   /** Period (day or week index) being accumulated. */
   period: number;
   sum: number;
+  sumsq: number;
   n: number;
   /** Means of earlier completed periods, oldest first. */
-  history: number[];
+  means: number[];
+  /** Standard deviation of the values within each of those periods (within-hour burstiness). */
+  sds: number[];
 }
 
 export interface RobustScorerState {
@@ -169,6 +173,16 @@ function statsOfSorted(sorted: readonly number[], tailQuantile: number): Baselin
   for (const v of sorted) sum += v;
   const tail = (quantileSorted(sorted, tailQuantile) - median) / probit(tailQuantile);
   return { median, mad, mean: sum / n, sigma: Math.max(MAD_TO_SIGMA * mad, tail, 0), n };
+}
+
+/** Population standard deviation of the values accumulated in a slot's current period. */
+function withinSd(s: SlotState): number {
+  const mean = s.sum / s.n;
+  return Math.sqrt(Math.max(0, s.sumsq / s.n - mean * mean));
+}
+
+function copySlot(s: SlotState, max: number): SlotState {
+  return { period: s.period, sum: s.sum, sumsq: s.sumsq, n: s.n, means: s.means.slice(-max), sds: s.sds.slice(-max) };
 }
 
 function insertSorted(sorted: number[], v: number): void {
@@ -256,7 +270,7 @@ export class RobustScorer {
       v: 1,
       values,
       observed: this.observed,
-      slots: this.slots ? this.slots.map((s) => (s ? { period: s.period, sum: s.sum, n: s.n, history: s.history.slice() } : null)) : null,
+      slots: this.slots ? this.slots.map((s) => (s ? copySlot(s, this.options.seasonalMaxPeriods) : null)) : null,
     };
   }
 
@@ -272,7 +286,7 @@ export class RobustScorer {
       const n = this.slotCount();
       const slots = state.slots && state.slots.length === n ? state.slots : new Array<SlotState | null>(n).fill(null);
       const max = this.options.seasonalMaxPeriods;
-      this.slots = slots.map((s) => (s ? { period: s.period, sum: s.sum, n: s.n, history: s.history.slice(-max) } : null));
+      this.slots = slots.map((s) => (s ? copySlot(s, max) : null));
     }
   }
 
@@ -292,16 +306,20 @@ export class RobustScorer {
     return { slot: Math.floor(within / HOUR_MS), period: Math.floor(time / periodMs) };
   }
 
-  /** Earlier completed per-period means of this point's slot (never the current period). */
-  private seasonalHistory(time: number): number[] | undefined {
+  /** Earlier completed periods of this point's slot (never the current period). */
+  private seasonalHistory(time: number): { means: number[]; sds: number[] } | undefined {
     if (!this.slots) return undefined;
     const { slot, period } = this.slotOf(time);
     const s = this.slots[slot];
     if (!s) return undefined;
-    const hist = s.history.slice();
-    if (s.period < period && s.n > 0) hist.push(s.sum / s.n);
+    const means = s.means.slice();
+    const sds = s.sds.slice();
+    if (s.period < period && s.n > 0) {
+      means.push(s.sum / s.n);
+      sds.push(withinSd(s));
+    }
     const max = this.options.seasonalMaxPeriods;
-    return hist.length > max ? hist.slice(-max) : hist;
+    return { means: means.slice(-max), sds: sds.slice(-max) };
   }
 
   private judge(time: number, value: number): Assessment {
@@ -318,18 +336,16 @@ export class RobustScorer {
     let points = recent.n;
     let seasonal = false;
     const slotHist = this.seasonalHistory(time);
-    if (slotHist && slotHist.length >= o.seasonalMinPeriods) {
-      const sorted = slotHist.sort((a, b) => a - b);
-      const s = statsOfSorted(sorted, o.tailQuantile);
-      const recentLevel = Math.max(recent.median, recent.mean);
-      // The slot means hide within-hour burstiness: borrow the recent window's spread,
-      // rescaled to this slot's level.
-      const factor = recentLevel > 0 ? Math.min(4, Math.max(0.25, Math.max(s.median, s.mean) / recentLevel)) : 1;
-      median = s.median;
-      mad = s.mad;
-      expected = Math.max(s.median, s.mean);
-      sigma = Math.max(s.sigma, recent.sigma * factor);
-      points = s.n;
+    if (slotHist && slotHist.means.length >= o.seasonalMinPeriods) {
+      const sorted = slotHist.means.sort((a, b) => a - b);
+      const st = statsOfSorted(sorted, o.tailQuantile);
+      // Slot means hide within-hour burstiness (e.g. synchronized refreshes): cover it too.
+      const within = medianSorted(slotHist.sds.sort((a, b) => a - b));
+      median = st.median;
+      mad = st.mad;
+      expected = Math.max(st.median, st.mean);
+      sigma = Math.max(st.sigma, within);
+      points = st.n;
       seasonal = true;
     }
     sigma = Math.max(sigma, o.relativeScale * Math.abs(expected), o.countData ? Math.sqrt(Math.max(expected, 1)) : 0, MIN_SIGMA);
@@ -367,19 +383,25 @@ export class RobustScorer {
     const { slot, period } = this.slotOf(time);
     const s = this.slots[slot];
     if (!s) {
-      this.slots[slot] = { period, sum: value, n: 1, history: [] };
+      this.slots[slot] = { period, sum: value, sumsq: value * value, n: 1, means: [], sds: [] };
       return;
     }
     if (period === s.period) {
       s.sum += value;
+      s.sumsq += value * value;
       s.n++;
     } else if (period > s.period) {
       if (s.n > 0) {
-        s.history.push(s.sum / s.n);
-        if (s.history.length > this.options.seasonalMaxPeriods) s.history.shift();
+        s.means.push(s.sum / s.n);
+        s.sds.push(withinSd(s));
+        if (s.means.length > this.options.seasonalMaxPeriods) {
+          s.means.shift();
+          s.sds.shift();
+        }
       }
       s.period = period;
       s.sum = value;
+      s.sumsq = value * value;
       s.n = 1;
     }
     // A point for an older period (out of order) only feeds the recent window.

@@ -21,6 +21,23 @@ export interface FileSourceOptions {
 
 export const DEFAULT_FILE_SOURCE_OPTIONS: FileSourceOptions = { maxDocumentBytes: 512 * 1024 * 1024 };
 
+const RECORDS_LINE = /^\s*\{\s*"Records"\s*:/;
+
+/** The records of a CloudTrail `{"Records":[...]}` wrapper, or undefined. */
+function recordsWrapper(v: unknown): unknown[] | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const r = (v as { Records?: unknown }).Records;
+  return Array.isArray(r) && Object.keys(v).length === 1 ? r : undefined;
+}
+
+function recordsOf(line: string): unknown[] | undefined {
+  try {
+    return recordsWrapper(JSON.parse(line));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Yields raw records; a broken document yields one record carrying its text so the decode stage rejects it with a reason. */
 export async function* readRecords(input: string | Readable, name: string, opts: FileSourceOptions = DEFAULT_FILE_SOURCE_OPTIONS): AsyncGenerator<RawRecord> {
   const stream = typeof input === 'string' ? createReadStream(input, { encoding: 'utf8' }) : input.setEncoding('utf8');
@@ -45,6 +62,14 @@ export async function* readRecords(input: string | Readable, name: string, opts:
     }
     if (mode === 'ndjson') {
       if (line.trim() === '') continue;
+      if (RECORDS_LINE.test(line)) {
+        // CloudTrail's S3 files are one `{"Records":[...]}` object per line
+        const records = recordsOf(line);
+        if (records) {
+          for (const value of records) yield { value, origin: { file: name, index: index++ } };
+          continue;
+        }
+      }
       yield { text: line, origin: { file: name, index: index++ } };
     } else {
       docBytes += line.length + 1;
@@ -65,10 +90,6 @@ export async function* readRecords(input: string | Readable, name: string, opts:
     yield { text, origin: { file: name, index: index++ } };
     return;
   }
-  const items = Array.isArray(parsed)
-    ? parsed
-    : parsed !== null && typeof parsed === 'object' && Array.isArray((parsed as { Records?: unknown }).Records) && Object.keys(parsed).length <= 2
-      ? (parsed as { Records: unknown[] }).Records
-      : [parsed];
+  const items = Array.isArray(parsed) ? parsed : (recordsWrapper(parsed) ?? [parsed]);
   for (const value of items) yield { value, origin: { file: name, index: index++ } };
 }

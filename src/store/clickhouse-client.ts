@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
+import { createClient, ClickHouseLogLevel, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
 import { TokenwatchError } from '../core/errors.js';
 
 export interface StoreTlsOptions {
@@ -111,6 +111,9 @@ export async function createStoreClient(opts: StoreClientOptions = {}): Promise<
   } catch (cause) {
     throw new TokenwatchError('config_invalid', 'embedded store needs the chdb package (or set store.url to a ClickHouse server)', undefined, { cause });
   }
-  const client = createClient({ connection: createChdbConnection({ path }), log });
+  // chdb types its Connection against the standalone @clickhouse/client-common package while the
+  // client bundles its own copy of the same interface; the shapes differ only in that duplication.
+  const connection = createChdbConnection({ path }) as unknown as ClickHouseClientConfigOptions['connection'];
+  const client = createClient({ connection, log });
   return { client, kind: 'embedded', database, close: () => client.close() };
 }

@@ -28,6 +28,8 @@ describe('parseTime', () => {
   it('parses ISO, epoch seconds, ms and µs', () => {
     expect(parseTime('2026-01-05T10:00:00Z')).toBe(Date.UTC(2026, 0, 5, 10));
     expect(parseTime('2026-01-05T10:00:00')).toBe(Date.UTC(2026, 0, 5, 10));
+    expect(parseTime('2023-03-08 18:52:52')).toBe(Date.UTC(2023, 2, 8, 18, 52, 52));
+    expect(parseTime('2023-03-08 18:52:52.250')).toBe(Date.UTC(2023, 2, 8, 18, 52, 52, 250));
     expect(parseTime(1767607200)).toBe(1767607200000);
     expect(parseTime(1767607200123)).toBe(1767607200123);
     expect(parseTime(1767607200123456)).toBe(1767607200123);

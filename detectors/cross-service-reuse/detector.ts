@@ -1,0 +1,317 @@
+/**
+ * cross_service_reuse, keyed by token fingerprint. Per token: its audience, home workload,
+ * platforms seen and a trimmed copy of its mint (evidence). Each kind alerts once per token.
+ */
+import { BlockList, isIP } from 'node:net';
+import type { Severity } from '../../schemas/alert.js';
+import type { Platform, TokenEvent, TokenKind, WorkloadKind } from '../../schemas/token-event.js';
+import { KeyedState } from '../state.js';
+import type { AlertDraft, DetectorInstance } from '../types.js';
+import { parseCidr } from './config.js';
+import type { CrossServiceReuseConfig } from './config.js';
+import { crossServiceReuseMeta } from './meta.js';
+
+const HOUR_MS = 3_600_000;
+const MIN_MS = 60_000;
+const MAX_AUDIENCES = 16;
+
+type Kind = 'audience_mismatch' | 'workload_escape' | 'cross_platform';
+
+interface TokenState {
+  kind: TokenKind;
+  issuer?: string;
+  audience?: string[];
+  audience_from_mint: boolean;
+  workload?: { kind: WorkloadKind; id: string };
+  first_seen: number;
+  expires_at?: number;
+  platforms: Platform[];
+  /** User agent of the first use from inside the workload's network. */
+  home_ua?: string;
+  /** The mint if seen, else the first event: the "where it came from" evidence. */
+  origin?: TokenEvent;
+  alerted: Kind[];
+}
+
+export interface CrossServiceReuseSnapshot {
+  version: 1;
+  tokens: [string, { value: TokenState; touched: number }][];
+}
+
+function blockList(cidrs: readonly string[]): BlockList {
+  const b = new BlockList();
+  for (const c of cidrs) {
+    const p = parseCidr(c);
+    if (p) b.addSubnet(p.address, p.prefix, p.type);
+  }
+  return b;
+}
+
+// Never internet-routable: a use from here is on-host or link-local, not "from the internet".
+const NON_ROUTABLE = blockList(['127.0.0.0/8', '169.254.0.0/16', '0.0.0.0/8', '::1/128', 'fe80::/10']);
+
+/** Lower-case host-ish identity of an audience or service: URL → host, `api://x` → x, no port/path/www. */
+export function serviceIdentity(raw: string): string {
+  let s = raw.trim().toLowerCase();
+  if (s.startsWith('api://')) s = s.slice('api://'.length);
+  else if (/^[a-z][a-z0-9+.-]*:\/\//.test(s)) {
+    try {
+      s = new URL(s).hostname;
+    } catch {
+      s = s.replace(/^[a-z][a-z0-9+.-]*:\/\//, '');
+    }
+  }
+  s = s.split(/[/?#]/)[0] ?? '';
+  s = s.replace(/:\d+$/, '').replace(/\.$/, '').replace(/^www\./, '');
+  return s;
+}
+
+const hostLike = (id: string): boolean => /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(id);
+const sameService = (a: string, b: string): boolean => a === b || a.endsWith('.' + b) || b.endsWith('.' + a);
+
+function trimEvent(e: TokenEvent): TokenEvent {
+  const t: TokenEvent = {
+    event_id: e.event_id,
+    source: e.source,
+    platform: e.platform,
+    action: e.action,
+    time: e.time,
+    token: { fp: e.token.fp, kind: e.token.kind },
+  };
+  if (e.issuer !== undefined) t.issuer = e.issuer;
+  if (e.subject !== undefined) t.subject = e.subject;
+  if (e.service !== undefined) t.service = e.service;
+  if (e.operation !== undefined) t.operation = e.operation;
+  if (e.outcome !== undefined) t.outcome = e.outcome;
+  if (e.audience !== undefined) t.audience = e.audience.slice(0, MAX_AUDIENCES);
+  if (e.workload !== undefined) t.workload = { ...e.workload };
+  if (e.network !== undefined) t.network = { ...e.network };
+  if (e.user_agent !== undefined) t.user_agent = e.user_agent.slice(0, 256);
+  if (e.issued_at !== undefined) t.issued_at = e.issued_at;
+  if (e.expires_at !== undefined) t.expires_at = e.expires_at;
+  return t;
+}
+
+export function createCrossServiceReuse(config: CrossServiceReuseConfig): DetectorInstance<CrossServiceReuseSnapshot> {
+  const tokens = new KeyedState<TokenState>(config.max_tokens, config.token_idle_ttl_hours * HOUR_MS);
+  const workloadNets = blockList(config.workload_networks);
+  const clusterNets = blockList(config.cluster_networks);
+  const ciNets = blockList(config.ci_networks);
+  const boundKinds = new Set<TokenKind>(config.audience_bound_kinds);
+  const generic = new Set(config.generic_audiences.map(serviceIdentity));
+  const aliases = new Map<string, string[]>();
+  for (const [aud, services] of Object.entries(config.audience_aliases)) {
+    const id = serviceIdentity(aud);
+    aliases.set(id, [...(aliases.get(id) ?? []), ...services.map(serviceIdentity)]);
+  }
+  const aliasTargets = new Set([...aliases.values()].flat());
+  const allowedPairs = new Set(config.allowed_platform_pairs.map(([a, b]) => [a, b].sort().join('+')));
+
+  const trustedLabel = (label: string | undefined): boolean =>
+    label !== undefined &&
+    config.trusted_network_labels.some((p) =>
+      p.startsWith('*.') ? label.toLowerCase().endsWith(p.slice(1).toLowerCase()) : label.toLowerCase() === p.toLowerCase(),
+    );
+
+  /** Where a use came from relative to `nets`: inside, outside (an internet address), or unknown. */
+  function locate(event: TokenEvent, nets: BlockList): 'inside' | 'outside' | 'unknown' {
+    const net = event.network;
+    if (trustedLabel(net?.label)) return 'inside';
+    let ip = net?.ip?.trim();
+    if (ip === undefined || ip.length === 0) return 'unknown';
+    if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) ip = ip.slice(7);
+    const v = isIP(ip);
+    // CloudTrail puts a service principal ("ec2.amazonaws.com") where the IP goes.
+    if (v === 0) return trustedLabel(ip) ? 'inside' : 'unknown';
+    const type = v === 4 ? 'ipv4' : 'ipv6';
+    if (NON_ROUTABLE.check(ip, type) || nets.check(ip, type)) return 'inside';
+    return 'outside';
+  }
+
+  function draft(
+    kind: Kind,
+    st: TokenState,
+    event: TokenEvent,
+    severity: Severity,
+    score: number,
+    summary: string,
+    extra: Record<string, unknown>,
+  ): AlertDraft {
+    const events = st.origin && st.origin.event_id !== event.event_id ? [st.origin, event] : [event];
+    const issuer = event.issuer ?? st.issuer;
+    return {
+      kind,
+      severity,
+      score: Math.max(0, Math.min(1, score)),
+      title: crossServiceReuseMeta.kinds[kind]?.title ?? kind,
+      summary,
+      dedup_key: `${kind}:${event.token.fp}`,
+      token_fp: event.token.fp,
+      ...(issuer !== undefined ? { issuer } : {}),
+      ...(event.subject !== undefined ? { subject: event.subject } : {}),
+      ...(event.service !== undefined ? { service: event.service } : {}),
+      events,
+      baseline: {
+        audience: st.audience ?? null,
+        home_workload: st.workload ?? null,
+        allowed_networks: allowedNetworks(st),
+        platforms_seen: [...st.platforms],
+        ...extra,
+      },
+    };
+  }
+
+  function allowedNetworks(st: TokenState): readonly string[] | null {
+    switch (st.workload?.kind) {
+      case 'ec2_instance':
+        return config.workload_networks;
+      case 'k8s_pod':
+        return config.cluster_networks;
+      case 'ci_oidc':
+        return config.ci_networks;
+      default:
+        return st.kind === 'k8s_sa_token' ? config.cluster_networks : null;
+    }
+  }
+
+  function checkAudience(st: TokenState, event: TokenEvent): AlertDraft | undefined {
+    if (event.action !== 'use' || event.service === undefined) return undefined;
+    if (!boundKinds.has(event.token.kind) && !boundKinds.has(st.kind)) return undefined;
+    const audience = event.audience ?? st.audience;
+    if (audience === undefined || audience.length === 0) return undefined;
+    const service = serviceIdentity(event.service);
+    if (!hostLike(service) && !aliasTargets.has(service)) return undefined;
+    const targets: string[] = [];
+    for (const raw of audience) {
+      const id = serviceIdentity(raw);
+      if (generic.has(id)) continue;
+      const alias = aliases.get(id);
+      if (alias) targets.push(...alias);
+      if (hostLike(id)) targets.push(id);
+      // An opaque audience (a bare app id) could be this service: no verdict.
+      else if (!alias) return undefined;
+    }
+    if (targets.length === 0 || targets.some((t) => sameService(t, service))) return undefined;
+    return draft(
+      'audience_mismatch',
+      st,
+      event,
+      'high',
+      0.8,
+      `A token minted for ${audience.join(', ')} was used at ${event.service}.`,
+      { service: event.service, audience_compared: [...new Set(targets)].sort() },
+    );
+  }
+
+  function checkWorkload(st: TokenState, event: TokenEvent): AlertDraft | undefined {
+    if (event.action !== 'use') return undefined;
+    // The first event may itself carry the binding (no mint seen): judge it against itself.
+    const home = st.workload ?? event.workload;
+    const reasons: string[] = [];
+    let severity: Severity = 'high';
+    let score = 0.8;
+    if (home && event.workload && event.workload.kind === home.kind && event.workload.id !== home.id) {
+      reasons.push(`used by ${event.workload.kind} ${event.workload.id}, not its own ${home.id}`);
+    }
+    const ip = event.network?.ip;
+    if (home?.kind === 'ec2_instance' && (st.kind === 'sts_session' || event.token.kind === 'sts_session')) {
+      if (locate(event, workloadNets) === 'outside') {
+        reasons.push(`instance-role session used from ${ip}, outside the workload networks`);
+        severity = 'critical';
+        score = 0.9;
+      }
+    } else if (home?.kind === 'k8s_pod' || st.kind === 'k8s_sa_token' || event.token.kind === 'k8s_sa_token') {
+      if (locate(event, clusterNets) === 'outside') reasons.push(`cluster token used from ${ip}, outside the cluster networks`);
+    } else if (home?.kind === 'ci_oidc') {
+      const windowEnd = (st.expires_at ?? st.first_seen + config.ci_job_window_minutes * MIN_MS) + config.clock_skew_minutes * MIN_MS;
+      if (event.time > windowEnd) reasons.push(`CI credential used ${Math.round((event.time - windowEnd) / MIN_MS)} min after its job window`);
+      if (config.ci_networks.length > 0 && locate(event, ciNets) === 'outside') {
+        reasons.push(`CI credential used from ${ip}, outside the CI networks`);
+      }
+    }
+    if (reasons.length === 0) return undefined;
+    const uaChanged = st.home_ua !== undefined && event.user_agent !== undefined && event.user_agent !== st.home_ua;
+    if (uaChanged) score += 0.1;
+    return draft(
+      'workload_escape',
+      st,
+      event,
+      severity,
+      score,
+      `A credential bound to ${home ? `${home.kind} ${home.id}` : 'a cluster workload'} was ${reasons.join('; ')}` +
+        (uaChanged ? ', with a different user agent than its workload.' : '.'),
+      { reasons, home_user_agent: st.home_ua ?? null, user_agent_changed: uaChanged },
+    );
+  }
+
+  function checkPlatform(st: TokenState, event: TokenEvent): AlertDraft | undefined {
+    if (st.platforms.includes(event.platform)) return undefined;
+    const bad = st.platforms.filter((p) => !allowedPairs.has([p, event.platform].sort().join('+')));
+    if (bad.length === 0) return undefined;
+    return draft(
+      'cross_platform',
+      st,
+      event,
+      'high',
+      0.85,
+      `A token seen on ${st.platforms.join(', ')} appeared on ${event.platform} (${event.source}); ` +
+        `these platforms do not share tokens.`,
+      { new_platform: event.platform, disallowed_pairs: bad.map((p) => [p, event.platform].sort().join('+')) },
+    );
+  }
+
+  /** Fold the event's facts into the token's state (after checks, so checks see the prior baseline). */
+  function learn(st: TokenState, event: TokenEvent): void {
+    if (event.token.kind !== 'unknown') st.kind = event.token.kind;
+    if (event.issuer !== undefined) st.issuer ??= event.issuer;
+    const isMint = event.action === 'mint';
+    if (event.audience !== undefined && event.audience.length > 0 && (st.audience === undefined || (isMint && !st.audience_from_mint))) {
+      st.audience = event.audience.slice(0, MAX_AUDIENCES);
+      st.audience_from_mint = isMint;
+    }
+    if (event.workload !== undefined && (st.workload === undefined || isMint)) st.workload = { ...event.workload };
+    if (event.expires_at !== undefined && (isMint || st.expires_at === undefined)) st.expires_at = event.expires_at;
+    if (!st.platforms.includes(event.platform)) st.platforms.push(event.platform);
+    if (st.home_ua === undefined && event.action === 'use' && event.user_agent !== undefined) {
+      const nets = st.workload?.kind === 'ec2_instance' ? workloadNets : clusterNets;
+      if (locate(event, nets) === 'inside') st.home_ua = event.user_agent.slice(0, 256);
+    }
+    if (isMint && st.origin?.action !== 'mint') st.origin = trimEvent(event);
+    st.first_seen = Math.min(st.first_seen, event.time);
+  }
+
+  return {
+    process(event: TokenEvent): AlertDraft[] {
+      const fp = event.token.fp;
+      let created = false;
+      const st = tokens.touch(fp, event.time, () => {
+        created = true;
+        return { kind: event.token.kind, audience_from_mint: false, first_seen: event.time, platforms: [], alerted: [] };
+      });
+      if (created) st.origin = trimEvent(event);
+      const out: AlertDraft[] = [];
+      for (const check of [checkAudience, checkWorkload, checkPlatform]) {
+        const d = check(st, event);
+        if (d && !st.alerted.includes(d.kind as Kind)) {
+          st.alerted.push(d.kind as Kind);
+          out.push(d);
+        }
+      }
+      learn(st, event);
+      return out;
+    },
+    advance(watermark: number): AlertDraft[] {
+      tokens.evictIdle(watermark);
+      return [];
+    },
+    snapshot(): CrossServiceReuseSnapshot {
+      return { version: 1, tokens: JSON.parse(JSON.stringify(tokens.toJSON())) as CrossServiceReuseSnapshot['tokens'] };
+    },
+    restore(state: CrossServiceReuseSnapshot): void {
+      tokens.load(JSON.parse(JSON.stringify(state.tokens)) as CrossServiceReuseSnapshot['tokens']);
+    },
+    size(): number {
+      return tokens.size;
+    },
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * mint_rate_spike configuration. Defaults separate benign load changes (diurnal ~3×, autoscaling
+ * ~2×, hourly refresh bursts, pod start-up bursts) from minting loops (20–100× for an hour):
+ * a bucket must be ≥ threshold robust sigmas AND ≥ min_ratio × expected AND ≥ min_count mints,
+ * for sustain_buckets consecutive buckets.
+ */
+import { z } from 'zod';
+
+export const MintRateSpikeConfig = z
+  .object({
+    bucket_minutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(1440)
+      .default(5)
+      .describe('Bucket size in minutes; buckets are aligned to UTC and must divide a day (1440 minutes).'),
+    baseline_hours: z
+      .number()
+      .int()
+      .min(1)
+      .max(168)
+      .default(24)
+      .describe('Hours of recent buckets kept per issuer for the non-seasonal baseline (24 covers a whole day curve).'),
+    learning_buckets: z
+      .number()
+      .int()
+      .min(1)
+      .default(72)
+      .describe(
+        'Buckets of history an issuer needs before it can alert (default 72 = 6 hours of 5-minute buckets); everything seen while learning is learned.',
+      ),
+    min_count: z
+      .number()
+      .int()
+      .min(1)
+      .default(10)
+      .describe('A bucket with fewer mints than this never alerts (minimum volume).'),
+    min_ratio: z
+      .number()
+      .min(1)
+      .default(5)
+      .describe('A bucket must hold at least this multiple of the expected count (relative-increase floor).'),
+    threshold: z
+      .number()
+      .positive()
+      .default(6)
+      .describe('Robust z-score ((count − median) / robust sigma) a bucket must reach; it maps to score 0.5.'),
+    sustain_buckets: z
+      .number()
+      .int()
+      .min(1)
+      .max(48)
+      .default(3)
+      .describe(
+        'Consecutive anomalous buckets needed before alerting; 3 ignores one-off bursts such as pods minting at start-up.',
+      ),
+    seasonality_min_days: z
+      .number()
+      .int()
+      .min(1)
+      .max(31)
+      .default(3)
+      .describe('Earlier days of the same hour-of-day needed before the seasonal baseline replaces the recent one.'),
+    seasonality_max_days: z
+      .number()
+      .int()
+      .min(1)
+      .max(31)
+      .default(7)
+      .describe('Earlier days of hourly means kept per hour-of-day slot.'),
+    max_issuers: z
+      .number()
+      .int()
+      .min(1)
+      .default(10_000)
+      .describe('Issuers tracked at once; the least recently active is evicted beyond this.'),
+    issuer_idle_ttl_hours: z
+      .number()
+      .positive()
+      .default(72)
+      .describe('Issuers with no mint for this many event-time hours are forgotten (they re-learn on return).'),
+    max_evidence: z
+      .number()
+      .int()
+      .min(1)
+      .max(50)
+      .default(20)
+      .describe('Sample mint events kept per open bucket as alert evidence (first ones plus the latest).'),
+  })
+  .refine((c) => 1440 % c.bucket_minutes === 0, { message: 'bucket_minutes must divide 1440', path: ['bucket_minutes'] })
+  .refine((c) => c.seasonality_min_days <= c.seasonality_max_days, {
+    message: 'seasonality_min_days must be ≤ seasonality_max_days',
+    path: ['seasonality_min_days'],
+  });
+
+export type MintRateSpikeConfig = z.infer<typeof MintRateSpikeConfig>;

@@ -1,0 +1,450 @@
+/**
+ * token_replay: per token fingerprint, remember where the token lives (home context), whether it
+ * was revoked or when it expires, and whether it is one-time; flag uses that contradict that.
+ *
+ * A mint event with parent_fp is also a use of the parent (a refresh token redeemed, AssumeRole
+ * called with a session key). The runtime may deliver such an event once per key, to the same or
+ * to different instances, so every call handles both roles. Re-applying an event is harmless:
+ * its context already matches, a one-time redemption at the same time and context is the same
+ * redemption, and repeated alerts are suppressed inside the context window.
+ */
+import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
+import { isoTime } from '../../src/core/time.js';
+import { KeyedState, type KeyedEntry } from '../state.js';
+import type { AlertDraft, DetectorInstance } from '../types.js';
+import type { TokenReplayConfig } from './config.js';
+import { meta, type TokenReplayKind } from './meta.js';
+import { createNetworkResolver, type NetworkResolver } from './network.js';
+
+/** Where a token was used from; unknown dimensions are left out and never count as different. */
+export interface TokenContext {
+  ip?: string;
+  /** Network comparison key (declared range, subnet or single IP). */
+  network?: string;
+  network_name?: string;
+  /** Public IP outside every declared range. */
+  external: boolean;
+  asn?: string;
+  ua_family?: string;
+  workload?: string;
+  first_seen: number;
+  last_seen: number;
+}
+
+export interface TokenRecord {
+  kind: TokenKind;
+  one_time: boolean;
+  first_event?: TokenEvent;
+  home?: TokenContext;
+  home_event?: TokenEvent;
+  /** Non-home contexts, at most max_contexts_per_token - 1, least recently seen evicted first. */
+  others: TokenContext[];
+  /** Distinct contexts ever seen (including evicted ones). */
+  contexts_seen: number;
+  revoked_at?: number;
+  revoke_event?: TokenEvent;
+  expires_at?: number;
+  /** First redemption of a one-time token. */
+  first_use?: { time: number; context?: TokenContext; event: TokenEvent };
+  uses: number;
+  /** Last mint whose parent is this token, and the context it came from. */
+  last_refresh?: { time: number; context?: TokenContext };
+  /** Kind → event time of the last alert, for suppression inside the context window. */
+  alerted: Partial<Record<TokenReplayKind, number>>;
+}
+
+export interface TokenReplayState {
+  version: 1;
+  tokens: [string, KeyedEntry<TokenRecord>][];
+}
+
+const MAX_UA_SCAN = 256;
+
+/** First product token of a user agent ("aws-cli/2.15 Python/3.11" → "aws-cli"), so version bumps compare equal. */
+export function uaFamily(ua: string | undefined): string | undefined {
+  if (ua === undefined) return undefined;
+  const s = ua.slice(0, MAX_UA_SCAN).trim().replace(/^\[+/, '');
+  const m = /^[^\s/()[\];,]+/.exec(s);
+  return m ? m[0] : undefined;
+}
+
+const differsText = (a: string | undefined, b: string | undefined): boolean =>
+  a !== undefined && b !== undefined && a.toLowerCase() !== b.toLowerCase();
+
+/**
+ * The dimensions two contexts differ in, or [] when they count as the same context: a different
+ * workload alone is enough; a different network needs a different UA family or ASN as well.
+ */
+export function contextDifference(a: TokenContext, b: TokenContext): string[] {
+  const workload = differsText(a.workload, b.workload);
+  const network = a.network !== undefined && b.network !== undefined && a.network !== b.network;
+  const ua = differsText(a.ua_family, b.ua_family);
+  const asn = differsText(a.asn, b.asn);
+  if (!workload && !(network && (ua || asn))) return [];
+  const dims: string[] = [];
+  if (network) dims.push('network');
+  if (ua) dims.push('user_agent');
+  if (asn) dims.push('asn');
+  if (workload) dims.push('workload');
+  return dims;
+}
+
+const sameContext = (a: TokenContext | undefined, b: TokenContext | undefined): boolean =>
+  a === undefined || b === undefined || contextDifference(a, b).length === 0;
+
+function describe(c: TokenContext | undefined): string {
+  if (!c) return 'an unknown context';
+  const parts = [c.ip ? `${c.ip} (${c.network_name ?? 'unknown network'})` : undefined, c.ua_family, c.workload];
+  return parts.filter((p) => p !== undefined).join(', ') || 'an unknown context';
+}
+
+function summarize(c: TokenContext | undefined): Record<string, unknown> | null {
+  if (!c) return null;
+  return { ip: c.ip ?? null, network_name: c.network_name ?? null, ua_family: c.ua_family ?? null, workload: c.workload ?? null };
+}
+
+/** Evidence oldest first, each event once, the trigger last. */
+function evidence(trigger: TokenEvent, ...context: (TokenEvent | undefined)[]): TokenEvent[] {
+  const seen = new Set([trigger.event_id]);
+  const out: TokenEvent[] = [];
+  for (const e of context) {
+    if (e && !seen.has(e.event_id)) {
+      seen.add(e.event_id);
+      out.push(e);
+    }
+  }
+  out.sort((a, b) => a.time - b.time);
+  out.push(trigger);
+  return out;
+}
+
+const shortFp = (fp: string): string => `${fp.slice(0, 12)}…`;
+const iso = (t: number | undefined): string | null => (t === undefined ? null : isoTime(t));
+
+export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
+  private readonly tokens: KeyedState<TokenRecord>;
+  private readonly resolve: NetworkResolver;
+  private readonly windowMs: number;
+  private readonly graceMs: number;
+  private readonly skewMs: number;
+
+  constructor(private readonly config: TokenReplayConfig) {
+    this.tokens = new KeyedState(config.max_tokens, config.token_idle_ttl_hours * 3_600_000);
+    this.resolve = createNetworkResolver(config.egress_ranges, config.same_subnet_is_same_network);
+    this.windowMs = config.context_window_minutes * 60_000;
+    this.graceMs = config.refresh_grace_seconds * 1000;
+    this.skewMs = config.clock_skew_seconds * 1000;
+  }
+
+  process(event: TokenEvent): AlertDraft[] {
+    const out: AlertDraft[] = [];
+    const ctx = this.contextOf(event);
+    this.applySelf(this.record(event.token.fp, event.time), event, ctx, out);
+    if (event.action === 'mint' && event.parent_fp !== undefined && event.parent_fp !== event.token.fp) {
+      this.applyParentUse(this.record(event.parent_fp, event.time), event.parent_fp, event, ctx, out);
+    }
+    return out;
+  }
+
+  advance(watermark: number): AlertDraft[] {
+    this.tokens.evictIdle(watermark);
+    return [];
+  }
+
+  snapshot(): TokenReplayState {
+    return structuredClone({ version: 1, tokens: this.tokens.toJSON() });
+  }
+
+  restore(state: TokenReplayState): void {
+    if (state.version !== 1) throw new Error(`token_replay: unsupported state version ${String(state.version)}`);
+    this.tokens.load(structuredClone(state.tokens));
+  }
+
+  size(): number {
+    return this.tokens.size;
+  }
+
+  private record(fp: string, time: number): TokenRecord {
+    return this.tokens.touch(fp, time, () => ({
+      kind: 'unknown',
+      one_time: false,
+      others: [],
+      contexts_seen: 0,
+      uses: 0,
+      alerted: {},
+    }));
+  }
+
+  private contextOf(event: TokenEvent): TokenContext | undefined {
+    const net = this.resolve(event.network?.ip);
+    const workload = event.workload ? `${event.workload.kind}:${event.workload.id}` : undefined;
+    // A service principal call ("ec2.amazonaws.com", no IP) is not a place the token lives.
+    if (!net && workload === undefined) return undefined;
+    const c: TokenContext = { external: net?.external ?? false, first_seen: event.time, last_seen: event.time };
+    if (net) {
+      c.ip = net.ip;
+      c.network = net.key;
+      c.network_name = net.name;
+    }
+    if (event.network?.asn !== undefined) c.asn = event.network.asn;
+    const family = uaFamily(event.user_agent);
+    if (family !== undefined) c.ua_family = family;
+    if (workload !== undefined) c.workload = workload;
+    return c;
+  }
+
+  private applySelf(rec: TokenRecord, event: TokenEvent, ctx: TokenContext | undefined, out: AlertDraft[]): void {
+    const fp = event.token.fp;
+    if (event.token.kind !== 'unknown') rec.kind = event.token.kind;
+    if (event.token.one_time === true) rec.one_time = true;
+    rec.first_event ??= event.action === 'mint' || event.action === 'use' ? event : undefined;
+    switch (event.action) {
+      case 'mint':
+        if (event.expires_at !== undefined) rec.expires_at = event.expires_at;
+        // Re-issuing the same credential after a revoke (an access key set Active again) lifts the revocation.
+        if (rec.revoked_at !== undefined && event.time > rec.revoked_at) {
+          delete rec.revoked_at;
+          delete rec.revoke_event;
+        }
+        // No context from the mint itself: the issuer sees the client from its own vantage point
+        // (public egress, SDK of the token call), not where the token will be presented.
+        return;
+      case 'use':
+        this.checkUse(rec, fp, event, ctx, event.expires_at, out);
+        if (event.expires_at !== undefined) rec.expires_at = event.expires_at;
+        this.observe(rec, fp, event, ctx, out);
+        return;
+      case 'revoke':
+        if (rec.revoked_at === undefined || event.time < rec.revoked_at) {
+          rec.revoked_at = event.time;
+          rec.revoke_event = event;
+        }
+        return;
+      case 'reuse_signal':
+        if (this.suppressed(rec, 'vendor_reuse_signal', event.time)) return;
+        out.push(
+          this.draft(rec, fp, 'vendor_reuse_signal', event, {
+            score: 0.8,
+            summary: `${event.source} reported reuse of token ${shortFp(fp)}${event.signal ? ` (${event.signal})` : ''}.`,
+            events: evidence(event, rec.home_event ?? rec.first_event),
+            baseline: { signal: event.signal ?? null, operation: event.operation ?? null },
+          }),
+        );
+        return;
+    }
+  }
+
+  /** A mint whose parent is this token: a redemption/use of the parent, and a refresh. */
+  private applyParentUse(rec: TokenRecord, fp: string, event: TokenEvent, ctx: TokenContext | undefined, out: AlertDraft[]): void {
+    // A rotating refresh token is minted by redeeming a rotating refresh token.
+    if (event.token.kind === 'oauth_refresh' && event.token.one_time === true) {
+      rec.one_time = true;
+      if (rec.kind === 'unknown') rec.kind = 'oauth_refresh';
+    }
+    rec.first_event ??= event;
+    this.checkUse(rec, fp, event, ctx, undefined, out);
+    this.observe(rec, fp, event, ctx, out);
+    if (rec.last_refresh === undefined || event.time >= rec.last_refresh.time) {
+      rec.last_refresh = ctx ? { time: event.time, context: { ...ctx } } : { time: event.time };
+    }
+  }
+
+  /** Inside the refresh grace period and from the refreshing context. */
+  private inRefreshGrace(rec: TokenRecord, t: number, ctx: TokenContext | undefined): boolean {
+    const r = rec.last_refresh;
+    return r !== undefined && t >= r.time && t - r.time < this.graceMs && sameContext(r.context, ctx);
+  }
+
+  private checkUse(
+    rec: TokenRecord,
+    fp: string,
+    event: TokenEvent,
+    ctx: TokenContext | undefined,
+    ownExpiry: number | undefined,
+    out: AlertDraft[],
+  ): void {
+    const t = event.time;
+    const failed = event.outcome === 'failure';
+    const grace = this.inRefreshGrace(rec, t, ctx);
+
+    if (rec.revoked_at !== undefined && t > rec.revoked_at + this.skewMs) {
+      // A refused attempt by the home context is the revocation working; from elsewhere it is a holder of a copy.
+      const foreign = ctx !== undefined && rec.home !== undefined && !sameContext(rec.home, ctx);
+      if (!grace && (!failed || foreign) && !this.suppressed(rec, 'use_after_revocation', t)) {
+        const lateMin = Math.round((t - rec.revoked_at) / 60_000);
+        out.push(
+          this.draft(rec, fp, 'use_after_revocation', event, {
+            severity: failed ? 'high' : 'critical',
+            score: failed ? 0.7 : 0.95,
+            summary:
+              `Token ${shortFp(fp)} (${rec.kind}) was ${failed ? 'presented' : 'used'} ${lateMin} min after it was revoked, ` +
+              `from ${describe(ctx)}${failed ? ' (refused)' : ''}.`,
+            events: evidence(event, rec.first_event, rec.home_event, rec.revoke_event),
+            baseline: { outcome: event.outcome ?? null, minutes_after_revocation: lateMin },
+          }),
+        );
+      }
+    } else {
+      const expiresAt = ownExpiry ?? rec.expires_at;
+      // Expired credentials are refused by the issuer (AWS STS); only an accepted use is a finding.
+      if (expiresAt !== undefined && t > expiresAt + this.skewMs && !failed && !grace) {
+        if (!this.suppressed(rec, 'use_after_expiry', t)) {
+          const lateMin = Math.round((t - expiresAt) / 60_000);
+          out.push(
+            this.draft(rec, fp, 'use_after_expiry', event, {
+              score: Math.min(1, 0.7 + (t - expiresAt) / (4 * 3_600_000)),
+              summary: `Token ${shortFp(fp)} (${rec.kind}) was accepted ${lateMin} min after it expired, from ${describe(ctx)}.`,
+              events: evidence(event, rec.first_event, rec.home_event),
+              baseline: { expires_at: iso(expiresAt), minutes_after_expiry: lateMin },
+            }),
+          );
+        }
+      }
+    }
+
+    if (rec.one_time) this.checkOneTime(rec, fp, event, ctx, grace, out);
+  }
+
+  private checkOneTime(
+    rec: TokenRecord,
+    fp: string,
+    event: TokenEvent,
+    ctx: TokenContext | undefined,
+    grace: boolean,
+    out: AlertDraft[],
+  ): void {
+    const failed = event.outcome === 'failure';
+    const first = rec.first_use;
+    if (first === undefined) {
+      // A refused redemption did not consume the token.
+      if (!failed) {
+        rec.first_use = ctx ? { time: event.time, context: { ...ctx }, event } : { time: event.time, event };
+        rec.uses = 1;
+      }
+      return;
+    }
+    // One redemption reported as several events (a use plus the mints it produced) is one use.
+    if (event.time === first.time && sameContext(first.context, ctx)) return;
+    rec.uses++;
+    if (grace || this.suppressed(rec, 'one_time_reuse', event.time)) return;
+    const elsewhere = ctx !== undefined && first.context !== undefined && !sameContext(first.context, ctx);
+    const gapSec = Math.round((event.time - first.time) / 1000);
+    out.push(
+      this.draft(rec, fp, 'one_time_reuse', event, {
+        score: elsewhere ? 0.95 : 0.85,
+        summary:
+          `One-time token ${shortFp(fp)} (${rec.kind}) was redeemed again ${gapSec}s after its first use, ` +
+          `from ${describe(ctx)}${elsewhere ? ' (a different context)' : ''}.`,
+        events: evidence(event, rec.first_event, first.event),
+        baseline: { uses: rec.uses, first_use_at: iso(first.time), first_use_context: summarize(first.context) },
+      }),
+    );
+  }
+
+  /**
+   * Match a use's context against the known ones; a new one while another is active is a second
+   * context. The first use's context is the home.
+   */
+  private observe(rec: TokenRecord, fp: string, event: TokenEvent, ctx: TokenContext | undefined, out: AlertDraft[]): void {
+    if (!ctx) return;
+    const t = event.time;
+    if (!rec.home) {
+      rec.home = { ...ctx };
+      rec.home_event = event;
+      rec.contexts_seen = 1;
+      return;
+    }
+    const known = [rec.home, ...rec.others];
+    const match = known.find((c) => sameContext(c, ctx));
+    if (match) {
+      match.last_seen = Math.max(match.last_seen, t);
+      match.first_seen = Math.min(match.first_seen, t);
+      // Fill in what the earlier observation did not know (an IP after a workload-only event).
+      match.ip ??= ctx.ip;
+      if (match.network === undefined && ctx.network !== undefined) {
+        match.network = ctx.network;
+        match.network_name = ctx.network_name;
+        match.external = ctx.external;
+      }
+      match.asn ??= ctx.asn;
+      match.ua_family ??= ctx.ua_family;
+      match.workload ??= ctx.workload;
+      return;
+    }
+
+    const active = known.filter((c) => c.last_seen >= t - this.windowMs && c.last_seen <= t + this.windowMs);
+    const compared = active.includes(rec.home) ? rec.home : active.sort((a, b) => b.last_seen - a.last_seen)[0];
+    rec.others.push({ ...ctx });
+    rec.contexts_seen++;
+    if (rec.others.length > this.config.max_contexts_per_token - 1) {
+      let oldest = 0;
+      for (let i = 1; i < rec.others.length; i++) if (rec.others[i]!.last_seen < rec.others[oldest]!.last_seen) oldest = i;
+      rec.others.splice(oldest, 1);
+    }
+    if (compared === undefined || this.suppressed(rec, 'second_context', t)) return;
+
+    const dims = contextDifference(compared, ctx);
+    const critical = rec.kind === 'sts_session' || ctx.external;
+    const agoMin = Math.round(Math.abs(t - compared.last_seen) / 60_000);
+    out.push(
+      this.draft(rec, fp, 'second_context', event, {
+        severity: critical ? 'critical' : 'high',
+        score: Math.min(1, 0.6 + 0.1 * dims.length + (ctx.external ? 0.1 : 0) + (rec.kind === 'sts_session' ? 0.1 : 0)),
+        summary:
+          `Token ${shortFp(fp)} (${rec.kind}) was used from ${describe(ctx)} while it was in use from ` +
+          `${describe(compared)} ${agoMin} min earlier (differs in ${dims.join(', ')}).`,
+        events: evidence(event, rec.home_event),
+        baseline: {
+          compared_context: summarize(compared),
+          new_context: summarize(ctx),
+          differs_in: dims,
+          new_network_external: ctx.external,
+        },
+      }),
+    );
+  }
+
+  private suppressed(rec: TokenRecord, kind: TokenReplayKind, t: number): boolean {
+    const last = rec.alerted[kind];
+    if (last !== undefined && t - last < this.windowMs) return true;
+    rec.alerted[kind] = t;
+    return false;
+  }
+
+  private draft(
+    rec: TokenRecord,
+    fp: string,
+    kind: TokenReplayKind,
+    event: TokenEvent,
+    d: Pick<AlertDraft, 'score' | 'summary' | 'events'> & Partial<Pick<AlertDraft, 'severity'>> & { baseline: Record<string, unknown> },
+  ): AlertDraft {
+    const issuer = event.token.fp === fp ? event.issuer : rec.first_event?.issuer;
+    const subject = event.token.fp === fp ? event.subject : rec.first_event?.subject;
+    return {
+      kind,
+      ...(d.severity !== undefined && { severity: d.severity }),
+      score: d.score,
+      title: meta.kinds[kind]!.title,
+      summary: d.summary,
+      dedup_key: `${kind}:${fp}`,
+      token_fp: fp,
+      ...(issuer !== undefined && { issuer }),
+      ...(subject !== undefined && { subject }),
+      ...(event.service !== undefined && { service: event.service }),
+      events: d.events,
+      baseline: {
+        home_context: summarize(rec.home),
+        revoked_at: iso(rec.revoked_at),
+        expires_at: iso(rec.expires_at),
+        contexts_seen: rec.contexts_seen,
+        window_minutes: this.config.context_window_minutes,
+        token_kind: rec.kind,
+        ...d.baseline,
+      },
+    };
+  }
+}
+
+export function createTokenReplay(config: TokenReplayConfig): TokenReplayDetector {
+  return new TokenReplayDetector(config);
+}

@@ -1,0 +1,621 @@
+/**
+ * The Kafka streaming runtime behind `tokenwatch run`.
+ *
+ * One consumer group reads the input topics and the two repartition topics; eachBatch
+ * dispatches by topic:
+ *   stage 1 (ingest, input topics): decode + validate + normalize each record; TokenEvent JSON
+ *     goes to `by_token` keyed by token fingerprint (a mint with parent_fp also keyed by the
+ *     parent) and to `by_issuer` keyed by issuer; invalid records go to the dead-letter topic.
+ *   stage 2 (detect, repartition topics): one DetectionEngine task per (repartition topic,
+ *     partition), Kafka Streams' task model: token-keyed detectors and the token inventory in
+ *     by_token tasks, issuer-keyed detectors in by_issuer tasks. Every event of one token (or
+ *     issuer) reaches the same task whichever instance owns it, so N instances in one group
+ *     detect what one instance detects.
+ *
+ * At-least-once: a batch's offsets are resolved and committed only after everything it produced
+ * (repartitioned events, dead letters, alerts on Kafka, ClickHouse rows) is acknowledged.
+ * Alert ids are deterministic, so a redelivered batch re-derives the same ids: ClickHouse
+ * dedupes them (ReplacingMergeTree on alert_id), the alert sink skips ids it already sent,
+ * subscribers dedupe on alert_id.
+ *
+ * Detector state lives in memory, per task. A task is dropped when its partition is revoked;
+ * the new owner starts it empty and state rebuilds from the events that follow (windows open
+ * at the revocation lose their history). Watermarks are per task, from its own events; when the
+ * whole consumer has been idle for engine.idle_flush_seconds, every task is advanced to the
+ * newest event time this instance has seen, so quiet partitions still close their windows.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Message, Producer } from 'kafkajs';
+import kafkajs from 'kafkajs';
+import type { Alert } from '../../schemas/alert.js';
+import { TokenEvent } from '../../schemas/token-event.js';
+import type { SourceFormat } from '../../schemas/token-event.js';
+import type { TokenwatchConfig, KafkaConfig } from '../config/config-schema.js';
+import { detectorSet } from '../config/load-config.js';
+import { TokenwatchError } from '../core/errors.js';
+import { createFingerprinter } from '../core/fingerprint.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { TokenInventory } from '../inventory/token-inventory.js';
+import type { InventoryRecord } from '../inventory/inventory-record.js';
+import { decodeText, type DecodeLimits } from '../pipeline/decode.js';
+import { DetectionEngine } from '../pipeline/detection-engine.js';
+import type { NormalizeContext } from '../normalize/types.js';
+import { ClickHouseSink } from '../sinks/clickhouse-sink.js';
+import { KafkaAlertSink } from '../sinks/kafka-alert-sink.js';
+import { KafkaDeadLetterSink, type DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
+import { createStoreClient, type StoreClient } from '../store/clickhouse-client.js';
+import { migrate, detectServer } from '../store/migrations.js';
+import { timePrecisionFor } from '../store/rows.js';
+import { createKafka, type Env } from './kafka-client.js';
+import { startOpsServer, type OpsServer, type Readiness } from './http-server.js';
+import { createMetrics, type RuntimeMetrics } from './metrics.js';
+import { ensureTopics } from './topics.js';
+
+const { Partitioners } = kafkajs;
+
+export interface KafkaRunnerOptions {
+  config: TokenwatchConfig;
+  logger?: Logger;
+  /** Source of `*_env` secrets (default process.env). */
+  env?: Env;
+  /** Serve /metrics, /healthz, /readyz on config.http (default true). */
+  http?: boolean;
+  /** Run the (idempotent) ClickHouse migrations at start (default true). */
+  migrate?: boolean;
+  /** false: no ClickHouse store (alerts still go to Kafka). Default: from config.store. */
+  store?: false;
+  /** Batches processed at once across partitions (default 6): overlaps sink waits. */
+  partitionsConsumedConcurrently?: number;
+  /** Consumer session timeout (default 30 s; tests lower it for fast rebalances). */
+  sessionTimeoutMs?: number;
+  /** Called when the consumer crashed for good (kafkajs will not restart it). */
+  onFatal?: (err: Error) => void;
+}
+
+/** Header on repartitioned events: `token` for the event's own key, `parent` for a mint's copy keyed by parent_fp. */
+export const ROUTE_HEADER = 'tw_route';
+
+type Role = 'input' | 'by_token' | 'by_issuer';
+
+interface Outbox {
+  alerts: Alert[];
+  inventory: InventoryRecord[];
+  events: TokenEvent[];
+  dead: DeadLetter[];
+}
+
+interface Task {
+  id: string;
+  topic: string;
+  partition: number;
+  role: 'by_token' | 'by_issuer';
+  engine: DetectionEngine;
+  inventory?: TokenInventory;
+  /** Offsets below this were ingested already (a retried batch skips them; their output is in the outbox). */
+  nextOffset: bigint;
+  /** Produced and not yet acknowledged by every sink (survives a failed batch, retried with the next). */
+  outbox: Outbox;
+  maxEventTime: number;
+  /** Serializes batch processing with idle flushes. */
+  lock: Promise<void>;
+}
+
+export interface RunnerStats {
+  records_in: number;
+  records_invalid: number;
+  events_repartitioned: number;
+  events_detected: number;
+  alerts: number;
+  /** Detection tasks alive (one per owned repartition partition that received events). */
+  tasks: number;
+  /** Partitions assigned to this instance at the last group join. */
+  assigned_partitions: number;
+  /** Idle periods in which task watermarks were advanced. */
+  idle_flushes: number;
+  /** Times consumption was paused because the ClickHouse sink was near full. */
+  backpressure_pauses: number;
+  paused: boolean;
+}
+
+function headerString(h: IHeaders | undefined, name: string): string | undefined {
+  const v = h?.[name];
+  if (v === undefined) return undefined;
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : one.toString();
+}
+
+export class KafkaRunner {
+  readonly metrics: RuntimeMetrics;
+  readonly instanceId = randomUUID().slice(0, 8);
+  private readonly cfg: TokenwatchConfig;
+  private readonly kcfg: KafkaConfig;
+  private readonly log: Logger;
+  private readonly env: Env;
+  private readonly roles = new Map<string, Role>();
+  private readonly inputFormat = new Map<string, SourceFormat | 'auto'>();
+  private readonly tasks = new Map<string, Task>();
+  private readonly limits: DecodeLimits;
+  private readonly ctx: NormalizeContext;
+
+  private admin?: Admin;
+  private producer?: Producer;
+  private consumer?: Consumer;
+  private alertSink?: KafkaAlertSink;
+  private deadLetters?: KafkaDeadLetterSink;
+  private storeClient?: StoreClient;
+  private store?: ClickHouseSink;
+  private ops?: OpsServer;
+  private timers: NodeJS.Timeout[] = [];
+
+  private joined = false;
+  private rebalancing = false;
+  private crashed: Error | undefined;
+  private storeError: Error | undefined;
+  private paused = false;
+  private stopping?: Promise<void>;
+  private lastMessageAt = Date.now();
+  private instanceMaxEventTime = -Infinity;
+  private idleFlushedTo = -Infinity;
+  private idleRunning = false;
+  private readonly counters = { records_in: 0, records_invalid: 0, events_repartitioned: 0, events_detected: 0, alerts: 0, idle_flushes: 0, backpressure_pauses: 0 };
+  private assignedPartitions = 0;
+
+  constructor(private readonly opts: KafkaRunnerOptions) {
+    this.cfg = opts.config;
+    if (!this.cfg.kafka) throw new TokenwatchError('config_invalid', 'invalid config:\n  kafka: required by `tokenwatch run` — add a kafka section with brokers and inputs');
+    this.kcfg = this.cfg.kafka;
+    this.env = opts.env ?? process.env;
+    this.log = (opts.logger ?? createLogger({ level: this.cfg.log.level })).child({ component: 'kafka-runner', instance: this.instanceId });
+    for (const i of this.kcfg.inputs) {
+      this.roles.set(i.topic, 'input');
+      this.inputFormat.set(i.topic, i.format);
+    }
+    this.roles.set(this.kcfg.topics.by_token, 'by_token');
+    this.roles.set(this.kcfg.topics.by_issuer, 'by_issuer');
+    this.limits = { maxEventBytes: this.cfg.limits.max_event_bytes, maxDepth: this.cfg.limits.max_depth };
+    this.ctx = {
+      fingerprint: createFingerprinter({
+        key: this.env[this.cfg.hmac_key_env],
+        onDevKey: () => this.log.warn({ env: this.cfg.hmac_key_env }, 'using the built-in development HMAC key: fingerprints are guessable; set the env var to a random secret (32+ bytes) in production'),
+      }),
+    };
+    this.metrics = createMetrics({
+      defaultMetrics: opts.http !== false,
+      stateKeys: () => this.stateKeys(),
+      queueDepths: () => ({
+        clickhouse: this.store?.queueDepth ?? 0,
+        kafka_alerts: this.alertSink?.queueDepth ?? 0,
+        kafka_dead_letter: this.deadLetters?.queueDepth ?? 0,
+      }),
+    });
+  }
+
+  get groupId(): string {
+    return this.kcfg.group_id;
+  }
+
+  /** The ops server's base URL once started with http enabled. */
+  get opsUrl(): string | undefined {
+    return this.ops?.url;
+  }
+
+  stats(): RunnerStats {
+    return { ...this.counters, tasks: this.tasks.size, assigned_partitions: this.assignedPartitions, paused: this.paused };
+  }
+
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    if (this.stopping) reasons.push('shutting down');
+    if (this.crashed) reasons.push(`consumer crashed: ${this.crashed.message}`);
+    if (!this.joined) reasons.push('consumer has not joined its group');
+    if (this.rebalancing) reasons.push('consumer group is rebalancing');
+    if (this.storeError) reasons.push(`clickhouse sink failing: ${this.storeError.message}`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  async start(): Promise<void> {
+    const kafka = createKafka(this.kcfg, { env: this.env, logger: this.log });
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    const topics = await ensureTopics(this.admin, this.kcfg, this.log);
+    this.log.info({ created: topics.created, partitions: topics.partitions }, 'kafka topics ready');
+
+    if (this.opts.store !== false) await this.openStore();
+
+    this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    await this.producer.connect();
+    this.alertSink = new KafkaAlertSink(this.producer, { topic: this.kcfg.topics.alerts });
+    this.deadLetters = new KafkaDeadLetterSink(this.producer, this.kcfg.topics.dead_letter);
+
+    const consumer = kafka.consumer({
+      groupId: this.kcfg.group_id,
+      allowAutoTopicCreation: false,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.max(500, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 10)),
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onGroupJoin(e.payload.memberAssignment));
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.rebalancing = true;
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.log.error({ err: { message: e.payload.error.message, name: e.payload.error.name }, restart: e.payload.restart }, 'kafka consumer crashed');
+      if (!e.payload.restart) {
+        this.crashed = e.payload.error;
+        this.opts.onFatal?.(e.payload.error);
+      }
+    });
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      this.metrics.consumerLag.set({ topic: e.payload.topic, partition: String(e.payload.partition) }, Number(e.payload.offsetLag));
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.kcfg.inputs.map((i) => i.topic), fromBeginning: this.kcfg.from_beginning });
+    // internal topics always from the beginning: nothing stage 1 wrote may be skipped
+    await consumer.subscribe({ topics: [this.kcfg.topics.by_token, this.kcfg.topics.by_issuer], fromBeginning: true });
+
+    if (this.opts.http !== false) {
+      this.ops = await startOpsServer({ host: this.cfg.http.host, port: this.cfg.http.port, registry: this.metrics.registry, readiness: () => this.readiness() });
+      this.log.info({ url: this.ops.url }, 'ops endpoints: /metrics /healthz /readyz');
+    }
+
+    await consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 6,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.timers.push(setInterval(() => void this.idleTick(), 500));
+    if (this.store) this.timers.push(setInterval(() => this.backpressureTick(), 100));
+    for (const t of this.timers) t.unref();
+    this.log.info({ group: this.kcfg.group_id, inputs: this.kcfg.inputs.map((i) => `${i.topic}:${i.format}`) }, 'kafka runtime started');
+  }
+
+  private async openStore(): Promise<void> {
+    const s = this.cfg.store;
+    this.storeClient = await createStoreClient({
+      ...(s.url !== undefined && { url: s.url }),
+      path: s.path,
+      username: s.username,
+      password: this.env[s.password_env] ?? '',
+      database: s.database,
+      ...(s.tls && { tls: s.tls }),
+    });
+    const features = this.opts.migrate === false ? (await detectServer(this.storeClient.client)).features : (await migrate(this.storeClient.client, { database: s.database })).features;
+    this.store = new ClickHouseSink({
+      client: this.storeClient.client,
+      database: s.database,
+      time_precision: timePrecisionFor(features),
+      config: {
+        max_batch_rows: s.max_batch_rows,
+        flush_interval_ms: s.flush_interval_ms,
+        max_queue_rows: s.max_queue_rows,
+        max_retries: s.max_retries,
+        base_delay_ms: s.base_delay_ms,
+      },
+    });
+    this.log.info({ store: this.storeClient.kind, database: s.database }, 'clickhouse store ready');
+  }
+
+  /** Graceful stop: stop fetching, finish in-flight batches, commit, flush sinks, disconnect. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.log.info('stopping: finishing in-flight batches');
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.warn({ err: { message: (err as Error).message }, step: what }, 'shutdown step failed');
+      }
+    };
+    // disconnect() stops the consumer: in-flight eachBatch calls finish and resolved offsets are committed
+    if (this.consumer) await step('consumer', () => this.consumer!.disconnect());
+    if (this.store) await step('clickhouse sink', () => this.store!.close());
+    if (this.storeClient) await step('clickhouse client', () => this.storeClient!.close());
+    if (this.producer) await step('producer', () => this.producer!.disconnect());
+    if (this.admin) await step('admin', () => this.admin!.disconnect());
+    if (this.ops) await step('ops server', () => this.ops!.close());
+    this.tasks.clear();
+    this.log.info(this.counters, 'stopped');
+  }
+
+  private onGroupJoin(assignment: Record<string, number[]>): void {
+    this.joined = true;
+    this.rebalancing = false;
+    const owned = new Set<string>();
+    for (const [topic, parts] of Object.entries(assignment)) for (const p of parts) owned.add(`${topic}/${p}`);
+    this.assignedPartitions = owned.size;
+    let dropped = 0;
+    for (const id of this.tasks.keys()) {
+      if (!owned.has(id)) {
+        this.tasks.delete(id);
+        dropped++;
+      }
+    }
+    this.log.info({ partitions: owned.size, tasks_dropped: dropped }, 'joined consumer group');
+  }
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (batch.messages.length === 0) return;
+    this.lastMessageAt = Date.now();
+    const role = this.roles.get(batch.topic);
+    if (role === 'input') await this.ingestBatch(payload);
+    else if (role === 'by_token' || role === 'by_issuer') await this.detectBatch(payload, role);
+    else throw new Error(`received a batch from unexpected topic ${batch.topic}`);
+    this.lastMessageAt = Date.now();
+    if (payload.isStale()) return; // partition revoked meanwhile: the new owner redoes it
+    payload.resolveOffset(batch.lastOffset());
+    await payload.commitOffsetsIfNecessary();
+  }
+
+  /** Stage 1: decode + normalize → repartition topics; invalid → dead-letter topic. */
+  private async ingestBatch({ batch }: EachBatchPayload): Promise<void> {
+    const source = batch.topic;
+    const hint = this.inputFormat.get(source);
+    const format = hint === 'auto' ? undefined : hint;
+    const byToken: Message[] = [];
+    const byIssuer: Message[] = [];
+    const dead: DeadLetter[] = [];
+    for (const m of batch.messages) {
+      this.counters.records_in++;
+      this.metrics.countEventIn(source);
+      const r = m.value === null ? { ok: false as const, error: new TokenwatchError('invalid_json', 'empty message value') } : decodeText(m.value.toString('utf8'), this.ctx, format, this.limits);
+      if (!r.ok) {
+        this.counters.records_invalid++;
+        this.metrics.countInvalid(source, r.error.code);
+        dead.push({ value: m.value, key: m.key, topic: source, partition: batch.partition, offset: m.offset, format: r.format ?? hint ?? 'auto', error: r.error });
+        continue;
+      }
+      for (const ev of r.events) {
+        const value = JSON.stringify(ev);
+        byToken.push({ key: ev.token.fp, value, headers: { [ROUTE_HEADER]: 'token' } });
+        if (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp) byToken.push({ key: ev.parent_fp, value, headers: { [ROUTE_HEADER]: 'parent' } });
+        if (ev.issuer !== undefined) byIssuer.push({ key: ev.issuer, value });
+      }
+    }
+    const topicMessages = [
+      { topic: this.kcfg.topics.by_token, messages: byToken },
+      { topic: this.kcfg.topics.by_issuer, messages: byIssuer },
+    ].filter((t) => t.messages.length > 0);
+    await Promise.all([
+      topicMessages.length > 0 ? this.metrics.timeSink('kafka_repartition', () => this.producer!.sendBatch({ topicMessages, acks: -1 })) : undefined,
+      dead.length > 0 ? this.metrics.timeSink('kafka_dead_letter', () => this.deadLetters!.write(dead)) : undefined,
+    ]);
+    this.counters.events_repartitioned += byToken.length + byIssuer.length;
+    if (dead.length > 0) this.log.debug({ topic: source, partition: batch.partition, dead_letters: dead.length }, 'records sent to the dead-letter topic');
+  }
+
+  private taskFor(topic: string, partition: number, role: 'by_token' | 'by_issuer'): Task {
+    const id = `${topic}/${partition}`;
+    let task = this.tasks.get(id);
+    if (!task) {
+      const e = this.cfg.engine;
+      const inventory = role === 'by_token' ? new TokenInventory({ maxTokens: this.cfg.inventory.max_tokens, maxSetSize: this.cfg.inventory.max_set_size }) : undefined;
+      task = {
+        id,
+        topic,
+        partition,
+        role,
+        engine: new DetectionEngine({
+          detectors: detectorSet(this.cfg),
+          keyBy: [role === 'by_token' ? 'token' : 'issuer'],
+          reorder: { maxDelayMs: e.reorder_max_delay_seconds * 1000, maxBuffered: e.reorder_max_buffered },
+          suppressWindowMs: e.suppress_window_minutes * 60_000,
+          maxSuppressKeys: e.max_suppress_keys,
+          maxRecentEventIds: e.max_recent_event_ids,
+          advanceEveryMs: 60_000,
+          ...(inventory && { inventory }),
+        }),
+        ...(inventory && { inventory }),
+        nextOffset: -1n,
+        outbox: { alerts: [], inventory: [], events: [], dead: [] },
+        maxEventTime: -Infinity,
+        lock: Promise.resolve(),
+      };
+      this.tasks.set(id, task);
+    }
+    return task;
+  }
+
+  private withTask<T>(task: Task, fn: () => Promise<T>): Promise<T> {
+    const run = task.lock.then(fn);
+    task.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Stage 2: a task's engine over its partition's events; alerts + inventory + events to the sinks. */
+  private async detectBatch({ batch }: EachBatchPayload, role: 'by_token' | 'by_issuer'): Promise<void> {
+    const task = this.taskFor(batch.topic, batch.partition, role);
+    await this.withTask(task, async () => {
+      for (const m of batch.messages) {
+        const offset = BigInt(m.offset);
+        if (offset < task.nextOffset) continue; // ingested by a failed attempt of this batch
+        task.nextOffset = offset + 1n;
+        const ev = this.parseRepartitioned(m);
+        if (!ev.ok) {
+          task.outbox.dead.push({ value: m.value, key: m.key, topic: batch.topic, partition: batch.partition, offset: m.offset, format: 'token_event', error: ev.error });
+          this.metrics.countInvalid(batch.topic, ev.error.code);
+          continue;
+        }
+        this.counters.events_detected++;
+        const event = ev.event;
+        if (event.time > task.maxEventTime) task.maxEventTime = event.time;
+        if (event.time > this.instanceMaxEventTime) this.instanceMaxEventTime = event.time;
+        if (role === 'by_token' && this.store && this.cfg.store.write_events && headerString(m.headers, ROUTE_HEADER) !== 'parent') task.outbox.events.push(event);
+        this.collect(task, task.engine.ingest(event));
+      }
+      if (task.inventory && this.store) task.outbox.inventory.push(...task.inventory.drainDirty());
+      await this.flushOutbox(task);
+    });
+  }
+
+  private parseRepartitioned(m: KafkaMessage): { ok: true; event: TokenEvent } | { ok: false; error: TokenwatchError } {
+    if (m.value === null) return { ok: false, error: new TokenwatchError('invalid_json', 'empty message value on a repartition topic') };
+    let raw: unknown;
+    try {
+      raw = JSON.parse(m.value.toString('utf8'));
+    } catch (cause) {
+      return { ok: false, error: new TokenwatchError('invalid_json', `repartition message is not JSON: ${(cause as Error).message.slice(0, 200)}`) };
+    }
+    // the repartition topics are ours, but anything can write to a topic: validate before detectors see it
+    const r = TokenEvent.safeParse(raw);
+    if (!r.success) {
+      const i = r.error.issues[0];
+      return { ok: false, error: new TokenwatchError('invalid_token_event', `repartition message is not a token event (${i?.path.join('.') || '$'}: ${i?.message})`) };
+    }
+    return { ok: true, event: r.data };
+  }
+
+  private collect(task: Task, alerts: Alert[]): void {
+    if (alerts.length === 0) return;
+    for (const a of alerts) this.metrics.countAlert(a.detector, a.severity);
+    this.counters.alerts += alerts.length;
+    task.outbox.alerts.push(...alerts);
+  }
+
+  /**
+   * Deliver a task's outbox; each kind leaves the outbox only once its sink acknowledged it.
+   * Throws when a sink failed (the batch is retried; its offsets stay uncommitted).
+   */
+  private async flushOutbox(task: Task): Promise<void> {
+    const { alerts, inventory, events, dead } = task.outbox;
+    const sizes: Record<keyof Outbox, number> = { alerts: alerts.length, inventory: inventory.length, events: events.length, dead: dead.length };
+    const jobs: { kind: keyof Outbox; run: () => Promise<unknown> }[] = [];
+    if (dead.length > 0) jobs.push({ kind: 'dead', run: () => this.metrics.timeSink('kafka_dead_letter', () => this.deadLetters!.write(dead)) });
+    if (alerts.length > 0) {
+      jobs.push({ kind: 'alerts', run: () => this.metrics.timeSink('kafka_alerts', () => this.alertSink!.write(alerts)) });
+    }
+    const store = this.store;
+    if (store) {
+      // alerts go to both sinks: keep them until both acknowledged (the Kafka sink skips ids it already sent)
+      if (alerts.length > 0) jobs.push({ kind: 'alerts', run: () => this.metrics.timeSink('clickhouse', () => store.write('alerts', alerts)) });
+      if (inventory.length > 0) jobs.push({ kind: 'inventory', run: () => this.metrics.timeSink('clickhouse', () => store.write('inventory', inventory)) });
+      if (events.length > 0) jobs.push({ kind: 'events', run: () => this.metrics.timeSink('clickhouse', () => store.write('events', events)) });
+    }
+    if (jobs.length === 0) return;
+    const results = await Promise.allSettled(jobs.map((j) => j.run()));
+    const failed = new Set<keyof Outbox>();
+    let firstError: unknown;
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        failed.add(jobs[i]!.kind);
+        firstError ??= r.reason;
+      }
+    });
+    for (const kind of ['alerts', 'inventory', 'events', 'dead'] as const) {
+      if (!failed.has(kind)) (task.outbox[kind] as unknown[]) = task.outbox[kind].slice(sizes[kind]);
+    }
+    if (firstError !== undefined) {
+      const err = firstError as Error;
+      if (err instanceof TokenwatchError && err.code === 'sink_failed') this.storeError = err;
+      this.log.error({ err: { message: err.message }, task: task.id, failed: [...failed] }, 'sink write failed; batch will be retried');
+      throw err;
+    }
+    this.storeError = undefined;
+  }
+
+  /** Liveness: once the consumer has been idle, advance every task to the newest event time seen. */
+  private async idleTick(): Promise<void> {
+    if (this.stopping || !this.joined || this.idleRunning) return;
+    this.idleRunning = true;
+    try {
+      await this.idleFlush();
+    } finally {
+      this.idleRunning = false;
+    }
+  }
+
+  private async idleFlush(): Promise<void> {
+    const idleMs = this.cfg.engine.idle_flush_seconds * 1000;
+    if (Date.now() - this.lastMessageAt < idleMs) return;
+    const target = this.instanceMaxEventTime;
+    if (!Number.isFinite(target) || target <= this.idleFlushedTo) return;
+    this.idleFlushedTo = target;
+    let n = 0;
+    for (const task of [...this.tasks.values()]) {
+      try {
+        await this.withTask(task, async () => {
+          if (this.tasks.get(task.id) !== task) return; // revoked meanwhile
+          if (task.engine.watermark < target) {
+            const alerts = task.engine.advanceTo(target);
+            n += alerts.length;
+            this.collect(task, alerts);
+          }
+          if (task.inventory && this.store) task.outbox.inventory.push(...task.inventory.drainDirty());
+          await this.flushOutbox(task);
+        });
+      } catch {
+        // logged by flushOutbox; the outbox keeps the rows for the next batch or tick
+        this.idleFlushedTo = -Infinity;
+      }
+    }
+    this.counters.idle_flushes++;
+    this.log.debug({ watermark: new Date(target).toISOString(), alerts: n }, 'idle: advanced task watermarks');
+  }
+
+  /** Pause fetching while the ClickHouse sink is near full; resume once it drained to half. */
+  private backpressureTick(): void {
+    if (!this.store || !this.consumer || this.stopping) return;
+    const max = this.cfg.store.max_queue_rows;
+    const depth = this.store.queueDepth;
+    const topics = [...this.roles.keys()].map((topic) => ({ topic }));
+    if (!this.paused && depth >= max * 0.8) {
+      this.paused = true;
+      this.counters.backpressure_pauses++;
+      this.consumer.pause(topics);
+      this.log.warn({ queue_depth: depth, max_queue_rows: max }, 'clickhouse sink backlog: pausing consumption');
+    } else if (this.paused && depth <= max * 0.5) {
+      this.paused = false;
+      this.consumer.resume(topics);
+      this.log.info({ queue_depth: depth }, 'clickhouse sink drained: resuming consumption');
+    }
+  }
+
+  private stateKeys(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const t of this.tasks.values()) {
+      for (const [d, n] of Object.entries(t.engine.stats().state_keys)) out[d] = (out[d] ?? 0) + n;
+    }
+    return out;
+  }
+}
+
+/** Create and start a runner (topics ensured, store migrated, consumer running). */
+export async function startKafkaRunner(opts: KafkaRunnerOptions): Promise<KafkaRunner> {
+  const runner = new KafkaRunner(opts);
+  try {
+    await runner.start();
+  } catch (err) {
+    await runner.stop();
+    throw err;
+  }
+  return runner;
+}
+
+/**
+ * Messages the group has not committed yet over `topics` (high watermark − committed offset,
+ * summed; a partition without a commit counts from its low watermark). For benches, tests, ops.
+ */
+export async function groupLag(admin: Admin, groupId: string, topics: readonly string[]): Promise<number> {
+  const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+  let lag = 0;
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const c = committed.find((t) => t.topic === topic);
+    for (const p of ends) {
+      const off = c?.partitions.find((x) => x.partition === p.partition)?.offset ?? '-1';
+      const from = Number(off) >= 0 ? Number(off) : Number(p.low);
+      lag += Math.max(0, Number(p.high) - from);
+    }
+  }
+  return lag;
+}

@@ -1,0 +1,113 @@
+/**
+ * Prometheus metrics of the runtime, on a registry per runtime instance (two runners in one
+ * process, as in tests, never collide). Label values come from closed sets or from config
+ * (topic names, detector ids, error codes, sink names): never a token, fingerprint or issuer.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ERROR_CODES, type ErrorCode } from '../core/errors.js';
+import { DETECTOR_IDS, SEVERITIES, type Severity } from '../../schemas/alert.js';
+
+export type SinkName = 'clickhouse' | 'kafka_alerts' | 'kafka_dead_letter' | 'kafka_repartition';
+
+export interface RuntimeMetrics {
+  registry: Registry;
+  /** Raw records read from an input, by source (the input topic). */
+  eventsIn: Counter<'source'>;
+  /** Records routed to the dead-letter topic, by source and error code. */
+  eventsInvalid: Counter<'source' | 'code'>;
+  alerts: Counter<'detector' | 'severity'>;
+  consumerLag: Gauge<'topic' | 'partition'>;
+  sinkLatency: Histogram<'sink'>;
+  sinkQueueDepth: Gauge<'sink'>;
+  stateKeys: Gauge<'detector'>;
+  countEventIn(source: string, n?: number): void;
+  countInvalid(source: string, code: ErrorCode): void;
+  countAlert(detector: string, severity: Severity): void;
+  /** Time an awaited sink write. */
+  timeSink<T>(sink: SinkName, fn: () => Promise<T>): Promise<T>;
+}
+
+export interface MetricsOptions {
+  /** Process metrics (CPU, memory, event loop lag) with the `tokenwatch_` prefix. */
+  defaultMetrics?: boolean;
+  /** Called on every scrape to refresh state_keys: detector id → live keys. */
+  stateKeys?: () => Record<string, number>;
+  /** Called on every scrape to refresh sink_queue_depth. */
+  queueDepths?: () => Partial<Record<SinkName, number>>;
+}
+
+const DETECTOR_SET = new Set<string>(DETECTOR_IDS);
+const CODE_SET = new Set<string>(ERROR_CODES);
+const SEVERITY_SET = new Set<string>(SEVERITIES);
+
+export function createMetrics(opts: MetricsOptions = {}): RuntimeMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'tokenwatch_' });
+
+  const eventsIn = new Counter({ name: 'tokenwatch_events_in_total', help: 'Raw records read from an input, by source (input topic)', labelNames: ['source'] as const, registers: [registry] });
+  const eventsInvalid = new Counter({
+    name: 'tokenwatch_events_invalid_total',
+    help: 'Records that failed decode/validation and went to the dead-letter topic, by source and error code',
+    labelNames: ['source', 'code'] as const,
+    registers: [registry],
+  });
+  const alerts = new Counter({ name: 'tokenwatch_alerts_total', help: 'Alerts emitted, by detector and severity', labelNames: ['detector', 'severity'] as const, registers: [registry] });
+  const consumerLag = new Gauge({
+    name: 'tokenwatch_consumer_lag',
+    help: 'Messages behind the partition high watermark after the last processed batch',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [registry],
+  });
+  const sinkLatency = new Histogram({
+    name: 'tokenwatch_sink_latency_seconds',
+    help: 'Time until a sink acknowledged a write (durable), by sink',
+    labelNames: ['sink'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const sinkQueueDepth = new Gauge({
+    name: 'tokenwatch_sink_queue_depth',
+    help: 'Rows or messages waiting in a sink',
+    labelNames: ['sink'] as const,
+    registers: [registry],
+    collect() {
+      const depths = opts.queueDepths?.() ?? {};
+      for (const [sink, v] of Object.entries(depths)) if (v !== undefined) this.set({ sink }, v);
+    },
+  });
+  const stateKeys = new Gauge({
+    name: 'tokenwatch_state_keys',
+    help: 'Live state keys held by a detector, summed over the tasks of this instance',
+    labelNames: ['detector'] as const,
+    registers: [registry],
+    collect() {
+      if (!opts.stateKeys) return;
+      this.reset();
+      for (const [detector, v] of Object.entries(opts.stateKeys())) if (DETECTOR_SET.has(detector)) this.set({ detector }, v);
+    },
+  });
+
+  return {
+    registry,
+    eventsIn,
+    eventsInvalid,
+    alerts,
+    consumerLag,
+    sinkLatency,
+    sinkQueueDepth,
+    stateKeys,
+    countEventIn: (source, n = 1) => eventsIn.inc({ source }, n),
+    // closed sets only: an unexpected value becomes "other" rather than a new series
+    countInvalid: (source, code) => eventsInvalid.inc({ source, code: CODE_SET.has(code) ? code : 'other' }),
+    countAlert: (detector, severity) =>
+      alerts.inc({ detector: DETECTOR_SET.has(detector) ? detector : 'other', severity: SEVERITY_SET.has(severity) ? severity : 'other' }),
+    async timeSink(sink, fn) {
+      const end = sinkLatency.startTimer({ sink });
+      try {
+        return await fn();
+      } finally {
+        end();
+      }
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Alerts to a Kafka topic for subscribers: one JSON alert per message, keyed like the detector
+ * routes its state (token_fp for token-keyed detectors, issuer for issuer-keyed ones), so every
+ * alert about one token or issuer lands in one partition, in order. Headers carry detector, severity, kind and alert_id so subscribers can route or dedupe
+ * without parsing the value.
+ *
+ * Delivery is at-least-once: a batch redelivered after a crash can produce an alert again with
+ * the same deterministic alert_id. Subscribers dedupe on alert_id; this sink also remembers the
+ * ids it sent recently (bounded) and skips them, which covers redeliveries inside one process.
+ */
+import type { Message, Producer } from 'kafkajs';
+import type { Alert } from '../../schemas/alert.js';
+import { DETECTORS } from '../../detectors/index.js';
+
+const KEY_BY = new Map<string, 'token' | 'issuer'>(DETECTORS.map((d) => [d.meta.id, d.meta.key_by]));
+
+/** The message key: the detector's routing key, falling back to the other one, then the dedup key. */
+export function alertKey(alert: Alert): string {
+  const byIssuer = KEY_BY.get(alert.detector) === 'issuer';
+  return (byIssuer ? (alert.issuer ?? alert.token_fp) : (alert.token_fp ?? alert.issuer)) ?? alert.dedup_key;
+}
+
+export interface KafkaAlertSinkOptions {
+  topic: string;
+  /** Recently sent alert ids remembered to skip in-process repeats. */
+  maxRememberedIds?: number;
+}
+
+export function alertMessage(alert: Alert): Message {
+  return {
+    key: alertKey(alert),
+    value: JSON.stringify(alert),
+    headers: { detector: alert.detector, severity: alert.severity, kind: alert.kind, alert_id: alert.alert_id },
+  };
+}
+
+export class KafkaAlertSink {
+  private readonly sent = new Set<string>();
+  private readonly maxRemembered: number;
+  private inFlight = 0;
+  /** Alerts skipped because this process already sent the same alert_id. */
+  skippedRepeats = 0;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly opts: KafkaAlertSinkOptions,
+  ) {
+    this.maxRemembered = opts.maxRememberedIds ?? 100_000;
+  }
+
+  get topic(): string {
+    return this.opts.topic;
+  }
+
+  /** Messages handed to the producer and not yet acknowledged. */
+  get queueDepth(): number {
+    return this.inFlight;
+  }
+
+  /** Resolves once every alert is acknowledged by the brokers (acks=all); returns how many were sent. */
+  async write(alerts: readonly Alert[]): Promise<number> {
+    const fresh: Alert[] = [];
+    const ids = new Set<string>();
+    for (const a of alerts) {
+      if (this.sent.has(a.alert_id) || ids.has(a.alert_id)) {
+        this.skippedRepeats++;
+        continue;
+      }
+      ids.add(a.alert_id);
+      fresh.push(a);
+    }
+    if (fresh.length === 0) return 0;
+    this.inFlight += fresh.length;
+    try {
+      await this.producer.send({ topic: this.opts.topic, acks: -1, messages: fresh.map(alertMessage) });
+    } finally {
+      this.inFlight -= fresh.length;
+    }
+    // remembered only once acknowledged: a failed send must be retried, not skipped
+    for (const id of ids) {
+      this.sent.add(id);
+      if (this.sent.size > this.maxRemembered) {
+        const oldest = this.sent.values().next().value;
+        if (oldest !== undefined) this.sent.delete(oldest);
+      }
+    }
+    return fresh.length;
+  }
+}

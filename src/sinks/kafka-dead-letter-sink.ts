@@ -1,0 +1,61 @@
+/**
+ * Records that failed decoding go to the dead-letter topic unchanged: the value is the
+ * original bytes (so a fixed normalizer can replay them), the key is the original key, and
+ * headers say why and where from:
+ *   reason_code     closed error code (src/core/errors.ts), e.g. invalid_json, schema_violation
+ *   reason_message  readable reason (field path and problem; never a token value)
+ *   source_topic, source_partition, source_offset   where the record was read
+ *   format          the configured or detected vendor format, or "auto" when none matched
+ */
+import type { IHeaders, Message, Producer } from 'kafkajs';
+import type { TokenwatchError } from '../core/errors.js';
+
+export interface DeadLetter {
+  value: Buffer | null;
+  key: Buffer | null;
+  topic: string;
+  partition: number;
+  offset: string;
+  format: string;
+  error: TokenwatchError;
+}
+
+export const DEAD_LETTER_HEADERS = ['reason_code', 'reason_message', 'source_topic', 'source_partition', 'source_offset', 'format'] as const;
+
+const MAX_REASON = 1000;
+
+export function deadLetterMessage(d: DeadLetter): Message {
+  const headers: IHeaders = {
+    reason_code: d.error.code,
+    reason_message: d.error.message.length > MAX_REASON ? `${d.error.message.slice(0, MAX_REASON)}…` : d.error.message,
+    source_topic: d.topic,
+    source_partition: String(d.partition),
+    source_offset: d.offset,
+    format: d.format,
+  };
+  return { key: d.key, value: d.value, headers };
+}
+
+export class KafkaDeadLetterSink {
+  private inFlight = 0;
+
+  constructor(
+    private readonly producer: Producer,
+    readonly topic: string,
+  ) {}
+
+  get queueDepth(): number {
+    return this.inFlight;
+  }
+
+  /** Resolves once every dead letter is acknowledged (acks=all). */
+  async write(letters: readonly DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    this.inFlight += letters.length;
+    try {
+      await this.producer.send({ topic: this.topic, acks: -1, messages: letters.map(deadLetterMessage) });
+    } finally {
+      this.inFlight -= letters.length;
+    }
+  }
+}
