@@ -33,6 +33,7 @@ import { AwsApigwAccessLog, apigwTimeMs } from '../../schemas/vendors/aws-apigw.
 import { TokenwatchError } from '../core/errors.js';
 import { parseTime } from '../core/time.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
+import { jtiFingerprint } from './bearer.js';
 import type { NormalizeContext, VendorFormat } from './types.js';
 
 const cap = (v: string | undefined, n: number): string | undefined => (v === undefined ? undefined : v.slice(0, n));
@@ -67,8 +68,9 @@ export function normalizeAwsApigw(rec: AwsApigwAccessLog, ctx: NormalizeContext)
   const clientId = claim('client_id', 'clientId', 'azp', 'cid', 'appid');
   const iat = claim('iat');
   let fp: string | undefined;
-  if (jti) fp = ctx.fingerprint('jti', jti);
-  else if (tokenHash) fp = ctx.fingerprint('token_hash', tokenHash.toLowerCase());
+  // the same token-identity namespaces as the other gateways (src/normalize/bearer.ts)
+  if (jti) fp = jtiFingerprint(ctx.fingerprint, jti);
+  else if (tokenHash) fp = ctx.fingerprint('bearer_sha256', tokenHash.toLowerCase());
   else if (iat && (sub || clientId)) fp = ctx.fingerprint('oauth_claims', `${iss ?? ''}|${sub ?? ''}|${clientId ?? ''}|${iat}`);
   if (!fp) return [];
 

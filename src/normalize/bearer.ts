@@ -4,7 +4,9 @@
  * default), the JWT payload (Envoy jwt_authn `payload_in_metadata`), or only a jti / sha256 the
  * operator chose to log. Every path must land on the same fingerprint for the same token:
  *
- *   1. JWT with `jti`            → fingerprint('jwt', iss + '|' + jti)
+ *   1. JWT with `jti`            → jtiFingerprint(jti): the same namespace the IdP normalizers use for
+ *                                  the token ids they log (Okta's token id is the JWT's jti), so a
+ *                                  token minted at the IdP and used at a gateway is one token
  *   2. Entra JWT with `uti`      → the Entra sign-in namespace (correlates with entra_signin mints)
  *   3. JWT without jti/uti       → fingerprint('jwt_claims', iss|sub|aud|iat|exp): the payload is
  *                                  all a payload-only log has, so the raw-token path uses it too
@@ -21,6 +23,13 @@ import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
 
 /** Namespace of Entra `uniqueTokenIdentifier` / `signInActivityId` / JWT `uti` fingerprints. */
 export const ENTRA_UTI_NAMESPACE = 'entra:uti';
+
+/** Namespace of token ids (JWT `jti`, Okta System Log token ids), shared by every normalizer. */
+export const JTI_NAMESPACE = 'jti';
+
+export function jtiFingerprint(fingerprint: Fingerprinter, jti: string): string {
+  return fingerprint(JTI_NAMESPACE, jti);
+}
 
 /** Entra writes the identifier unpadded in sign-in logs and sometimes `=`-padded elsewhere. */
 export function entraUtiFingerprint(fingerprint: Fingerprinter, uti: string): string {
@@ -186,7 +195,7 @@ export function rawBearer(authorization: unknown): string | undefined {
 }
 
 function jwtIdentity(fingerprint: Fingerprinter, claims: GatewayClaims): string | undefined {
-  if (claims.jti) return fingerprint('jwt', `${claims.iss ?? ''}|${claims.jti}`);
+  if (claims.jti) return jtiFingerprint(fingerprint, claims.jti);
   if (claims.uti && claims.iss && ENTRA_ISSUER_RE.test(claims.iss)) return entraUtiFingerprint(fingerprint, claims.uti);
   if (claims.iss && (claims.iat !== undefined || claims.exp !== undefined)) {
     return fingerprint('jwt_claims', [claims.iss, claims.sub ?? '', (claims.aud ?? []).join(' '), claims.iat ?? '', claims.exp ?? ''].join('|'));

@@ -14,6 +14,7 @@ import { EntraSignInEvent as EntraSignInSchema, ENTRA_SIGNIN_CATEGORIES } from '
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { parseTime } from '../core/time.js';
 import { sha256Hex } from '../core/hash.js';
+import { TokenwatchError } from '../core/errors.js';
 import type { VendorFormat } from './types.js';
 import { compact, entraUtiFingerprint, str, strOrNum } from './bearer.js';
 
@@ -51,12 +52,14 @@ export const entraSignin: VendorFormat<EntraSignInEvent> = {
   schema: EntraSignInSchema,
   normalize(s, ctx) {
     const uti = str(s.uniqueTokenIdentifier, 256);
-    const fp = uti ? entraUtiFingerprint(ctx.fingerprint, uti) : ctx.fingerprint('entra:signin', s.id!);
+    const signInId = str(s.id, 128);
+    if (!uti && !signInId) throw new TokenwatchError('normalize_failed', 'entra_signin: uniqueTokenIdentifier and id are both blank');
+    const fp = uti ? entraUtiFingerprint(ctx.fingerprint, uti) : ctx.fingerprint('entra:signin', signInId!);
     const tenant = str(s.aadTenantId) ?? str(s.tenantId) ?? str(s.resourceTenantId) ?? str(s.homeTenantId);
     const app = isAppSignIn(s);
     const issuer = app ? str(s.servicePrincipalId) ?? str(s.appId) : str(s.userPrincipalName) ?? str(s.userId);
     const resource = str(s.resourceId);
-    const identity = `${s.correlationId ?? ''}|${uti ?? `id:${s.id}`}`;
+    const identity = `${s.correlationId ?? ''}|${uti ?? `id:${signInId}`}`;
     const ev: TokenEvent = {
       event_id: `entra_signin:${sha256Hex(identity)}`,
       source: 'entra_signin',

@@ -16,7 +16,7 @@ import { OktaSystemLogEvent as OktaSchema } from '../../schemas/vendors/okta.js'
 import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
 import { parseTime } from '../core/time.js';
 import type { NormalizeContext, VendorFormat } from './types.js';
-import { asRecord, compact, splitScopes, str, strOrNum } from './bearer.js';
+import { asRecord, compact, jtiFingerprint, splitScopes, str, strOrNum } from './bearer.js';
 
 type OktaTarget = NonNullable<OktaSystemLogEvent['target']>[number];
 
@@ -94,7 +94,8 @@ function oauthEvent(e: OktaSystemLogEvent, ctx: NormalizeContext, action: TokenE
   if (!tokenId && action === 'revoke') return []; // a revoke of an unidentified token tells no detector anything
   const kind: TokenKind = action === 'reuse_signal' ? 'oauth_refresh' : eventKind ?? target?.kind ?? 'unknown';
   // Failed grants carry no token: key them on the event itself so issuer-keyed detectors still see them.
-  const fp = tokenId ? ctx.fingerprint('okta:token', tokenId) : ctx.fingerprint('okta:event', e.uuid);
+  // Okta's token id is the token's jti: the shared jti namespace links it to gateway uses.
+  const fp = tokenId ? jtiFingerprint(ctx.fingerprint, tokenId) : ctx.fingerprint('okta:event', e.uuid);
 
   const clientTarget = targets.find((t) => CLIENT_TARGET_TYPES.has(letters(t.type)) && str(t.id));
   const actorIsClient = letters(e.actor.type) === 'publicclientapp';

@@ -78,7 +78,7 @@ describe('aws_apigw format', () => {
   it('a Lambda authorizer token hash identifies the token when there is no jti', () => {
     const [e] = run(load('lambda-authorizer-token-hash.json'));
     expect(e).toMatchObject({
-      token: { fp: ctx.fingerprint('token_hash', '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'), kind: 'oauth_access' },
+      token: { fp: ctx.fingerprint('bearer_sha256', '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'), kind: 'oauth_access' },
       issuer: 'svc-keyrotator',
       service: 'k1l2m3n4o5',
       operation: 'DELETE /keys/{keyId}',

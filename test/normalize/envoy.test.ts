@@ -35,7 +35,7 @@ describe('envoy normalizer', () => {
         platform: 'gateway',
         action: 'use',
         time: Date.parse('2025-03-04T10:15:05.117Z'),
-        token: { fp: ctx.fingerprint('jwt', `${ISS}|${JTI}`), kind: 'oauth_access' },
+        token: { fp: ctx.fingerprint('jti', JTI), kind: 'oauth_access' },
         issuer: '0oa8kq2wzbRvXy7Lm5d7',
         authority: ISS,
         subject: '0oa8kq2wzbRvXy7Lm5d7',
@@ -70,7 +70,7 @@ describe('envoy normalizer', () => {
     fullToken.authorization = `Bearer ${makeJwt(p)}`;
     const a = run(payloadOnly)[0]!.token.fp;
     expect(run(fullToken)[0]!.token.fp).toBe(a);
-    expect(a).not.toBe(ctx.fingerprint('jwt', `${ISS}|${JTI}`));
+    expect(a).not.toBe(ctx.fingerprint('jti', JTI));
   });
 
   it('maps an Entra token (uti, no jti) to the Entra sign-in fingerprint', () => {
@@ -103,7 +103,7 @@ describe('envoy normalizer', () => {
     raw.upstream_cluster = '-';
     const [e] = run(raw);
     expect(e).toMatchObject({ outcome: 'failure', network: { ip: '198.51.100.5' }, service: 'api.acme.example' });
-    expect(e!.token.fp).toBe(ctx.fingerprint('jwt', `${ISS}|${JTI}`));
+    expect(e!.token.fp).toBe(ctx.fingerprint('jti', JTI));
   });
 
   it('strips the port from IPv6 downstream addresses', () => {

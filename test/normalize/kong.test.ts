@@ -52,7 +52,7 @@ describe('kong normalizer', () => {
         platform: 'gateway',
         action: 'use',
         time: 1741083305117,
-        token: { fp: ctx.fingerprint('jwt', `${CLAIMS.iss}|${CLAIMS.jti}`), kind: 'oauth_access' },
+        token: { fp: ctx.fingerprint('jti', CLAIMS.jti), kind: 'oauth_access' },
         issuer: '0oa8kq2wzbRvXy7Lm5d7',
         authority: 'https://idp.acme.example/oauth2/default',
         subject: '0oa8kq2wzbRvXy7Lm5d7',

@@ -29,7 +29,7 @@ describe('okta normalizer', () => {
         action: 'mint',
         time: Date.parse('2025-03-04T10:15:30.123Z'),
         // the target's token id wins over debugData.tokenId
-        token: { fp: ctx.fingerprint('okta:token', 'AT.q3J0nN5vX2bM8pLw7sR1tY4uZ6aC9dE0fG'), kind: 'oauth_access' },
+        token: { fp: ctx.fingerprint('jti', 'AT.q3J0nN5vX2bM8pLw7sR1tY4uZ6aC9dE0fG'), kind: 'oauth_access' },
         issuer: '0oa8kq2wzbRvXy7Lm5d7',
         authority: 'okta:aus8x1inventory0g7',
         scopes_requested: ['inventory:read', 'inventory:write'],
@@ -46,7 +46,7 @@ describe('okta normalizer', () => {
     const [e] = run(fixture('refresh-token-grant-user'));
     expect(e).toMatchObject({
       action: 'mint',
-      token: { fp: ctx.fingerprint('okta:token', REFRESH_ID), kind: 'oauth_refresh' },
+      token: { fp: ctx.fingerprint('jti', REFRESH_ID), kind: 'oauth_refresh' },
       issuer: '0oa9portal7Xc2Vb5d7',
       subject: 'dana.lee@example.com',
       authority: 'okta:default',
@@ -71,7 +71,7 @@ describe('okta normalizer', () => {
         platform: 'okta',
         action: 'reuse_signal',
         time: Date.parse('2025-03-04T12:30:45.678Z'),
-        token: { fp: ctx.fingerprint('okta:token', REFRESH_ID), kind: 'oauth_refresh', one_time: true },
+        token: { fp: ctx.fingerprint('jti', REFRESH_ID), kind: 'oauth_refresh', one_time: true },
         issuer: '0oa9portal7Xc2Vb5d7',
         authority: 'okta:default',
         network: { ip: '192.0.2.200', asn: '64511' },

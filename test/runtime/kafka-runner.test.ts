@@ -217,7 +217,7 @@ describe('kafka runtime (real Kafka + ClickHouse)', () => {
     expect(first.stats().events_repartitioned).toBe(expectedRepartitioned);
     expect(first.stats().events_detected).toBe(expectedRepartitioned);
     expect(first.stats().backpressure_pauses).toBeGreaterThan(0);
-    expect(first.stats().paused).toBe(false);
+    await waitFor('consumption resumed after the sink drained', () => !first.stats().paused || undefined);
     // no raw key ids in alerts
     expect(JSON.stringify(alerts)).not.toContain(workload.stolenKeyId);
 
