@@ -6,6 +6,7 @@ import { BlockList, isIP } from 'node:net';
 import type { Severity } from '../../schemas/alert.js';
 import type { Platform, TokenEvent, TokenKind, WorkloadKind } from '../../schemas/token-event.js';
 import { KeyedState } from '../state.js';
+import { memoize } from '../memo.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import { parseCidr } from './config.js';
 import type { CrossServiceReuseConfig } from './config.js';
@@ -51,7 +52,9 @@ function blockList(cidrs: readonly string[]): BlockList {
 const NON_ROUTABLE = blockList(['127.0.0.0/8', '169.254.0.0/16', '0.0.0.0/8', '::1/128', 'fe80::/10']);
 
 /** Lower-case host-ish identity of an audience or service: URL → host, `api://x` → x, no port/path/www. */
-export function serviceIdentity(raw: string): string {
+export const serviceIdentity = memoize(serviceIdentityOf);
+
+function serviceIdentityOf(raw: string): string {
   let s = raw.trim().toLowerCase();
   if (s.startsWith('api://')) s = s.slice('api://'.length);
   else if (/^[a-z][a-z0-9+.-]*:\/\//.test(s)) {
@@ -114,11 +117,19 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
     );
 
   /** Where a use came from relative to `nets`: inside, outside (an internet address), or unknown. */
+  const locators = new Map<BlockList, (ip: string) => 'inside' | 'outside' | 'unknown'>();
   function locate(event: TokenEvent, nets: BlockList): 'inside' | 'outside' | 'unknown' {
     const net = event.network;
     if (trustedLabel(net?.label)) return 'inside';
-    let ip = net?.ip?.trim();
+    const ip = net?.ip?.trim();
     if (ip === undefined || ip.length === 0) return 'unknown';
+    let locator = locators.get(nets);
+    if (!locator) locators.set(nets, (locator = memoize((addr) => locateIp(addr, nets))));
+    return locator(ip);
+  }
+
+  function locateIp(raw: string, nets: BlockList): 'inside' | 'outside' | 'unknown' {
+    let ip = raw;
     if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) ip = ip.slice(7);
     const v = isIP(ip);
     // CloudTrail puts a service principal ("ec2.amazonaws.com") where the IP goes.

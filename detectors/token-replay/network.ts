@@ -3,6 +3,7 @@
  * it is private, and a comparison key, so that a NAT pool rotating its egress IP is one network.
  * Pure byte arithmetic (no node:net, no lookups). IPv4-mapped IPv6 is treated as IPv4.
  */
+import { memoize } from '../memo.js';
 
 export interface EgressRange {
   name: string;
@@ -169,8 +170,7 @@ export type NetworkResolver = (ip: string | undefined) => NetworkInfo | undefine
 export function createNetworkResolver(ranges: readonly EgressRange[], sameSubnet: boolean): NetworkResolver {
   const declared = ranges.map((r) => ({ name: r.name, subnets: subnetsOf(r.cidrs) }));
   const privateSubnets = subnetsOf(PRIVATE_CIDRS);
-  return (raw) => {
-    if (raw === undefined) return undefined;
+  const resolve = memoize((raw: string): NetworkInfo | undefined => {
     const addr = parseAddress(raw);
     if (!addr) return undefined; // a label such as "AWS Internal" is not a network address
     const range = declared.find((r) => r.subnets.some((s) => inSubnet(addr, s)));
@@ -178,5 +178,6 @@ export function createNetworkResolver(ranges: readonly EgressRange[], sameSubnet
     const isPrivate = privateSubnets.some((s) => inSubnet(addr, s));
     const key = sameSubnet ? `subnet:${subnetOf(addr.ip, addr.family)}` : `ip:${addr.ip}`;
     return { ip: addr.ip, key, name: isPrivate ? 'private' : 'external', external: !isPrivate };
-  };
+  });
+  return (raw) => (raw === undefined ? undefined : resolve(raw));
 }

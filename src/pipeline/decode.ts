@@ -42,8 +42,44 @@ function checkHostile(v: unknown, depth: number, limits: DecodeLimits, path: str
   return undefined;
 }
 
+/** Fewer opening brackets than `max` cannot nest deeper than `max` (native indexOf: cheap). */
+function fewBrackets(text: string, max: number): boolean {
+  let n = 0;
+  for (const ch of ['{', '[']) {
+    for (let i = text.indexOf(ch); i !== -1; i = text.indexOf(ch, i + 1)) if (++n > max) return false;
+  }
+  return true;
+}
+
+/** Nesting depth of a JSON text, from brackets outside strings; stops counting past `max`. */
+function jsonDepthExceeds(text: string, max: number): boolean {
+  if (fewBrackets(text, max)) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) return true;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
+  return false;
+}
+
+/**
+ * Forbidden keys can only be present when their names (or a \u escape that could spell
+ * them) occur in the text: the common case skips the object walk entirely.
+ */
+const mayHoldForbiddenKey = (text: string): boolean =>
+  text.includes('\\u') || text.includes('__proto__') || text.includes('constructor') || text.includes('prototype');
+
 export function parseJsonRecord(text: string, limits: DecodeLimits = DEFAULT_LIMITS): { ok: true; value: unknown } | { ok: false; error: TokenwatchError } {
-  if (Buffer.byteLength(text, 'utf8') > limits.maxEventBytes) {
+  // UTF-8 needs 1..3 bytes per UTF-16 unit: only measure when the length alone cannot decide
+  const tooLarge = text.length > limits.maxEventBytes || (text.length * 3 > limits.maxEventBytes && Buffer.byteLength(text, 'utf8') > limits.maxEventBytes);
+  if (tooLarge) {
     return { ok: false, error: new TokenwatchError('too_large', `record is larger than ${limits.maxEventBytes} bytes`) };
   }
   let value: unknown;
@@ -52,8 +88,11 @@ export function parseJsonRecord(text: string, limits: DecodeLimits = DEFAULT_LIM
   } catch (cause) {
     return { ok: false, error: new TokenwatchError('invalid_json', `not valid JSON: ${(cause as Error).message.slice(0, 200)}`, undefined, { cause }) };
   }
-  const hostile = checkHostile(value, 0, limits, '');
-  return hostile ? { ok: false, error: hostile } : { ok: true, value };
+  if (jsonDepthExceeds(text, limits.maxDepth) || mayHoldForbiddenKey(text)) {
+    const hostile = checkHostile(value, 0, limits, '');
+    if (hostile) return { ok: false, error: hostile };
+  }
+  return { ok: true, value };
 }
 
 export function detectFormat(raw: Record<string, unknown>): VendorFormat | undefined {

@@ -147,6 +147,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         await emit(engine.ingest(ev));
       }
       if (pendingEvents.length >= batch || pendingAlerts.length >= batch || inventory.dirtyCount >= batch) await flushStore(false);
+      // let timers, signals and I/O callbacks run: readline + sync processing alone never yields a macrotask
+      if (s.records % 2000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       if (opts.onProgress && s.records - lastProgress >= 10_000) {
         lastProgress = s.records;
         opts.onProgress({ records: s.records, events: s.events, alerts: s.alerts });

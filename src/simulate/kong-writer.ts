@@ -53,8 +53,53 @@ export interface IssuedToken {
 
 const KONG_VERSION = '3.6.1';
 
+/** Route and service entities are the same for every request through a route: build them once. */
+const entityCache = new WeakMap<KongRoute, Map<string, { route: Record<string, unknown>; service: Record<string, unknown> }>>();
+
+function entities(r: KongRoute, workspaceId: string): { route: Record<string, unknown>; service: Record<string, unknown> } {
+  let byWs = entityCache.get(r);
+  if (!byWs) entityCache.set(r, (byWs = new Map()));
+  let e = byWs.get(workspaceId);
+  if (!e) {
+    e = {
+      route: {
+        id: r.routeId,
+        name: r.routeName,
+        paths: [r.path],
+        protocols: ['https'],
+        strip_path: false,
+        preserve_host: false,
+        https_redirect_status_code: 426,
+        regex_priority: 0,
+        path_handling: 'v0',
+        request_buffering: true,
+        response_buffering: true,
+        service: { id: r.serviceId },
+        ws_id: workspaceId,
+      },
+      service: {
+        id: r.serviceId,
+        name: r.serviceName,
+        host: r.serviceHost,
+        port: 8080,
+        protocol: 'http',
+        path: '/',
+        retries: 5,
+        connect_timeout: 60000,
+        read_timeout: 60000,
+        write_timeout: 60000,
+        enabled: true,
+        ws_id: workspaceId,
+      },
+    };
+    byWs.set(workspaceId, e);
+  }
+  return e;
+}
+
 export function kongRequestRecord(rng: Rng, a: KongRequestArgs): Record<string, unknown> {
   const uri = `${a.route.path}${a.call.suffix}`;
+  const ent = entities(a.route, a.workspaceId);
   const requestId = rng.hex(32);
   const upstreamMs = 3 + rng.int(60);
   const kongMs = rng.int(3);
@@ -91,35 +136,8 @@ export function kongRequestRecord(rng: Rng, a: KongRequestArgs): Record<string, 
         'x-kong-request-id': requestId,
       },
     },
-    route: {
-      id: a.route.routeId,
-      name: a.route.routeName,
-      paths: [a.route.path],
-      protocols: ['https'],
-      strip_path: false,
-      preserve_host: false,
-      https_redirect_status_code: 426,
-      regex_priority: 0,
-      path_handling: 'v0',
-      request_buffering: true,
-      response_buffering: true,
-      service: { id: a.route.serviceId },
-      ws_id: a.workspaceId,
-    },
-    service: {
-      id: a.route.serviceId,
-      name: a.route.serviceName,
-      host: a.route.serviceHost,
-      port: 8080,
-      protocol: 'http',
-      path: '/',
-      retries: 5,
-      connect_timeout: 60000,
-      read_timeout: 60000,
-      write_timeout: 60000,
-      enabled: true,
-      ws_id: a.workspaceId,
-    },
+    route: ent.route,
+    service: ent.service,
     tries: [{ balancer_start: a.time, balancer_latency: 0, ip: a.upstreamIp, port: 8080 }],
     latencies: { kong: kongMs, proxy: upstreamMs, request: kongMs + upstreamMs + rng.int(2), receive: 0 },
     client_ip: a.clientIp,

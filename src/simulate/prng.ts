@@ -26,8 +26,8 @@ export function hash32(s: string): number {
 }
 
 const UPPER_B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-const HEX = '0123456789abcdef';
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const BYTE_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 export class Rng {
@@ -92,7 +92,13 @@ export class Rng {
   }
 
   hex(n: number): string {
-    return this.chars(HEX, n);
+    // 8 hex digits per draw: ids are generated for every event, so this is on the hot path.
+    let s = '';
+    while (s.length < n) {
+      const x = this.u32();
+      s += BYTE_HEX[x & 255]! + BYTE_HEX[(x >>> 8) & 255]! + BYTE_HEX[(x >>> 16) & 255]! + BYTE_HEX[x >>> 24]!;
+    }
+    return s.length === n ? s : s.slice(0, n);
   }
   upperB32(n: number): string {
     return this.chars(UPPER_B32, n);
@@ -107,7 +113,7 @@ export class Rng {
   /** A random (version 4 shaped) UUID. */
   uuid(): string {
     const h = this.hex(32);
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${'89ab'[this.int(4)]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${'89ab'[this.u32() & 3]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
   }
 
   /** A child stream, independent of this one's later draws. */

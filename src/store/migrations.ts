@@ -46,8 +46,6 @@ export interface Migration {
 
 /** Days of raw token events kept where the server supports TTL. */
 export const TOKEN_EVENTS_TTL_DAYS = 30;
-/** Days of per-minute mint counts kept (the minting baseline looks back 7 days). */
-export const MINTS_TTL_DAYS = 90;
 
 function parseVersion(version: string): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(version.trim());
@@ -90,7 +88,8 @@ export const MIGRATIONS: readonly Migration[] = [
     id: '0001_token_events',
     statements: ({ database: db, features: f }) => {
       const t = types(f);
-      const ttl = f.ttl ? `\nTTL toDateTime(time) + INTERVAL ${TOKEN_EVENTS_TTL_DAYS} DAY` : '';
+      // TTL on ingestion time, not event time: a replay of last quarter's logs must not expire on arrival.
+      const ttl = f.ttl ? `\nTTL ingested_at + INTERVAL ${TOKEN_EVENTS_TTL_DAYS} DAY` : '';
       return [
         `CREATE TABLE IF NOT EXISTS ${db}.token_events (
   event_id String,
@@ -122,7 +121,8 @@ export const MIGRATIONS: readonly Migration[] = [
   workload_id String,
   outcome ${t.label},
   operation ${t.label},
-  signal String
+  signal String,
+  ingested_at DateTime('UTC') DEFAULT now()
 ) ENGINE = MergeTree()
 PARTITION BY toYYYYMM(time)
 ORDER BY (issuer, time)${ttl}`,
@@ -197,7 +197,6 @@ ORDER BY token_fp`,
     id: '0004_issuer_mints_per_minute',
     statements: ({ database: db, features: f }) => {
       const t = types(f);
-      const ttl = f.ttl ? `\nTTL minute + INTERVAL ${MINTS_TTL_DAYS} DAY` : '';
       return [
         `CREATE TABLE IF NOT EXISTS ${db}.issuer_mints_per_minute (
   issuer ${t.label},
@@ -205,7 +204,7 @@ ORDER BY token_fp`,
   mints UInt64
 ) ENGINE = SummingMergeTree(mints)
 PARTITION BY toYYYYMM(minute)
-ORDER BY (issuer, minute)${ttl}`,
+ORDER BY (issuer, minute)`,
         // TO <table> (not POPULATE): the view only routes new inserts; the target is a normal table.
         `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.issuer_mints_per_minute_mv TO ${db}.issuer_mints_per_minute AS
 SELECT issuer, toStartOfMinute(time) AS minute, count() AS mints

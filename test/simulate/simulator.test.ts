@@ -215,7 +215,7 @@ describe('simulate: attacks', () => {
 });
 
 describe('simulate: benign background', () => {
-  const run = simulate({ seed: 5, start: DEFAULT_START, hours: 26, attacks: [] });
+  const run = simulate({ seed: 5, start: DEFAULT_START, hours: 14, attacks: [] });
   const events = [...run.events];
 
   it('contains no attacker traffic and stays inside the declared networks', () => {
@@ -257,7 +257,7 @@ describe('simulate: benign background', () => {
 
 describe('writeNdjson', () => {
   it('writes one JSON line per event and waits for drain on a slow stream', async () => {
-    const events = [...simulate({ seed: 3, start: DEFAULT_START, hours: 1, attacks: [] }).events].slice(0, 3000);
+    const events = [...simulate({ seed: 3, start: DEFAULT_START, hours: 2, attacks: [] }).events].slice(0, 3000);
     const out = new Collect(1);
     const n = await writeNdjson(events, out);
     expect(n).toBe(3000);
