@@ -5,22 +5,15 @@ import { parseCidr } from './network.js';
 const Cidr = z.string().refine((s) => parseCidr(s) !== undefined, { message: 'must be an IPv4/IPv6 CIDR (e.g. 203.0.113.0/28)' });
 
 export const TokenReplayConfig = z.object({
-  /** A second context only counts while another context of the token was active this recently. */
-  context_window_minutes: z.number().positive().default(60),
-  /** Declared NAT/egress ranges: IPs inside one range are one network. */
+  context_window_minutes: z.number().positive().default(60).describe('A second context only counts while another context of the token was active this recently.'),
   egress_ranges: z
     .array(z.object({ name: z.string().min(1).max(128), cidrs: z.array(Cidr).min(1) }))
-    .default([]),
-  /** Treat IPs in the same /24 (IPv4) or /48 (IPv6) as one network. */
-  same_subnet_is_same_network: z.boolean().default(false),
-  /** Distinct contexts remembered per token (the home context always stays). */
-  max_contexts_per_token: z.number().int().min(2).max(64).default(8),
-  /** After a refresh, the old token may still be used from the refreshing context this long. */
-  refresh_grace_seconds: z.number().nonnegative().default(30),
-  /** Tolerance for clock differences between the revoking/issuing system and the observer. */
-  clock_skew_seconds: z.number().nonnegative().default(60),
-  max_tokens: z.number().int().positive().default(100_000),
-  /** Tokens idle (no event) this long are forgotten. */
-  token_idle_ttl_hours: z.number().positive().default(24),
+    .default([]).describe('Declared NAT/egress ranges: IPs inside one range are one network.'),
+  same_subnet_is_same_network: z.boolean().default(false).describe('Treat IPs in the same /24 (IPv4) or /48 (IPv6) as one network.'),
+  max_contexts_per_token: z.number().int().min(2).max(64).default(8).describe('Distinct contexts remembered per token (the home context always stays).'),
+  refresh_grace_seconds: z.number().nonnegative().default(30).describe('After a refresh, the old token may still be used from the refreshing context this long.'),
+  clock_skew_seconds: z.number().nonnegative().default(60).describe('Tolerance for clock differences between the revoking/issuing system and the observer.'),
+  max_tokens: z.number().int().positive().default(100_000).describe('Most tokens held; least recently seen evicted first.'),
+  token_idle_ttl_hours: z.number().positive().default(24).describe('Tokens idle (no event) this long are forgotten.'),
 });
 export type TokenReplayConfig = z.infer<typeof TokenReplayConfig>;

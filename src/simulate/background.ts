@@ -262,7 +262,7 @@ const b64json = (v: unknown): string => Buffer.from(JSON.stringify(v), 'utf8').t
 
 /**
  * An Okta access token for a client_credentials grant: its claims, the compact JWT's sha256, and
- * the claim subset the recommended Kong Lua logs (it selects client_id, not Okta's `cid`). The
+ * the claim subset the recommended Kong Lua logs (including Okta's client id claim `cid`). The
  * signature derives from the jti, so whoever holds the token presents byte-identical copies.
  */
 export function issueAccessToken(spec: ClientSpec, jti: string, t: number, scopes: readonly string[]): IssuedToken {
@@ -279,7 +279,7 @@ export function issueAccessToken(spec: ClientSpec, jti: string, t: number, scope
     sub: spec.client.clientId,
   };
   const jwt = `${b64json({ kid: spec.client.authServer.id.slice(-12), alg: 'RS256' })}.${b64json(claims)}.${new Rng(hash32(jti), 'jwt-signature').b64url(342)}`;
-  const loggedClaims = { jti: claims.jti, iss: claims.iss, sub: claims.sub, aud: claims.aud, scp: claims.scp, iat: claims.iat, exp: claims.exp };
+  const loggedClaims = { jti: claims.jti, iss: claims.iss, sub: claims.sub, aud: claims.aud, cid: claims.cid, scp: claims.scp, iat: claims.iat, exp: claims.exp };
   return { claims, loggedClaims, sha256: createHash('sha256').update(jwt).digest('hex') };
 }
 

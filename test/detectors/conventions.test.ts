@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { DETECTORS } from '../../detectors/index.js';
 import type { AlertDraft, DetectorCase, DetectorDefinition } from '../../detectors/types.js';
 import { Alert, DETECTOR_IDS } from '../../schemas/alert.js';
@@ -60,8 +61,12 @@ for (const def of DETECTORS) {
       for (const f of ['meta.ts', 'config.ts', 'detector.ts', 'cases.ts', 'index.ts']) expect(existsSync(join(folder, f)), `${folder}/${f}`).toBe(true);
     });
 
-    it('has a config schema whose defaults parse', () => {
+    it('has a config schema whose defaults parse and whose every field is described', () => {
       expect(() => def.config.parse({})).not.toThrow();
+      const js = z.toJSONSchema(def.config, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, { description?: string }> };
+      const fields = Object.entries(js.properties ?? {});
+      expect(fields.length).toBeGreaterThan(0);
+      for (const [name, f] of fields) expect(f.description?.length ?? 0, `config field ${name} needs .describe()`).toBeGreaterThan(10);
     });
 
     it('has positive and negative cases, a positive for every kind', () => {

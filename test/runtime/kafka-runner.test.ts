@@ -161,8 +161,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const r of runners) await r.stop().catch(() => {});
-  for (const c of readers) await c.disconnect().catch(() => {});
+  await Promise.all([...runners.map((r) => r.stop().catch(() => {})), ...readers.map((c) => c.disconnect().catch(() => {}))]);
   await producer?.disconnect().catch(() => {});
   for (const s of scenarios) {
     await admin.deleteTopics({ topics: s.topics }).catch(() => {});
