@@ -91,5 +91,8 @@ describe('docker-compose.yml', () => {
     expect(services.tokenwatch!.ports).toEqual([`127.0.0.1:${cfg.http.port}:${cfg.http.port}`]);
     expect(cfg.http.host).toBe('0.0.0.0');
     expect(Object.keys(compose.volumes).sort()).toEqual(['clickhouse-data', 'kafka-data', 'node-modules']);
+    // the README documents the same loopback ports
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const port of ['127.0.0.1:19092', '127.0.0.1:18123', String(cfg.http.port)]) expect(readme, port).toContain(port);
   });
 });
