@@ -40,6 +40,33 @@ const ENTRA_ISSUER_RE = /^https:\/\/(login\.microsoftonline\.(com|us)|sts\.windo
 
 // ---------------------------------------------------------------- small value helpers
 
+/**
+ * The top-level members whose lower-cased key is one of `names` (all lower case), as
+ * `new Map(Object.keys(raw).map((k) => [k.toLowerCase(), raw[k]]))` would hold them (the last
+ * spelling wins), without building that map of every key: format detection runs this on every
+ * record of every other vendor.
+ */
+export function lowerCaseMembers(raw: Record<string, unknown>, names: ReadonlySet<string>): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const k of Object.keys(raw)) {
+    const lower = lowerCaseKey(k);
+    if (names.has(lower)) out.set(lower, raw[k]);
+  }
+  return out;
+}
+
+/** Field names repeat from record to record: remember their lower-case forms (bounded). */
+let lowerCaseKeys = new Map<string, string>();
+function lowerCaseKey(k: string): string {
+  let lower = lowerCaseKeys.get(k);
+  if (lower === undefined) {
+    lower = k.toLowerCase();
+    if (lowerCaseKeys.size >= 4096) lowerCaseKeys = new Map();
+    lowerCaseKeys.set(k, lower);
+  }
+  return lower;
+}
+
 export function asRecord(v: unknown): Record<string, unknown> | undefined {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }

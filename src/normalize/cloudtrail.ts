@@ -88,8 +88,9 @@ function iamUserArn(rec: CloudTrailRecord, userName: string | undefined): string
 
 function baseEventId(rec: CloudTrailRecord): string {
   const id = str(rec.eventID);
-  // eventID is always present in trail output; a record without one gets a content hash.
-  return id && id.length <= 200 ? id : `h${sha256Hex(JSON.stringify(rec))}`;
+  // eventID is always present in trail output; a record without one gets a content hash. The hash is
+  // of the schema's output (its key order), whether decode handed over the raw record or zod's copy.
+  return id && id.length <= 200 ? id : `h${sha256Hex(JSON.stringify(CloudTrailRecord.parse(rec)))}`;
 }
 
 export function normalizeCloudTrail(rec: CloudTrailRecord, ctx: NormalizeContext): TokenEvent[] {

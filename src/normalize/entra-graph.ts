@@ -9,17 +9,20 @@ import type { TokenEvent } from '../../schemas/token-event.js';
 import { parseTime } from '../core/time.js';
 import { sha256Hex } from '../core/hash.js';
 import type { VendorFormat } from './types.js';
-import { compact, entraUtiFingerprint, mergeScopes, outcomeFromHttpStatus, pathOnly, splitScopes, str } from './bearer.js';
+import { compact, entraUtiFingerprint, lowerCaseMembers, mergeScopes, outcomeFromHttpStatus, pathOnly, splitScopes, str } from './bearer.js';
 
 /** Microsoft Graph's application id: the `resourceId` of sign-ins for Graph tokens. */
 export const MICROSOFT_GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+
+/** The (lower-cased) keys detect() looks at. */
+const DETECT_KEYS: ReadonlySet<string> = new Set(['category', 'signinactivityid', 'requesturi', 'requestmethod']);
 
 export const entraGraph: VendorFormat<EntraGraphActivityEvent> = {
   id: 'entra_graph',
   platform: 'azure',
   description: 'Microsoft Graph activity logs (Azure Monitor MicrosoftGraphActivityLogs and flat/Log Analytics shapes)',
   detect(raw) {
-    const lower = new Map(Object.keys(raw).map((k) => [k.toLowerCase(), raw[k]]));
+    const lower = lowerCaseMembers(raw, DETECT_KEYS);
     if (lower.get('category') === ENTRA_GRAPH_CATEGORY) return true;
     return lower.has('signinactivityid') && (lower.has('requesturi') || lower.has('requestmethod'));
   },

@@ -16,8 +16,10 @@ import { parseTime } from '../core/time.js';
 import { sha256Hex } from '../core/hash.js';
 import { TokenwatchError } from '../core/errors.js';
 import type { VendorFormat } from './types.js';
-import { compact, entraUtiFingerprint, str, strOrNum } from './bearer.js';
+import { compact, entraUtiFingerprint, lowerCaseMembers, str, strOrNum } from './bearer.js';
 
+/** The (lower-cased) keys detect() looks at. */
+const DETECT_KEYS: ReadonlySet<string> = new Set(['category', 'signinactivityid', 'requesturi', 'createddatetime', 'timegenerated', 'uniquetokenidentifier', 'appid', 'status']);
 const APP_CATEGORIES = new Set(['ServicePrincipalSignInLogs', 'ManagedIdentitySignInLogs']);
 const APP_EVENT_TYPES = new Set(['servicePrincipal', 'managedIdentity']);
 
@@ -41,7 +43,7 @@ export const entraSignin: VendorFormat<EntraSignInEvent> = {
   platform: 'azure',
   description: 'Microsoft Entra ID sign-in logs (Graph signIn, Azure Monitor SignInLogs/ServicePrincipal/ManagedIdentity/NonInteractive)',
   detect(raw) {
-    const lower = new Map(Object.keys(raw).map((k) => [k.toLowerCase(), raw[k]]));
+    const lower = lowerCaseMembers(raw, DETECT_KEYS);
     const category = lower.get('category');
     if (typeof category === 'string') {
       return (ENTRA_SIGNIN_CATEGORIES as readonly string[]).includes(category);

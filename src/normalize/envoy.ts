@@ -75,8 +75,8 @@ export const envoy: VendorFormat<EnvoyAccessLog> = {
     const operation = rawPath ? `${method} ${pathOnly(rawPath)}` : method;
     const requestId = dash(e.request_id);
     const ev: TokenEvent = {
-      // x-request-id is Envoy's per-request UUID; without it, hash the whole line.
-      event_id: `envoy:${requestId ? requestId.slice(0, 128) : sha256Hex(JSON.stringify(e))}`,
+      // x-request-id is Envoy's per-request UUID; without it, hash the whole line (in the schema's key order).
+      event_id: `envoy:${requestId ? requestId.slice(0, 128) : sha256Hex(JSON.stringify(EnvoySchema.parse(e)))}`,
       source: 'envoy',
       platform: 'gateway',
       action: 'use',

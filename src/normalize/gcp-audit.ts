@@ -130,8 +130,9 @@ export function normalizeGcpAudit(entry: GcpAuditLogEntry, ctx: NormalizeContext
   }
 
   const insertId = str(entry.insertId);
-  // insertId is always set by Cloud Logging; an entry without one gets a content hash.
-  const logId = insertId && insertId.length <= 200 ? insertId : `h${sha256Hex(JSON.stringify(entry))}`;
+  // insertId is always set by Cloud Logging; an entry without one gets a content hash (of the
+  // schema's output, in its key order: decode may hand over the raw entry rather than zod's copy).
+  const logId = insertId && insertId.length <= 200 ? insertId : `h${sha256Hex(JSON.stringify(GcpAuditLogEntry.parse(entry)))}`;
   const labels = entry.resource?.labels ?? undefined;
   if (ok && p.serviceName === IAMCREDENTIALS && IAMCREDENTIALS_MINTS.has(method)) {
     const target = pickServiceAccount(serviceAccountOf(request.name), str(labels?.email_id), serviceAccountOf(p.resourceName));

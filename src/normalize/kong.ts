@@ -85,8 +85,9 @@ export const kong: VendorFormat<KongLog> = {
     const path = pathOnly((e.request.uri ?? e.request.url)!);
     const requestId = str((e.request as Record<string, unknown>).id, 128) ?? firstString(header(headers, 'x-kong-request-id')) ?? firstString(header(headers, 'x-request-id'));
     const ev: TokenEvent = {
-      // Kong logs carry no event id before 3.5; fall back to a hash of the whole record.
-      event_id: `kong:${requestId ? requestId.slice(0, 128) : sha256Hex(JSON.stringify(e))}`,
+      // Kong logs carry no event id before 3.5; fall back to a hash of the whole record (in the
+      // schema's key order: decode may hand over the raw record rather than zod's copy).
+      event_id: `kong:${requestId ? requestId.slice(0, 128) : sha256Hex(JSON.stringify(KongSchema.parse(e)))}`,
       source: 'kong',
       platform: 'gateway',
       action: 'use',

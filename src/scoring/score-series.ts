@@ -29,7 +29,7 @@ export interface ScoreSeriesResult {
 
 export const OUTPUT_HEADER = 'timestamp,value,anomaly_score';
 
-/** Longest line considered; longer ones are malformed (bounds memory per row). */
+/** Longest row accepted; longer ones are malformed (readline still buffers a line before we see it). */
 const MAX_LINE = 4096;
 
 type Parsed = { ok: true; ts: string; value: string; time: number; num: number } | { ok: false; reason: string };

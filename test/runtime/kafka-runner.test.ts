@@ -19,30 +19,14 @@ import { KafkaRunner, groupLag, startKafkaRunner } from '../../src/runtime/kafka
 import { DEAD_LETTER_HEADERS } from '../../src/sinks/kafka-dead-letter-sink.js';
 import type { Alert } from '../../schemas/alert.js';
 import { buildWorkload, type Workload } from './kafka-workload.js';
+import { alertsOf, BROKERS, CLICKHOUSE_URL, collect as collectMessages, waitFor } from './kafka-test-kit.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
-const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:18123';
 const HMAC_KEY = 'kafka-runtime-test-hmac-key-0123456789';
 const ENV = { TW_IT_HMAC_KEY: HMAC_KEY };
 const RUN = randomUUID().slice(0, 8);
 const START = Date.UTC(2026, 0, 5);
 const log = createLogger({ level: process.env.TW_TEST_LOG ?? 'silent' });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 interface Scenario {
   name: string;
@@ -96,21 +80,7 @@ function startRunner(s: Scenario, opts: { store: boolean; http?: boolean }): Pro
   });
 }
 
-/** A consumer in its own group that collects every message of a topic. */
-async function collect(topic: string): Promise<{ consumer: Consumer; messages: { key: string | null; value: Buffer | null; headers: Record<string, string> }[] }> {
-  const consumer = kafka.consumer({ groupId: `tw-it-${RUN}-reader-${randomUUID().slice(0, 6)}`, sessionTimeout: 10_000, heartbeatInterval: 1000 });
-  const messages: { key: string | null; value: Buffer | null; headers: Record<string, string> }[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
-      messages.push({ key: message.key?.toString() ?? null, value: message.value, headers });
-    },
-  });
-  return { consumer, messages };
-}
+const collect = (topic: string) => collectMessages(kafka, topic, `tw-it-${RUN}`);
 
 async function produceWorkload(s: Scenario, wl: Pick<Workload, 'records'>): Promise<void> {
   for (const stream of ['cloudtrail', 'okta'] as const) {
@@ -178,7 +148,6 @@ async function chCount(db: string, sql: string): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-const alertsOf = (msgs: { value: Buffer | null }[]): Alert[] => msgs.map((m) => JSON.parse(m.value!.toString()) as Alert);
 
 let singleInstanceIds: string[] = [];
 

@@ -1,0 +1,47 @@
+/** Shared helpers for the Kafka integration tests (real broker and ClickHouse server on loopback). */
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { Alert } from '../../schemas/alert.js';
+
+export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
+export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:18123';
+
+/** Poll until `probe` returns a value (not undefined/false), or fail with what was awaited. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export interface CollectedMessage {
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/** A consumer in its own group that collects every message of a topic. */
+export async function collect(kafka: Kafka, topic: string, groupPrefix: string): Promise<{ consumer: Consumer; messages: CollectedMessage[] }> {
+  const consumer = kafka.consumer({ groupId: `${groupPrefix}-reader-${randomUUID().slice(0, 6)}`, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+  const messages: CollectedMessage[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
+      messages.push({ key: message.key?.toString() ?? null, value: message.value, headers });
+    },
+  });
+  return { consumer, messages };
+}
+
+export const alertsOf = (msgs: readonly { value: Buffer | null }[]): Alert[] => msgs.map((m) => JSON.parse(m.value!.toString()) as Alert);
