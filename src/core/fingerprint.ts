@@ -29,6 +29,30 @@ export function createFingerprinter(opts: FingerprinterOptions = {}): Fingerprin
     PREFIX + createHmac('sha256', key).update(namespace).update('\0').update(secret).digest('hex').slice(0, 32);
 }
 
+/** Per fingerprinter and namespace: identifier → fingerprint. */
+const memos = new WeakMap<Fingerprinter, Map<string, Map<string, string>>>();
+const MAX_MEMO_ENTRIES = 20_000;
+
+/**
+ * fingerprint(namespace, id) for identifiers that repeat from event to event (a JWT's jti, an
+ * AWS access key id): a bounded memo turns most calls into a Map lookup; when full it starts
+ * over. The memo holds its inputs in memory, so use it only for token *identifiers*, never for
+ * raw bearer tokens or other secret values.
+ */
+export function fingerprintIdentifier(fingerprint: Fingerprinter, namespace: string, id: string): string {
+  let byNamespace = memos.get(fingerprint);
+  if (!byNamespace) memos.set(fingerprint, (byNamespace = new Map()));
+  let memo = byNamespace.get(namespace);
+  if (!memo) byNamespace.set(namespace, (memo = new Map()));
+  let fp = memo.get(id);
+  if (fp === undefined) {
+    fp = fingerprint(namespace, id);
+    if (memo.size >= MAX_MEMO_ENTRIES) memo.clear();
+    memo.set(id, fp);
+  }
+  return fp;
+}
+
 export function isFingerprint(s: string): boolean {
   return /^tw1:[0-9a-f]{32}$/.test(s);
 }

@@ -18,7 +18,7 @@
  */
 import { bearerToken, decodeJwtClaims, looksLikeJwt } from '../core/jwt.js';
 import type { JwtClaims } from '../core/jwt.js';
-import type { Fingerprinter } from '../core/fingerprint.js';
+import { fingerprintIdentifier, type Fingerprinter } from '../core/fingerprint.js';
 import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
 
 /** Namespace of Entra `uniqueTokenIdentifier` / `signInActivityId` / JWT `uti` fingerprints. */
@@ -28,12 +28,12 @@ export const ENTRA_UTI_NAMESPACE = 'entra:uti';
 export const JTI_NAMESPACE = 'jti';
 
 export function jtiFingerprint(fingerprint: Fingerprinter, jti: string): string {
-  return fingerprint(JTI_NAMESPACE, jti);
+  return fingerprintIdentifier(fingerprint, JTI_NAMESPACE, jti);
 }
 
 /** Entra writes the identifier unpadded in sign-in logs and sometimes `=`-padded elsewhere. */
 export function entraUtiFingerprint(fingerprint: Fingerprinter, uti: string): string {
-  return fingerprint(ENTRA_UTI_NAMESPACE, uti.replace(/=+$/, ''));
+  return fingerprintIdentifier(fingerprint, ENTRA_UTI_NAMESPACE, uti.replace(/=+$/, ''));
 }
 
 const ENTRA_ISSUER_RE = /^https:\/\/(login\.microsoftonline\.(com|us)|sts\.windows\.net|login\.chinacloudapi\.cn|login\.partner\.microsoftonline\.cn)\//i;
@@ -225,7 +225,7 @@ function jwtIdentity(fingerprint: Fingerprinter, claims: GatewayClaims): string 
   if (claims.jti) return jtiFingerprint(fingerprint, claims.jti);
   if (claims.uti && claims.iss && ENTRA_ISSUER_RE.test(claims.iss)) return entraUtiFingerprint(fingerprint, claims.uti);
   if (claims.iss && (claims.iat !== undefined || claims.exp !== undefined)) {
-    return fingerprint('jwt_claims', [claims.iss, claims.sub ?? '', (claims.aud ?? []).join(' '), claims.iat ?? '', claims.exp ?? ''].join('|'));
+    return fingerprintIdentifier(fingerprint, 'jwt_claims', [claims.iss, claims.sub ?? '', (claims.aud ?? []).join(' '), claims.iat ?? '', claims.exp ?? ''].join('|'));
   }
   return undefined;
 }

@@ -10,6 +10,7 @@
 import { isIP } from 'node:net';
 import { CloudTrailRecord, STS_MINT_EVENTS, cloudtrailTimeMs } from '../../schemas/vendors/cloudtrail.js';
 import { TokenwatchError } from '../core/errors.js';
+import { fingerprintIdentifier } from '../core/fingerprint.js';
 import { sha256Hex } from '../core/hash.js';
 import { parseTime } from '../core/time.js';
 import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
@@ -113,7 +114,7 @@ export function normalizeCloudTrail(rec: CloudTrailRecord, ctx: NormalizeContext
   const out: Omit<TokenEvent, 'event_id'>[] = [];
 
   const callerKey = str(ui.accessKeyId);
-  const callerFp = callerKey ? ctx.fingerprint('aws', callerKey) : undefined;
+  const callerFp = callerKey ? fingerprintIdentifier(ctx.fingerprint, 'aws', callerKey) : undefined;
   if (callerKey && callerFp) {
     const name = sessionName(ui.arn);
     const hint = keyHint(callerKey);
@@ -166,7 +167,7 @@ export function normalizeCloudTrail(rec: CloudTrailRecord, ctx: NormalizeContext
     out.push({
       ...common,
       action: 'mint',
-      token: { fp: ctx.fingerprint('aws', creds.accessKeyId), kind: keyKind(creds.accessKeyId, 'sts_session'), ...(hint ? { hint } : {}) },
+      token: { fp: fingerprintIdentifier(ctx.fingerprint, 'aws', creds.accessKeyId), kind: keyKind(creds.accessKeyId, 'sts_session'), ...(hint ? { hint } : {}) },
       parent_fp: callerFp,
       issuer: cap(issuer, 512),
       minted_by: cap(callerPrincipal(ui), 512),
@@ -183,7 +184,7 @@ export function normalizeCloudTrail(rec: CloudTrailRecord, ctx: NormalizeContext
     out.push({
       ...common,
       action: 'mint',
-      token: { fp: ctx.fingerprint('aws', key.accessKeyId), kind: keyKind(key.accessKeyId, 'aws_access_key'), ...(hint ? { hint } : {}) },
+      token: { fp: fingerprintIdentifier(ctx.fingerprint, 'aws', key.accessKeyId), kind: keyKind(key.accessKeyId, 'aws_access_key'), ...(hint ? { hint } : {}) },
       parent_fp: callerFp,
       issuer: cap(iamUserArn(rec, str(key.userName) ?? str(req.userName)), 512),
       minted_by: cap(callerPrincipal(ui), 512),
@@ -200,7 +201,7 @@ export function normalizeCloudTrail(rec: CloudTrailRecord, ctx: NormalizeContext
     out.push({
       ...common,
       action: 'revoke',
-      token: { fp: ctx.fingerprint('aws', keyId), kind: keyKind(keyId, 'aws_access_key'), ...(hint ? { hint } : {}) },
+      token: { fp: fingerprintIdentifier(ctx.fingerprint, 'aws', keyId), kind: keyKind(keyId, 'aws_access_key'), ...(hint ? { hint } : {}) },
       issuer: cap(iamUserArn(rec, str(req.userName)), 512),
       minted_by: cap(callerPrincipal(ui), 512),
       authority: IAM,

@@ -114,8 +114,8 @@ describe('tokenwatch run on a simulated attack stream (real Kafka + ClickHouse, 
       runners.push(await startKafkaRunner({ config, env: { TW_SIM_HMAC_KEY: HMAC_KEY }, logger: log, http: false, sessionTimeoutMs: 10_000, partitionsConsumedConcurrently: 4 }));
     }
     reader = await collect(kafka, k.topics.alerts, prefix);
-    for (let i = 0; i < records.length; i += 1000) {
-      await producer.send({ topic: k.inputs[0]!.topic, messages: records.slice(i, i + 1000).map((value) => ({ value })) });
+    for (let i = 0; i < records.length; i += 250) {
+      await producer.send({ topic: k.inputs[0]!.topic, messages: records.slice(i, i + 250).map((value) => ({ value })) });
     }
     const expectedIds = [...new Set(embeddedAlerts.map((a) => a.alert_id))].sort();
     await waitFor(
