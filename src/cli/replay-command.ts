@@ -1,5 +1,5 @@
 /** `tokenwatch replay`: the embedded runner over files or stdin. */
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { once } from 'node:events';
@@ -48,16 +48,15 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const alertsOut = values.out ? createWriteStream(values.out) : process.stdout;
   const store = values['no-store'] ? undefined : await openReplayStore(config, log);
   const tty = process.stderr.isTTY && !values.quiet;
+  // total size of file inputs (stdin has none): the bar shows a fraction when it is known
+  const totalBytes = inputs.reduce((n, i) => (typeof i.source === 'string' ? n + statSync(i.source).size : n), 0);
   const t0 = performance.now();
   let summary: ReplaySummary;
   try {
     summary = await runReplay({
       config, inputs, fingerprint, format, alertsOut, deadLetters, store,
       onProgress: tty
-        ? (p) => {
-            const secs = (performance.now() - t0) / 1000;
-            process.stderr.write(`\r  ${p.records.toLocaleString()} records · ${p.events.toLocaleString()} events · ${p.alerts} alerts · ${Math.round(p.records / secs).toLocaleString()} rec/s   `);
-          }
+        ? (p) => process.stderr.write(`\r${progressLine(p, totalBytes, (performance.now() - t0) / 1000)}`)
         : undefined,
     });
     if (tty) process.stderr.write('\r\x1b[K');
@@ -80,6 +79,18 @@ export async function replayCommand(argv: string[]): Promise<number> {
   ];
   process.stderr.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** `[########------------]  42%  1,234,567 records · 12 alerts · 35,000 rec/s · ETA 12s` */
+export function progressLine(p: { records: number; alerts: number; bytes: number }, totalBytes: number, secs: number): string {
+  const rate = Math.round(p.records / Math.max(secs, 0.001));
+  const tail = `${p.records.toLocaleString('en-US')} records · ${p.alerts} alerts · ${rate.toLocaleString('en-US')} rec/s`;
+  if (totalBytes <= 0) return `  ${tail}   `;
+  const frac = Math.min(1, p.bytes / totalBytes);
+  const width = 24;
+  const filled = Math.round(frac * width);
+  const eta = frac > 0 ? Math.round((secs / frac) * (1 - frac)) : 0;
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(frac * 100)).padStart(3)}%  ${tail} · ETA ${eta}s   `;
 }
 
 function fmt(r: Record<string, number>): string {

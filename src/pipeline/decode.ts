@@ -295,9 +295,10 @@ function compileObject(def: ZodInternals['def'], exact: boolean): Acceptor | und
     const r = v as Record<string, unknown>;
     for (const f of fields) {
       const x = r[f.key];
-      if (x === undefined && !(f.key in r)) {
-        if (f.required) return false;
-        continue;
+      if (x === undefined) {
+        // zod skips an absent optional key, and every optional schema here accepts undefined
+        if (!f.required) continue;
+        if (!(f.key in r)) return false;
       }
       if (!f.accept(x)) return false;
     }

@@ -14,7 +14,7 @@ import { decodeText, decodeValue, parseJsonRecord, type DecodeLimits } from '../
 import { DetectionEngine } from '../pipeline/detection-engine.js';
 import { TokenInventory } from '../inventory/token-inventory.js';
 import type { InventoryRecord } from '../inventory/inventory-record.js';
-import { readRecords, type RawRecord } from '../sources/file-source.js';
+import { DEFAULT_FILE_SOURCE_OPTIONS, readRecords, type RawRecord } from '../sources/file-source.js';
 import { toDeadLetter, type DeadLetter } from '../sinks/dead-letter-file.js';
 import { NdjsonAlertSink } from '../sinks/ndjson-sink.js';
 
@@ -42,7 +42,8 @@ export interface ReplayOptions {
   store?: ReplayStore;
   /** Store batch size (events/alerts/inventory rows buffered before a write). */
   storeBatch?: number;
-  onProgress?: (p: { records: number; events: number; alerts: number }) => void;
+  /** Called every 10k records; `bytes` is how much of the inputs has been read. */
+  onProgress?: (p: { records: number; events: number; alerts: number; bytes: number }) => void;
 }
 
 export interface ReplaySummary {
@@ -117,10 +118,11 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   };
 
   let lastProgress = 0;
+  const read = { bytes: 0 };
   for (const input of opts.inputs) {
     let records: AsyncGenerator<RawRecord>;
     try {
-      records = readRecords(input.source, input.name);
+      records = readRecords(input.source, input.name, { ...DEFAULT_FILE_SOURCE_OPTIONS, progress: read });
     } catch (cause) {
       throw new TokenwatchError('source_failed', `cannot read ${input.name}: ${(cause as Error).message}`, undefined, { cause });
     }
@@ -151,7 +153,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
       if (s.records % 2000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       if (opts.onProgress && s.records - lastProgress >= 10_000) {
         lastProgress = s.records;
-        opts.onProgress({ records: s.records, events: s.events, alerts: s.alerts });
+        opts.onProgress({ records: s.records, events: s.events, alerts: s.alerts, bytes: read.bytes });
       }
     }
   }

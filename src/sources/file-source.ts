@@ -17,6 +17,8 @@ export interface RawRecord {
 export interface FileSourceOptions {
   /** Upper bound for a whole-document read (JSON array / Records file). */
   maxDocumentBytes: number;
+  /** Incremented as input is read (characters ≈ bytes for log text), for progress display. */
+  progress?: { bytes: number };
 }
 
 export const DEFAULT_FILE_SOURCE_OPTIONS: FileSourceOptions = { maxDocumentBytes: 512 * 1024 * 1024 };
@@ -41,6 +43,8 @@ function recordsOf(line: string): unknown[] | undefined {
 /** Yields raw records; a broken document yields one record carrying its text so the decode stage rejects it with a reason. */
 export async function* readRecords(input: string | Readable, name: string, opts: FileSourceOptions = DEFAULT_FILE_SOURCE_OPTIONS): AsyncGenerator<RawRecord> {
   const stream = typeof input === 'string' ? createReadStream(input, { encoding: 'utf8' }) : input.setEncoding('utf8');
+  const progress = opts.progress;
+  if (progress) stream.on('data', (chunk: string) => (progress.bytes += chunk.length));
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let index = 0;
   let mode: 'unknown' | 'ndjson' | 'document' = 'unknown';
