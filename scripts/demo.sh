@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# `npm install` (from the lock file), not `npm ci`: npm 11.19 writes lock files without other
+# platforms' optional packages (chdb, rollup binaries) and then refuses them in `npm ci`.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
 fi
 npm run build >/dev/null
 
