@@ -1,7 +1,7 @@
 /** `tokenwatch score-series <file.csv|->`: timestamp,value rows → the same rows + anomaly_score. */
 import { createReadStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { scoreSeries } from '../scoring/score-series.js';
+import { scoreCsvStream } from '../scoring/score-series.js';
 import type { Seasonality } from '../scoring/robust-scorer.js';
 
 export async function scoreSeriesCommand(argv: string[]): Promise<number> {
@@ -17,7 +17,7 @@ export async function scoreSeriesCommand(argv: string[]): Promise<number> {
   }
   const input = file === '-' ? process.stdin : createReadStream(file);
   const seasonality = values.seasonality as Seasonality | undefined;
-  const r = await scoreSeries(input, process.stdout, seasonality ? { seasonality } : {});
+  const r = await scoreCsvStream(input, process.stdout, seasonality ? { seasonality } : {});
   process.stderr.write(`score-series: ${r.rows} rows, ${r.scored} scored, ${r.malformed} malformed\n`);
   return 0;
 }

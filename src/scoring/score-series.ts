@@ -62,7 +62,7 @@ async function write(out: Writable, chunk: string): Promise<void> {
   if (!out.write(chunk)) await once(out, 'drain');
 }
 
-export async function scoreSeries(input: Readable, output: Writable, opts: ScoreSeriesOptions = {}): Promise<ScoreSeriesResult> {
+export async function scoreCsvStream(input: Readable, output: Writable, opts: ScoreSeriesOptions = {}): Promise<ScoreSeriesResult> {
   const { errors = process.stderr, end = false, precision = 6, ...scorerOpts } = opts;
   const scorer = new RobustScorer(scorerOpts);
   const result: ScoreSeriesResult = { rows: 0, scored: 0, malformed: 0 };

@@ -1,6 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { scoreSeries } from '../../src/scoring/score-series.js';
+import { scoreCsvStream } from '../../src/scoring/score-series.js';
 import { scoreSeries as scorePoints } from '../../src/scoring/robust-scorer.js';
 
 function sink(): { stream: PassThrough; text: () => string } {
@@ -20,7 +20,7 @@ describe('score-series', () => {
       const out = sink();
       const err = sink();
       const input = Readable.from([(withHeader ? 'timestamp,value\n' : '') + rows.join('\n') + '\n']);
-      const res = await scoreSeries(input, out.stream, { errors: err.stream, minHistory: 24 });
+      const res = await scoreCsvStream(input, out.stream, { errors: err.stream, minHistory: 24 });
       expect(res).toEqual({ rows: 80, scored: 80, malformed: 0 });
       const lines = out.text().trimEnd().split('\n');
       expect(lines[0]).toBe('timestamp,value,anomaly_score');
@@ -41,7 +41,7 @@ describe('score-series', () => {
   it('accepts epoch seconds and milliseconds, CRLF and quoted fields', async () => {
     const out = sink();
     const input = Readable.from(['"ts","value"\r\n1767571200,1\r\n1767571260000,"2"\r\n\r\n1767571320,3.5\r\n']);
-    const res = await scoreSeries(input, out.stream, { errors: sink().stream });
+    const res = await scoreCsvStream(input, out.stream, { errors: sink().stream });
     expect(res).toEqual({ rows: 3, scored: 3, malformed: 0 });
     expect(out.text().split('\n').slice(1, 4)).toEqual(['1767571200,1,0', '1767571260000,2,0', '1767571320,3.5,0']);
   });
@@ -52,7 +52,7 @@ describe('score-series', () => {
     const input = Readable.from([
       'timestamp,value\n2026-01-05T00:00:00Z,1\nnot-a-time,2\n2026-01-05T02:00:00Z,abc\n2026-01-05T03:00:00Z\n2026-01-05T04:00:00Z,1,2\n2026-01-05T05:00:00Z,\n2026-01-05T06:00:00Z,7\n',
     ]);
-    const res = await scoreSeries(input, out.stream, { errors: err.stream });
+    const res = await scoreCsvStream(input, out.stream, { errors: err.stream });
     expect(res).toEqual({ rows: 7, scored: 2, malformed: 5 });
     const reports = err.text().trimEnd().split('\n').map((l) => JSON.parse(l) as { code: string; line: number; message: string });
     expect(reports.map((r) => r.line)).toEqual([3, 4, 5, 6, 7]);
@@ -68,7 +68,7 @@ describe('score-series', () => {
 
   it('a malformed first line that is not a header is reported, not swallowed', async () => {
     const err = sink();
-    const res = await scoreSeries(Readable.from(['2026-01-05T00:00:00Z,x1\n2026-01-05T01:00:00Z,1\n']), sink().stream, { errors: err.stream });
+    const res = await scoreCsvStream(Readable.from(['2026-01-05T00:00:00Z,x1\n2026-01-05T01:00:00Z,1\n']), sink().stream, { errors: err.stream });
     expect(res).toEqual({ rows: 2, scored: 1, malformed: 1 });
     expect(JSON.parse(err.text()).line).toBe(1);
   });
@@ -89,7 +89,7 @@ describe('score-series', () => {
       setImmediate(() => out.resume());
     });
     const ended = new Promise((resolve) => out.on('end', resolve));
-    const res = await scoreSeries(Readable.from(gen()), out, { errors: sink().stream, end: true });
+    const res = await scoreCsvStream(Readable.from(gen()), out, { errors: sink().stream, end: true });
     await ended;
     expect(res).toEqual({ rows: n, scored: n, malformed: 0 });
     expect(lines).toBe(n + 1);
