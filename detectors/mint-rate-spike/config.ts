@@ -55,20 +55,26 @@ export const MintRateSpikeConfig = z
       .describe(
         'Consecutive anomalous buckets needed before alerting; 3 ignores one-off bursts such as pods minting at start-up.',
       ),
+    seasonality: z
+      .enum(['hour_of_day', 'hour_of_week', 'none'])
+      .default('hour_of_day')
+      .describe(
+        'Seasonal baseline: the same hour on earlier days (daily cycle), the same hour of the week on earlier weeks (weekday/weekend cycle: the issuer learns for seasonality_min_days weeks before it can alert, and keeps more state), or none.',
+      ),
     seasonality_min_days: z
       .number()
       .int()
       .min(1)
       .max(31)
       .default(3)
-      .describe('Earlier days of the same hour-of-day needed before the seasonal baseline replaces the recent one.'),
+      .describe('Earlier periods (days, or weeks with hour_of_week) of the same slot needed before the seasonal baseline replaces the recent one.'),
     seasonality_max_days: z
       .number()
       .int()
       .min(1)
       .max(31)
       .default(7)
-      .describe('Earlier days of hourly means kept per hour-of-day slot.'),
+      .describe('Earlier periods (days, or weeks with hour_of_week) of hourly means kept per slot.'),
     max_issuers: z
       .number()
       .int()

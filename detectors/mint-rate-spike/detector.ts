@@ -55,12 +55,17 @@ export interface MintRateSpikeState {
 export function scorerOptions(config: MintRateSpikeConfig): RobustScorerOptions {
   return {
     window: Math.round((config.baseline_hours * 60) / config.bucket_minutes),
-    minHistory: config.learning_buckets,
+    // A weekly baseline only judges well once it exists: until then a quiet weekend would make
+    // every Monday morning a spike against the recent baseline, so learning lasts that long.
+    minHistory:
+      config.seasonality === 'hour_of_week'
+        ? Math.max(config.learning_buckets, Math.round((config.seasonality_min_days * 7 * 24 * 60) / config.bucket_minutes))
+        : config.learning_buckets,
     threshold: config.threshold,
     minRatio: config.min_ratio,
     // min_count gates alerting only (in close()): a low-volume bucket far above normal is still
     // kept out of the baseline and does not break a run of anomalous buckets.
-    seasonality: 'hour_of_day',
+    seasonality: config.seasonality,
     seasonalMinPeriods: config.seasonality_min_days,
     seasonalMaxPeriods: config.seasonality_max_days,
     countData: true,

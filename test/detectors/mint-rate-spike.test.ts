@@ -226,3 +226,32 @@ describe('mint_rate_spike state', () => {
     expect(poissonTimes(T0, T0 + HOUR, () => 1, 1, 7)).toEqual(poissonTimes(T0, T0 + HOUR, () => 1, 1, 7));
   });
 });
+
+describe('mint_rate_spike weekly seasonality', () => {
+  // A batch issuer that mints 12 tokens per 5 minutes on weekdays and 1 on weekends. On the
+  // fourth Saturday it mints at its weekday rate: normal for the same hour on earlier days
+  // (mostly weekdays), 12× normal for the same hour of the week.
+  const issuer = 'batch-etl';
+  const events: TokenEvent[] = [];
+  const saturday4 = T0 + 26 * DAY; // T0 is a Monday
+  for (let t = T0; t < saturday4 + 2 * HOUR; t += 5 * MIN) {
+    const dow = Math.floor((t - T0) / DAY) % 7; // 0 = Monday
+    const weekend = dow >= 5;
+    const attack = t >= saturday4;
+    const n = attack || !weekend ? 12 : 1;
+    for (let i = 0; i < n; i++) events.push(mint(issuer, t + i * 20_000, events.length));
+  }
+  const runWith = (seasonality: 'hour_of_day' | 'hour_of_week') =>
+    run(mintRateSpike.create(mintRateSpike.config.parse({ seasonality, seasonality_min_days: 2 })), events);
+
+  it('hour_of_week flags a weekend run at weekday volume', () => {
+    const drafts = runWith('hour_of_week');
+    expect(drafts.length).toBeGreaterThan(0);
+    for (const d of drafts) expect(d.events[0]!.time).toBeGreaterThanOrEqual(saturday4);
+    expect(drafts[0]!.baseline.seasonal).toBe(true);
+  });
+
+  it('hour_of_day, the default, judges it against the mostly-weekday same hour and stays quiet', () => {
+    expect(runWith('hour_of_day')).toEqual([]);
+  });
+});
