@@ -72,6 +72,10 @@ function serviceIdentityOf(raw: string): string {
 const hostLike = (id: string): boolean => /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(id);
 const sameService = (a: string, b: string): boolean => a === b || a.endsWith('.' + b) || b.endsWith('.' + a);
 
+/** At most MAX_AUDIENCES audiences; the event's own array when it is within the bound (events are never mutated). */
+const boundedAudience = (aud: string[]): string[] => (aud.length <= MAX_AUDIENCES ? aud : aud.slice(0, MAX_AUDIENCES));
+
+/** The evidence fields of an event; nested members are shared with the event, not copied. */
 function trimEvent(e: TokenEvent): TokenEvent {
   const t: TokenEvent = {
     event_id: e.event_id,
@@ -79,16 +83,16 @@ function trimEvent(e: TokenEvent): TokenEvent {
     platform: e.platform,
     action: e.action,
     time: e.time,
-    token: { fp: e.token.fp, kind: e.token.kind },
+    token: e.token,
   };
   if (e.issuer !== undefined) t.issuer = e.issuer;
   if (e.subject !== undefined) t.subject = e.subject;
   if (e.service !== undefined) t.service = e.service;
   if (e.operation !== undefined) t.operation = e.operation;
   if (e.outcome !== undefined) t.outcome = e.outcome;
-  if (e.audience !== undefined) t.audience = e.audience.slice(0, MAX_AUDIENCES);
-  if (e.workload !== undefined) t.workload = { ...e.workload };
-  if (e.network !== undefined) t.network = { ...e.network };
+  if (e.audience !== undefined) t.audience = boundedAudience(e.audience);
+  if (e.workload !== undefined) t.workload = e.workload;
+  if (e.network !== undefined) t.network = e.network;
   if (e.user_agent !== undefined) t.user_agent = e.user_agent.slice(0, 256);
   if (e.issued_at !== undefined) t.issued_at = e.issued_at;
   if (e.expires_at !== undefined) t.expires_at = e.expires_at;
@@ -277,12 +281,13 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
     if (event.issuer !== undefined) st.issuer ??= event.issuer;
     const isMint = event.action === 'mint';
     if (event.audience !== undefined && event.audience.length > 0 && (st.audience === undefined || (isMint && !st.audience_from_mint))) {
-      st.audience = event.audience.slice(0, MAX_AUDIENCES);
+      st.audience = boundedAudience(event.audience);
       st.audience_from_mint = isMint;
     }
-    if (event.workload !== undefined && (st.workload === undefined || isMint)) st.workload = { ...event.workload };
+    if (event.workload !== undefined && (st.workload === undefined || isMint)) st.workload = event.workload;
     if (event.expires_at !== undefined && (isMint || st.expires_at === undefined)) st.expires_at = event.expires_at;
-    if (!st.platforms.includes(event.platform)) st.platforms.push(event.platform);
+    // concat: a new exactly-sized array (one grown by push() or a spread reserves room for 16 more, per token)
+    if (!st.platforms.includes(event.platform)) st.platforms = st.platforms.concat(event.platform);
     if (st.home_ua === undefined && event.action === 'use' && event.user_agent !== undefined) {
       const nets = st.workload?.kind === 'ec2_instance' ? workloadNets : clusterNets;
       if (locate(event, nets) === 'inside') st.home_ua = event.user_agent.slice(0, 256);

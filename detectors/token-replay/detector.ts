@@ -32,14 +32,18 @@ export interface TokenContext {
   last_seen: number;
 }
 
+/**
+ * A remembered event holds only what evidence needs (see evidenceOf): a token's record lives for
+ * hours and most tokens never alert.
+ */
 export interface TokenRecord {
   kind: TokenKind;
   one_time: boolean;
   first_event?: TokenEvent;
   home?: TokenContext;
   home_event?: TokenEvent;
-  /** Non-home contexts, at most max_contexts_per_token - 1, least recently seen evicted first. */
-  others: TokenContext[];
+  /** Non-home contexts, at most max_contexts_per_token - 1, least recently seen evicted first (absent: none yet). */
+  others?: TokenContext[];
   /** Distinct contexts ever seen (including evicted ones). */
   contexts_seen: number;
   revoked_at?: number;
@@ -50,8 +54,8 @@ export interface TokenRecord {
   uses: number;
   /** Last mint whose parent is this token, and the context it came from. */
   last_refresh?: { time: number; context?: TokenContext };
-  /** Kind → event time of the last alert, for suppression inside the context window. */
-  alerted: Partial<Record<TokenReplayKind, number>>;
+  /** Kind → event time of the last alert, for suppression inside the context window (absent: none yet). */
+  alerted?: Partial<Record<TokenReplayKind, number>>;
 }
 
 export interface TokenReplayState {
@@ -122,6 +126,38 @@ function evidence(trigger: TokenEvent, ...context: (TokenEvent | undefined)[]): 
   return out;
 }
 
+/**
+ * The part of an event that evidence and drafts read (src/pipeline/alert-builder.ts toEvidence,
+ * issuer/subject): what a token's record keeps instead of the whole event.
+ */
+function evidenceOf(e: TokenEvent): TokenEvent {
+  const t: TokenEvent = { event_id: e.event_id, source: e.source, platform: e.platform, action: e.action, time: e.time, token: e.token };
+  if (e.issuer !== undefined) t.issuer = e.issuer;
+  if (e.subject !== undefined) t.subject = e.subject;
+  if (e.service !== undefined) t.service = e.service;
+  if (e.network !== undefined) t.network = e.network;
+  if (e.user_agent !== undefined) t.user_agent = e.user_agent;
+  if (e.workload !== undefined) t.workload = e.workload;
+  if (e.operation !== undefined) t.operation = e.operation;
+  // the scope list toEvidence shows: used, else granted, else requested
+  if (e.scopes_used !== undefined) t.scopes_used = e.scopes_used;
+  else if (e.scopes_granted !== undefined) t.scopes_granted = e.scopes_granted;
+  else if (e.scopes_requested !== undefined) t.scopes_requested = e.scopes_requested;
+  return t;
+}
+
+/** A stored copy of a context (member by member: an object spread is several times slower). */
+function copyContext(c: TokenContext): TokenContext {
+  const o: TokenContext = { external: c.external, first_seen: c.first_seen, last_seen: c.last_seen };
+  if (c.ip !== undefined) o.ip = c.ip;
+  if (c.network !== undefined) o.network = c.network;
+  if (c.network_name !== undefined) o.network_name = c.network_name;
+  if (c.asn !== undefined) o.asn = c.asn;
+  if (c.ua_family !== undefined) o.ua_family = c.ua_family;
+  if (c.workload !== undefined) o.workload = c.workload;
+  return o;
+}
+
 const shortFp = (fp: string): string => `${fp.slice(0, 12)}…`;
 const iso = (t: number | undefined): string | null => (t === undefined ? null : isoTime(t));
 
@@ -172,10 +208,8 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
     return this.tokens.touch(fp, time, () => ({
       kind: 'unknown',
       one_time: false,
-      others: [],
       contexts_seen: 0,
       uses: 0,
-      alerted: {},
     }));
   }
 
@@ -201,7 +235,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
     const fp = event.token.fp;
     if (event.token.kind !== 'unknown') rec.kind = event.token.kind;
     if (event.token.one_time === true) rec.one_time = true;
-    rec.first_event ??= event.action === 'mint' || event.action === 'use' ? event : undefined;
+    rec.first_event ??= event.action === 'mint' || event.action === 'use' ? evidenceOf(event) : undefined;
     switch (event.action) {
       case 'mint':
         if (event.expires_at !== undefined) rec.expires_at = event.expires_at;
@@ -221,7 +255,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
       case 'revoke':
         if (rec.revoked_at === undefined || event.time < rec.revoked_at) {
           rec.revoked_at = event.time;
-          rec.revoke_event = event;
+          rec.revoke_event = evidenceOf(event);
         }
         return;
       case 'reuse_signal':
@@ -245,11 +279,11 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
       rec.one_time = true;
       if (rec.kind === 'unknown') rec.kind = 'oauth_refresh';
     }
-    rec.first_event ??= event;
+    rec.first_event ??= evidenceOf(event);
     this.checkUse(rec, fp, event, ctx, undefined, out);
     this.observe(rec, fp, event, ctx, out);
     if (rec.last_refresh === undefined || event.time >= rec.last_refresh.time) {
-      rec.last_refresh = ctx ? { time: event.time, context: { ...ctx } } : { time: event.time };
+      rec.last_refresh = ctx ? { time: event.time, context: copyContext(ctx) } : { time: event.time };
     }
   }
 
@@ -322,7 +356,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
     if (first === undefined) {
       // A refused redemption did not consume the token.
       if (!failed) {
-        rec.first_use = ctx ? { time: event.time, context: { ...ctx }, event } : { time: event.time, event };
+        rec.first_use = ctx ? { time: event.time, context: copyContext(ctx), event: evidenceOf(event) } : { time: event.time, event: evidenceOf(event) };
         rec.uses = 1;
       }
       return;
@@ -353,13 +387,21 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
     if (!ctx) return;
     const t = event.time;
     if (!rec.home) {
-      rec.home = { ...ctx };
-      rec.home_event = event;
+      rec.home = copyContext(ctx);
+      rec.home_event = evidenceOf(event);
       rec.contexts_seen = 1;
       return;
     }
-    const known = [rec.home, ...rec.others];
-    const match = known.find((c) => sameContext(c, ctx));
+    const others = rec.others ?? [];
+    let match = sameContext(rec.home, ctx) ? rec.home : undefined;
+    if (!match) {
+      for (const c of others) {
+        if (sameContext(c, ctx)) {
+          match = c;
+          break;
+        }
+      }
+    }
     if (match) {
       match.last_seen = Math.max(match.last_seen, t);
       match.first_seen = Math.min(match.first_seen, t);
@@ -376,14 +418,16 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
       return;
     }
 
+    const known = [rec.home, ...others];
     const active = known.filter((c) => c.last_seen >= t - this.windowMs && c.last_seen <= t + this.windowMs);
     const compared = active.includes(rec.home) ? rec.home : active.sort((a, b) => b.last_seen - a.last_seen)[0];
-    rec.others.push({ ...ctx });
+    others.push(copyContext(ctx));
+    rec.others = others;
     rec.contexts_seen++;
-    if (rec.others.length > this.config.max_contexts_per_token - 1) {
+    if (others.length > this.config.max_contexts_per_token - 1) {
       let oldest = 0;
-      for (let i = 1; i < rec.others.length; i++) if (rec.others[i]!.last_seen < rec.others[oldest]!.last_seen) oldest = i;
-      rec.others.splice(oldest, 1);
+      for (let i = 1; i < others.length; i++) if (others[i]!.last_seen < others[oldest]!.last_seen) oldest = i;
+      others.splice(oldest, 1);
     }
     if (compared === undefined || this.suppressed(rec, 'second_context', t)) return;
 
@@ -409,9 +453,9 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   }
 
   private suppressed(rec: TokenRecord, kind: TokenReplayKind, t: number): boolean {
-    const last = rec.alerted[kind];
+    const last = rec.alerted?.[kind];
     if (last !== undefined && t - last < this.windowMs) return true;
-    rec.alerted[kind] = t;
+    (rec.alerted ??= {})[kind] = t;
     return false;
   }
 

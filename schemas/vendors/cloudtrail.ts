@@ -13,8 +13,14 @@ import { parseTime } from '../../src/core/time.js';
  * lakes re-export CloudTrail's ISO time) is UTC, never local time.
  */
 export function cloudtrailTimeMs(v: string): number | undefined {
-  return parseTime(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}/.test(v) ? v.replace(' ', 'T') : v);
+  // The schema's refinement and then the normalizer parse the same eventTime back to back.
+  if (v === lastTime.text) return lastTime.ms;
+  const ms = parseTime(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}/.test(v) ? v.replace(' ', 'T') : v);
+  lastTime.text = v;
+  lastTime.ms = ms;
+  return ms;
 }
+const lastTime: { text?: string; ms?: number } = {};
 
 const EventTime = z.string().refine((s) => cloudtrailTimeMs(s) !== undefined, 'eventTime must be a parseable timestamp');
 
@@ -71,6 +77,8 @@ export const STS_MINT_EVENTS = new Set([
 ]);
 
 const Obj = z.record(z.string(), z.unknown());
+const RoleArn = z.string().min(1);
+const CreatedAccessKey = z.looseObject({ accessKeyId: AccessKeyId, userName: OptString });
 
 export const CloudTrailRecord = z
   .looseObject({
@@ -104,10 +112,10 @@ export const CloudTrailRecord = z
     if (rec.eventSource === 'sts.amazonaws.com' && STS_MINT_EVENTS.has(rec.eventName)) {
       need(['responseElements', 'credentials'], StsCredentials, rec.responseElements?.credentials);
       if (rec.eventName === 'AssumeRole' || rec.eventName === 'AssumeRoleWithWebIdentity' || rec.eventName === 'AssumeRoleWithSAML') {
-        need(['requestParameters', 'roleArn'], z.string().min(1), rec.requestParameters?.roleArn);
+        need(['requestParameters', 'roleArn'], RoleArn, rec.requestParameters?.roleArn);
       }
     } else if (rec.eventSource === 'iam.amazonaws.com' && rec.eventName === 'CreateAccessKey') {
-      need(['responseElements', 'accessKey'], z.looseObject({ accessKeyId: AccessKeyId, userName: OptString }), rec.responseElements?.accessKey);
+      need(['responseElements', 'accessKey'], CreatedAccessKey, rec.responseElements?.accessKey);
     } else if (rec.eventSource === 'iam.amazonaws.com' && (rec.eventName === 'DeleteAccessKey' || rec.eventName === 'UpdateAccessKey')) {
       need(['requestParameters', 'accessKeyId'], AccessKeyId, rec.requestParameters?.accessKeyId);
     }

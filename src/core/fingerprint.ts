@@ -32,6 +32,8 @@ export function createFingerprinter(opts: FingerprinterOptions = {}): Fingerprin
 /** Per fingerprinter and namespace: identifier → fingerprint. */
 const memos = new WeakMap<Fingerprinter, Map<string, Map<string, string>>>();
 const MAX_MEMO_ENTRIES = 20_000;
+/** Longer inputs are fingerprinted without the memo, so hostile input cannot make it large. */
+const MAX_MEMO_KEY_LENGTH = 256;
 
 /**
  * fingerprint(namespace, id) for identifiers that repeat from event to event (a JWT's jti, an
@@ -40,6 +42,7 @@ const MAX_MEMO_ENTRIES = 20_000;
  * raw bearer tokens or other secret values.
  */
 export function fingerprintIdentifier(fingerprint: Fingerprinter, namespace: string, id: string): string {
+  if (id.length > MAX_MEMO_KEY_LENGTH) return fingerprint(namespace, id);
   let byNamespace = memos.get(fingerprint);
   if (!byNamespace) memos.set(fingerprint, (byNamespace = new Map()));
   let memo = byNamespace.get(namespace);

@@ -1,4 +1,7 @@
-/** A binary min-heap ordered by a strict `before` relation (ties keep no particular order: break them in `before`). */
+/**
+ * A binary min-heap ordered by a strict `before` relation (break ties inside `before` when the
+ * order must be deterministic). Sifts move a hole rather than swapping: one write per level.
+ */
 export class MinHeap<T> {
   private readonly a: T[] = [];
 
@@ -14,33 +17,35 @@ export class MinHeap<T> {
 
   push(item: T): void {
     const a = this.a;
+    let i = a.length;
     a.push(item);
-    let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.before(a[i]!, a[p]!)) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
+      const parent = a[p]!;
+      if (!this.before(item, parent)) break;
+      a[i] = parent;
       i = p;
     }
+    a[i] = item;
   }
 
   pop(): T | undefined {
     const a = this.a;
     const top = a[0];
     const last = a.pop();
-    if (a.length > 0 && last !== undefined) {
-      a[0] = last;
+    const n = a.length;
+    if (n > 0 && last !== undefined) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= n) break;
         const r = l + 1;
-        let m = i;
-        if (l < a.length && this.before(a[l]!, a[m]!)) m = l;
-        if (r < a.length && this.before(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
+        const m = r < n && this.before(a[r]!, a[l]!) ? r : l;
+        if (!this.before(a[m]!, last)) break;
+        a[i] = a[m]!;
         i = m;
       }
+      a[i] = last;
     }
     return top;
   }

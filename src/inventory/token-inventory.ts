@@ -14,13 +14,37 @@ export interface InventoryOptions {
 
 export const DEFAULT_INVENTORY_OPTIONS: InventoryOptions = { maxTokens: 200_000, maxSetSize: 16 };
 
-function addBounded<T>(arr: T[], v: T | undefined, max: number): void {
-  if (v === undefined || arr.length >= max || arr.includes(v)) return;
-  arr.push(v);
+/**
+ * `arr` with `v` appended, as a new exactly-sized array (`arr` itself when there is nothing to
+ * add). Values are added rarely, records live long, and an array grown by push() reserves room
+ * for 16 more elements: across five such sets per token that was most of a record's heap.
+ */
+function addBounded<T>(arr: T[], v: T | undefined, max: number): T[] {
+  if (v === undefined || arr.length >= max || arr.includes(v)) return arr;
+  const out = new Array<T>(arr.length + 1);
+  for (let i = 0; i < arr.length; i++) out[i] = arr[i]!;
+  out[arr.length] = v;
+  return out;
+}
+
+/** A record's place in the least-recently-seen order. */
+interface Slot {
+  record: InventoryRecord;
+  /** Seen less recently. */
+  prev: Slot | undefined;
+  /** Seen more recently. */
+  next: Slot | undefined;
 }
 
 export class TokenInventory {
-  private readonly records = new Map<string, InventoryRecord>();
+  /**
+   * By fp, plus a linked list in least-recently-seen order for eviction. (Re-inserting into the
+   * Map and evicting its first key would be simpler, but V8 skips every deleted slot on each
+   * `keys().next()` until it compacts the table: tens of µs per event once the inventory is full.)
+   */
+  private readonly records = new Map<string, Slot>();
+  private oldest: Slot | undefined;
+  private newest: Slot | undefined;
   private readonly dirty = new Set<string>();
   evicted = 0;
 
@@ -31,26 +55,34 @@ export class TokenInventory {
   }
 
   get(fp: string): InventoryRecord | undefined {
-    return this.records.get(fp);
+    return this.records.get(fp)?.record;
   }
 
   observe(e: TokenEvent): void {
     const fp = e.token.fp;
-    let r = this.records.get(fp);
-    if (r) {
-      this.records.delete(fp); // re-insert: Map order = least recently seen first
+    let slot = this.records.get(fp);
+    let r: InventoryRecord;
+    if (slot) {
+      r = slot.record;
+      if (slot !== this.newest) {
+        this.unlink(slot);
+        this.append(slot);
+      }
     } else {
       r = { token_fp: fp, kind: e.token.kind, scopes: [], audience: [], first_seen: e.time, last_seen: e.time, use_count: 0, services: [], networks: [], platforms: [], version: e.time };
       if (this.records.size >= this.opts.maxTokens) {
-        const oldest = this.records.keys().next().value;
+        const oldest = this.oldest;
         if (oldest !== undefined) {
-          this.records.delete(oldest);
-          this.dirty.delete(oldest);
+          this.unlink(oldest);
+          this.records.delete(oldest.record.token_fp);
+          this.dirty.delete(oldest.record.token_fp);
           this.evicted++;
         }
       }
+      slot = { record: r, prev: undefined, next: undefined };
+      this.records.set(fp, slot);
+      this.append(slot);
     }
-    this.records.set(fp, r);
     this.dirty.add(fp);
     const max = this.opts.maxSetSize;
     if (r.kind === 'unknown' && e.token.kind !== 'unknown') r.kind = e.token.kind;
@@ -60,9 +92,9 @@ export class TokenInventory {
     r.first_seen = Math.min(r.first_seen, e.time);
     r.last_seen = Math.max(r.last_seen, e.time);
     r.version = Math.max(r.version, e.time);
-    addBounded(r.platforms, e.platform, max);
-    for (const s of e.scopes_granted ?? e.scopes_used ?? []) addBounded(r.scopes, s, max * 4);
-    for (const a of e.audience ?? []) addBounded(r.audience, a, max);
+    r.platforms = addBounded(r.platforms, e.platform, max);
+    for (const s of e.scopes_granted ?? e.scopes_used ?? []) r.scopes = addBounded(r.scopes, s, max * 4);
+    for (const a of e.audience ?? []) r.audience = addBounded(r.audience, a, max);
     if (e.expires_at !== undefined) r.expires_at = e.expires_at;
     switch (e.action) {
       case 'mint':
@@ -73,8 +105,8 @@ export class TokenInventory {
         r.use_count++;
         r.first_use = r.first_use === undefined ? e.time : Math.min(r.first_use, e.time);
         r.last_use = r.last_use === undefined ? e.time : Math.max(r.last_use, e.time);
-        addBounded(r.services, e.service, max);
-        addBounded(r.networks, e.network?.ip ?? e.network?.label, max);
+        r.services = addBounded(r.services, e.service, max);
+        r.networks = addBounded(r.networks, e.network?.ip ?? e.network?.label, max);
         break;
       case 'revoke':
         r.revoked_at = r.revoked_at === undefined ? e.time : Math.min(r.revoked_at, e.time);
@@ -89,7 +121,7 @@ export class TokenInventory {
   drainDirty(): InventoryRecord[] {
     const out: InventoryRecord[] = [];
     for (const fp of this.dirty) {
-      const r = this.records.get(fp);
+      const r = this.records.get(fp)?.record;
       if (r) out.push({ ...r, scopes: [...r.scopes], audience: [...r.audience], services: [...r.services], networks: [...r.networks], platforms: [...r.platforms] });
     }
     this.dirty.clear();
@@ -98,5 +130,22 @@ export class TokenInventory {
 
   get dirtyCount(): number {
     return this.dirty.size;
+  }
+
+  private append(slot: Slot): void {
+    slot.prev = this.newest;
+    slot.next = undefined;
+    if (this.newest) this.newest.next = slot;
+    else this.oldest = slot;
+    this.newest = slot;
+  }
+
+  private unlink(slot: Slot): void {
+    if (slot.prev) slot.prev.next = slot.next;
+    else this.oldest = slot.next;
+    if (slot.next) slot.next.prev = slot.prev;
+    else this.newest = slot.prev;
+    slot.prev = undefined;
+    slot.next = undefined;
   }
 }

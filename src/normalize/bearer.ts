@@ -55,9 +55,10 @@ export function lowerCaseMembers(raw: Record<string, unknown>, names: ReadonlySe
   return out;
 }
 
-/** Field names repeat from record to record: remember their lower-case forms (bounded). */
+/** Field names repeat from record to record: remember their lower-case forms (bounded, short names only). */
 let lowerCaseKeys = new Map<string, string>();
 function lowerCaseKey(k: string): string {
+  if (k.length > 64) return k.toLowerCase();
   let lower = lowerCaseKeys.get(k);
   if (lower === undefined) {
     lower = k.toLowerCase();
@@ -96,8 +97,17 @@ export function splitScopes(v: unknown): string[] | undefined {
 }
 
 export function mergeScopes(...lists: (string[] | undefined)[]): string[] | undefined {
-  const all = lists.flatMap((l) => l ?? []);
-  return all.length > 0 ? [...new Set(all)].slice(0, 256) : undefined;
+  let n = 0;
+  for (const l of lists) n += l?.length ?? 0;
+  if (n === 0) return undefined;
+  if (n > 32) return [...new Set(lists.flatMap((l) => l ?? []))].slice(0, 256);
+  // the common handful of scopes: the same first-seen order without the intermediate arrays and Set
+  const out: string[] = [];
+  for (const l of lists) {
+    if (l === undefined) continue;
+    for (const s of l) if (!out.includes(s)) out.push(s);
+  }
+  return out;
 }
 
 /** HTTP status → auth outcome: only 401/403 mean the token was refused. */
@@ -263,8 +273,17 @@ export function gatewayTokenIdentity(inputs: GatewayTokenInputs, fingerprint: Fi
 
 /** The TokenEvent fields a JWT's claims supply at a gateway. */
 export function claimFields(claims: GatewayClaims | undefined): Partial<TokenEvent> {
-  if (!claims) return {};
   const out: Partial<TokenEvent> = {};
+  assignClaimFields(out, claims);
+  return out;
+}
+
+/**
+ * claimFields() written straight into an event under construction, in the same order (an
+ * object spread of them costs more than the rest of a gateway normalizer).
+ */
+export function assignClaimFields(out: Partial<TokenEvent>, claims: GatewayClaims | undefined): void {
+  if (!claims) return;
   const issuer = claims.azp ?? claims.client_id;
   if (issuer) out.issuer = issuer;
   if (claims.iss) out.authority = claims.iss;
@@ -273,15 +292,22 @@ export function claimFields(claims: GatewayClaims | undefined): Partial<TokenEve
   if (claims.scopes?.length) out.scopes_used = claims.scopes;
   if (claims.iat !== undefined) out.issued_at = claims.iat;
   if (claims.exp !== undefined) out.expires_at = claims.exp;
-  return out;
 }
 
-/** Drop undefined members (and an empty `network`) so events compare and serialize cleanly. */
+/**
+ * A copy without undefined members (and without an empty `network`), nested objects too, so
+ * events compare and serialize cleanly. Copies rather than `delete`s: an object that lost a
+ * property is a slow dictionary-mode object for every detector that reads it afterwards.
+ */
 export function compact<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) {
-    const v = o[k];
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) compact(v);
-    if (v === undefined || (k === 'network' && Object.keys(v as object).length === 0)) delete o[k];
+  const out: Record<string, unknown> = {};
+  const src = o as Record<string, unknown>;
+  for (const k of Object.keys(src)) {
+    let v = src[k];
+    if (v === undefined) continue;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) v = compact(v);
+    if (k === 'network' && Object.keys(v as object).length === 0) continue;
+    out[k] = v;
   }
-  return o;
+  return out as T;
 }

@@ -69,7 +69,8 @@ function userRef(actor: OktaSystemLogEvent['actor']): string {
   return str(actor.alternateId) ?? actor.id;
 }
 
-function base(e: OktaSystemLogEvent): Omit<TokenEvent, 'action' | 'token'> {
+/** The members every Okta event starts with (assigned after the literal, not spread: spreads are slow). */
+function base(e: OktaSystemLogEvent, action: TokenEvent['action'], token: TokenEvent['token']): TokenEvent {
   return {
     event_id: `okta:${e.uuid}`,
     source: 'okta',
@@ -82,6 +83,8 @@ function base(e: OktaSystemLogEvent): Omit<TokenEvent, 'action' | 'token'> {
     user_agent: str(e.client?.userAgent?.rawUserAgent, 1024),
     outcome: outcomeOf(e),
     operation: e.eventType,
+    action,
+    token,
   };
 }
 
@@ -104,17 +107,13 @@ function oauthEvent(e: OktaSystemLogEvent, ctx: NormalizeContext, action: TokenE
   const authServer = str(debug.authorizationServer) ?? str(debug.authorizationServerId) ?? str(asTarget?.id);
   const userActor = letters(e.actor.type) === 'user';
 
-  const ev: TokenEvent = {
-    ...base(e),
-    action,
-    token: { fp, kind, ...(action === 'reuse_signal' ? { one_time: true } : {}) },
-    issuer,
-    authority: authServer ? `okta:${authServer}`.slice(0, 512) : 'okta:org',
-    subject: userActor ? userRef(e.actor) : undefined,
-    scopes_requested: action === 'mint' ? splitScopes(debug.requestedScopes) : undefined,
-    scopes_granted: action === 'mint' ? splitScopes(debug.grantedScopes) : undefined,
-    signal: action === 'reuse_signal' ? e.eventType : undefined,
-  };
+  const ev = base(e, action, action === 'reuse_signal' ? { fp, kind, one_time: true } : { fp, kind });
+  ev.issuer = issuer;
+  ev.authority = authServer ? `okta:${authServer}`.slice(0, 512) : 'okta:org';
+  ev.subject = userActor ? userRef(e.actor) : undefined;
+  ev.scopes_requested = action === 'mint' ? splitScopes(debug.requestedScopes) : undefined;
+  ev.scopes_granted = action === 'mint' ? splitScopes(debug.grantedScopes) : undefined;
+  ev.signal = action === 'reuse_signal' ? e.eventType : undefined;
   return [compact(ev)];
 }
 
@@ -124,14 +123,10 @@ function apiTokenEvent(e: OktaSystemLogEvent, ctx: NormalizeContext, action: 'mi
   if (!id) return [];
   // An Okta API token acts with its creator's permissions: the creator is its holder.
   const holder = userRef(e.actor);
-  const ev: TokenEvent = {
-    ...base(e),
-    action,
-    token: { fp: ctx.fingerprint('okta:api_token', id), kind: 'api_key' },
-    issuer: action === 'mint' ? holder : undefined,
-    minted_by: action === 'mint' ? holder : undefined,
-    authority: 'okta:org',
-  };
+  const ev = base(e, action, { fp: ctx.fingerprint('okta:api_token', id), kind: 'api_key' });
+  ev.issuer = action === 'mint' ? holder : undefined;
+  ev.minted_by = action === 'mint' ? holder : undefined;
+  ev.authority = 'okta:org';
   return [compact(ev)];
 }
 
@@ -139,13 +134,9 @@ function sessionEvent(e: OktaSystemLogEvent, ctx: NormalizeContext): TokenEvent[
   const sid = str(e.authenticationContext?.externalSessionId);
   // Okta writes "unknown" when no session was established (e.g. a failed sign-in).
   if (!sid || sid.toLowerCase() === 'unknown') return [];
-  const ev: TokenEvent = {
-    ...base(e),
-    action: 'mint',
-    token: { fp: ctx.fingerprint('okta:session', sid), kind: 'session' },
-    issuer: userRef(e.actor),
-    authority: 'okta:org',
-  };
+  const ev = base(e, 'mint', { fp: ctx.fingerprint('okta:session', sid), kind: 'session' });
+  ev.issuer = userRef(e.actor);
+  ev.authority = 'okta:org';
   return [compact(ev)];
 }
 

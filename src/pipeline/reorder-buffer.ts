@@ -6,6 +6,7 @@
  * dropped. Events older than the released watermark are late: released at once, counted.
  */
 import type { TokenEvent } from '../../schemas/token-event.js';
+import { MinHeap } from '../core/min-heap.js';
 
 export interface ReorderOptions {
   /** How far behind the newest event the watermark trails (event-time ms). */
@@ -18,7 +19,7 @@ const before = (a: TokenEvent, b: TokenEvent): boolean =>
   a.time < b.time || (a.time === b.time && a.event_id < b.event_id);
 
 export class ReorderBuffer {
-  private readonly heap: TokenEvent[] = [];
+  private readonly heap = new MinHeap<TokenEvent>(before);
   private maxSeen = -Infinity;
   /** Everything at or before this time has been released. */
   private released = -Infinity;
@@ -28,7 +29,7 @@ export class ReorderBuffer {
   constructor(private readonly opts: ReorderOptions) {}
 
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   /** The current watermark: no event at or before it is still held. */
@@ -43,11 +44,11 @@ export class ReorderBuffer {
       out.push(ev);
       return out;
     }
-    this.insert(ev);
+    this.heap.push(ev);
     if (ev.time > this.maxSeen) this.maxSeen = ev.time;
     this.releaseUpTo(this.maxSeen - this.opts.maxDelayMs, out);
-    while (this.heap.length > this.opts.maxBuffered) {
-      const e = this.pop()!;
+    while (this.heap.size > this.opts.maxBuffered) {
+      const e = this.heap.pop()!;
       this.forced++;
       if (e.time > this.released) this.released = e.time;
       out.push(e);
@@ -57,48 +58,15 @@ export class ReorderBuffer {
 
   /** Release everything up to `wm` (inclusive). */
   releaseUpTo(wm: number, out: TokenEvent[] = []): TokenEvent[] {
-    while (this.heap.length > 0 && this.heap[0]!.time <= wm) out.push(this.pop()!);
+    while (this.heap.size > 0 && this.heap.peek()!.time <= wm) out.push(this.heap.pop()!);
     if (wm > this.released) this.released = wm;
     return out;
   }
 
   /** End of input: release everything. */
   drain(out: TokenEvent[] = []): TokenEvent[] {
-    while (this.heap.length > 0) out.push(this.pop()!);
+    while (this.heap.size > 0) out.push(this.heap.pop()!);
     if (this.maxSeen > this.released) this.released = this.maxSeen;
     return out;
-  }
-
-  private insert(ev: TokenEvent): void {
-    const h = this.heap;
-    h.push(ev);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  private pop(): TokenEvent | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }

@@ -81,3 +81,19 @@ describe('DetectionEngine', () => {
     expect(inv.get(fp('a'))).toMatchObject({ minted_at: T0, use_count: 1 });
   });
 });
+
+describe('DetectionEngine snapshot/restore', () => {
+  it('resumes detector state in a fresh engine from a JSON snapshot', () => {
+    const a = engine();
+    a.ingest(ev({ time: T0, token: 'a', action: 'use' }));
+    a.ingest(ev({ time: T0 + 1, token: 'a', action: 'use' }));
+    a.finish();
+    const snap = JSON.parse(JSON.stringify(a.snapshot()));
+    expect(snap).toEqual({ token_replay: { seen: 2 } });
+    const b = engine();
+    b.restore(snap);
+    b.ingest(ev({ time: T0 + 2, token: 'a', action: 'revoke' }));
+    const [alert] = b.finish();
+    expect(alert!.evidence.baseline).toEqual({ seen: 3 });
+  });
+});
