@@ -5,7 +5,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { Severity } from '../../schemas/alert.js';
 import type { Platform, TokenEvent, TokenKind, WorkloadKind } from '../../schemas/token-event.js';
-import { KeyedState } from '../state.js';
+import { KeyedState } from '../../src/core/keyed-state.js';
 import { memoize } from '../memo.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import { parseCidr } from './config.js';

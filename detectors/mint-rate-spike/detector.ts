@@ -11,7 +11,7 @@
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { isoTime } from '../../src/core/time.js';
 import { RobustScorer, type Assessment, type RobustScorerOptions, type RobustScorerState } from '../../src/scoring/robust-scorer.js';
-import { KeyedState, type KeyedEntry } from '../state.js';
+import { KeyedState, type KeyedEntry } from '../../src/core/keyed-state.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import type { MintRateSpikeConfig } from './config.js';
 import { meta } from './meta.js';

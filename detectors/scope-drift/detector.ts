@@ -6,7 +6,7 @@
  */
 import type { Severity } from '../../schemas/alert.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
-import { KeyedState } from '../state.js';
+import { KeyedState } from '../../src/core/keyed-state.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import type { ScopeDriftConfig } from './config.js';
 import { scopeDriftMeta } from './meta.js';

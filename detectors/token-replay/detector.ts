@@ -10,7 +10,7 @@
  */
 import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
 import { isoTime } from '../../src/core/time.js';
-import { KeyedState, type KeyedEntry } from '../state.js';
+import { KeyedState, type KeyedEntry } from '../../src/core/keyed-state.js';
 import { memoize } from '../memo.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import type { TokenReplayConfig } from './config.js';

@@ -5,6 +5,7 @@
  */
 import type { TokenEvent } from '../../schemas/token-event.js';
 import type { InventoryRecord } from './inventory-record.js';
+import { KeyedState } from '../core/keyed-state.js';
 
 export interface InventoryOptions {
   maxTokens: number;
@@ -27,62 +28,32 @@ function addBounded<T>(arr: T[], v: T | undefined, max: number): T[] {
   return out;
 }
 
-/** A record's place in the least-recently-seen order. */
-interface Slot {
-  record: InventoryRecord;
-  /** Seen less recently. */
-  prev: Slot | undefined;
-  /** Seen more recently. */
-  next: Slot | undefined;
-}
-
 export class TokenInventory {
-  /**
-   * By fp, plus a linked list in least-recently-seen order for eviction. (Re-inserting into the
-   * Map and evicting its first key would be simpler, but V8 skips every deleted slot on each
-   * `keys().next()` until it compacts the table: tens of µs per event once the inventory is full.)
-   */
-  private readonly records = new Map<string, Slot>();
-  private oldest: Slot | undefined;
-  private newest: Slot | undefined;
+  /** By fp, least recently seen evicted first; no idle TTL (a token stays until pushed out). */
+  private readonly records: KeyedState<InventoryRecord>;
   private readonly dirty = new Set<string>();
-  evicted = 0;
 
-  constructor(private readonly opts: InventoryOptions = DEFAULT_INVENTORY_OPTIONS) {}
+  constructor(private readonly opts: InventoryOptions = DEFAULT_INVENTORY_OPTIONS) {
+    this.records = new KeyedState(opts.maxTokens, Infinity);
+  }
 
   get size(): number {
     return this.records.size;
   }
 
+  get evicted(): number {
+    return this.records.evicted;
+  }
+
   get(fp: string): InventoryRecord | undefined {
-    return this.records.get(fp)?.record;
+    return this.records.get(fp);
   }
 
   observe(e: TokenEvent): void {
     const fp = e.token.fp;
-    let slot = this.records.get(fp);
-    let r: InventoryRecord;
-    if (slot) {
-      r = slot.record;
-      if (slot !== this.newest) {
-        this.unlink(slot);
-        this.append(slot);
-      }
-    } else {
-      r = { token_fp: fp, kind: e.token.kind, scopes: [], audience: [], first_seen: e.time, last_seen: e.time, use_count: 0, services: [], networks: [], platforms: [], version: e.time };
-      if (this.records.size >= this.opts.maxTokens) {
-        const oldest = this.oldest;
-        if (oldest !== undefined) {
-          this.unlink(oldest);
-          this.records.delete(oldest.record.token_fp);
-          this.dirty.delete(oldest.record.token_fp);
-          this.evicted++;
-        }
-      }
-      slot = { record: r, prev: undefined, next: undefined };
-      this.records.set(fp, slot);
-      this.append(slot);
-    }
+    const r = this.records.touch(fp, e.time, () => ({
+      token_fp: fp, kind: e.token.kind, scopes: [], audience: [], first_seen: e.time, last_seen: e.time, use_count: 0, services: [], networks: [], platforms: [], version: e.time,
+    }));
     this.dirty.add(fp);
     const max = this.opts.maxSetSize;
     if (r.kind === 'unknown' && e.token.kind !== 'unknown') r.kind = e.token.kind;
@@ -121,7 +92,7 @@ export class TokenInventory {
   drainDirty(): InventoryRecord[] {
     const out: InventoryRecord[] = [];
     for (const fp of this.dirty) {
-      const r = this.records.get(fp)?.record;
+      const r = this.records.get(fp); // undefined when evicted since
       if (r) out.push({ ...r, scopes: [...r.scopes], audience: [...r.audience], services: [...r.services], networks: [...r.networks], platforms: [...r.platforms] });
     }
     this.dirty.clear();
@@ -130,22 +101,5 @@ export class TokenInventory {
 
   get dirtyCount(): number {
     return this.dirty.size;
-  }
-
-  private append(slot: Slot): void {
-    slot.prev = this.newest;
-    slot.next = undefined;
-    if (this.newest) this.newest.next = slot;
-    else this.oldest = slot;
-    this.newest = slot;
-  }
-
-  private unlink(slot: Slot): void {
-    if (slot.prev) slot.prev.next = slot.next;
-    else this.oldest = slot.next;
-    if (slot.next) slot.next.prev = slot.prev;
-    else this.newest = slot.prev;
-    slot.prev = undefined;
-    slot.next = undefined;
   }
 }

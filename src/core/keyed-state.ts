@@ -1,6 +1,7 @@
 /**
- * Bounded keyed state for detectors: at most `maxKeys` entries (least recently touched
- * evicted first) and TTL eviction in event time (`evictIdle(watermark)`), serializable.
+ * Bounded keyed state (detectors' state stores, the token inventory): at most `maxKeys` entries
+ * (least recently touched evicted first) and TTL eviction in event time (`evictIdle(watermark)`),
+ * serializable.
  *
  * LRU order is a doubly linked list through the entries, beside a Map for lookup. (Re-inserting
  * into the Map on touch and evicting its first key looks simpler, but V8 skips every deleted
