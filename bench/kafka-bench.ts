@@ -4,7 +4,7 @@
  * committed everything on the input and repartition topics; print records/s and token events/s.
  *
  *   npm run bench:kafka -- [--records 20000] [--instances 1] [--partitions 6] [--store-url URL]
- *                          [--brokers 127.0.0.1:19092] [--hours 8] [--scale 0.3] [--concurrency 6] [--flush-ms 1000]
+ *                          [--brokers 127.0.0.1:19092] [--hours 8] [--scale 0.3] [--concurrency 6] [--flush-ms 100]
  *
  * Without --store-url, alerts go to Kafka only (no ClickHouse); with it, alerts, inventory and
  * events are written to a scratch database that is dropped afterwards. Topics and the consumer
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
       scale: { type: 'string', default: '0.3' },
       brokers: { type: 'string', default: process.env.KAFKA_BROKERS ?? '127.0.0.1:19092' },
       'store-url': { type: 'string' },
-      'flush-ms': { type: 'string', default: '1000' },
+      'flush-ms': { type: 'string', default: '100' },
     },
   });
   const n = Number(values.records);

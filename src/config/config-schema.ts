@@ -58,7 +58,8 @@ export const StoreConfig = z
     password_env: z.string().default('CLICKHOUSE_PASSWORD'),
     tls: Tls.optional(),
     max_batch_rows: z.number().int().positive().default(5000),
-    flush_interval_ms: z.number().int().positive().default(1000),
+    // the Kafka runtime commits a batch only once its rows are stored: this bounds that wait
+    flush_interval_ms: z.number().int().positive().default(100).describe('longest a row waits before its insert (raise for fewer, larger inserts)'),
     max_queue_rows: z.number().int().positive().default(50_000),
     max_retries: z.number().int().nonnegative().default(8),
     base_delay_ms: z.number().int().positive().default(200),

@@ -53,7 +53,7 @@ export interface ClickHouseSinkConfig {
 
 export const DEFAULT_SINK_CONFIG: Readonly<ClickHouseSinkConfig> = {
   max_batch_rows: 5000,
-  flush_interval_ms: 1000,
+  flush_interval_ms: 100,
   max_queue_rows: 50_000,
   max_retries: 8,
   base_delay_ms: 200,
