@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
 import { TokenwatchError } from '../core/errors.js';
 import { parseTime } from '../core/time.js';
-import { createStoreClient } from '../store/clickhouse-client.js';
+import { createStoreClientFromConfig } from '../store/clickhouse-client.js';
 import { listDashboards, runDashboard } from '../store/dashboards.js';
 
 export async function queryCommand(argv: string[]): Promise<number> {
@@ -30,7 +30,7 @@ export async function queryCommand(argv: string[]): Promise<number> {
   const cfg = await loadConfig(values.config);
   if (values['data-dir']) cfg.store.path = values['data-dir'];
   if (values['store-url']) cfg.store.url = values['store-url'];
-  const store = await createStoreClient({ url: cfg.store.url, path: cfg.store.path, database: cfg.store.database, username: cfg.store.username, password: process.env[cfg.store.password_env], tls: cfg.store.tls });
+  const store = await createStoreClientFromConfig(cfg.store);
   try {
     let rows: Record<string, unknown>[];
     if (values.sql) {

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../core/logger.js';
 import type { TokenwatchConfig } from '../config/config-schema.js';
-import { createStoreClient } from '../store/clickhouse-client.js';
+import { createStoreClientFromConfig } from '../store/clickhouse-client.js';
 import { migrate } from '../store/migrations.js';
 import { timePrecisionFor } from '../store/rows.js';
 import { ClickHouseSink, type SinkKind, type SinkRowTypes } from '../sinks/clickhouse-sink.js';
@@ -20,14 +20,7 @@ const MAX_INFLIGHT_WRITES = 4;
 
 export async function openReplayStore(cfg: TokenwatchConfig, log: Logger): Promise<OpenReplayStore> {
   const s = cfg.store;
-  const store = await createStoreClient({
-    url: s.url,
-    path: s.path,
-    database: s.database,
-    username: s.username,
-    password: process.env[s.password_env],
-    tls: s.tls,
-  });
+  const store = await createStoreClientFromConfig(s);
   const m = await migrate(store.client, { database: s.database });
   log.debug({ server_version: m.serverVersion, applied: m.applied }, 'store migrated');
   const sink = new ClickHouseSink({

@@ -43,7 +43,7 @@ import type { NormalizeContext } from '../normalize/types.js';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.js';
 import { KafkaAlertSink } from '../sinks/kafka-alert-sink.js';
 import { KafkaDeadLetterSink, type DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
-import { createStoreClient, type StoreClient } from '../store/clickhouse-client.js';
+import { createStoreClientFromConfig, type StoreClient } from '../store/clickhouse-client.js';
 import { migrate, detectServer } from '../store/migrations.js';
 import { timePrecisionFor } from '../store/rows.js';
 import { createKafka, type Env } from './kafka-client.js';
@@ -272,14 +272,7 @@ export class KafkaRunner {
 
   private async openStore(): Promise<void> {
     const s = this.cfg.store;
-    this.storeClient = await createStoreClient({
-      ...(s.url !== undefined && { url: s.url }),
-      path: s.path,
-      username: s.username,
-      password: this.env[s.password_env] ?? '',
-      database: s.database,
-      ...(s.tls && { tls: s.tls }),
-    });
+    this.storeClient = await createStoreClientFromConfig(s, this.env);
     const features = this.opts.migrate === false ? (await detectServer(this.storeClient.client)).features : (await migrate(this.storeClient.client, { database: s.database })).features;
     this.store = new ClickHouseSink({
       client: this.storeClient.client,

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { createClient, ClickHouseLogLevel, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
 import { TokenwatchError } from '../core/errors.js';
+import type { StoreConfig } from '../config/config-schema.js';
 
 export interface StoreTlsOptions {
   /** PEM file with the CA certificate(s) to trust. */
@@ -116,4 +117,16 @@ export async function createStoreClient(opts: StoreClientOptions = {}): Promise<
   const connection = createChdbConnection({ path }) as unknown as ClickHouseClientConfigOptions['connection'];
   const client = createClient({ connection, log });
   return { client, kind: 'embedded', database, close: () => client.close() };
+}
+
+/** The store a tokenwatch config names (`store` section), with its password read from the environment. */
+export function createStoreClientFromConfig(store: StoreConfig, env: Record<string, string | undefined> = process.env): Promise<StoreClient> {
+  return createStoreClient({
+    ...(store.url !== undefined && { url: store.url }),
+    path: store.path,
+    username: store.username,
+    password: env[store.password_env] ?? '',
+    database: store.database,
+    ...(store.tls && { tls: store.tls }),
+  });
 }

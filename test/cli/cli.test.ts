@@ -48,6 +48,14 @@ describe('tokenwatch CLI', () => {
     expect(Math.max(...scores.slice(100, 150))).toBeLessThan(0.5);
   });
 
+  it('migrates the embedded store idempotently', () => {
+    const first = tw('migrate', '--data-dir', join(dir, 'chdb'));
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/embedded chDB at .*chdb \(ClickHouse 2\d\.[\d.]+\), database tokenwatch: applied 0001_token_events, 0002_alerts/);
+    const again = tw('migrate', '--data-dir', join(dir, 'chdb'));
+    expect(again.stderr).toContain('schema already current');
+  }, 60_000);
+
   it('lists formats and detectors, and rejects unknown commands', () => {
     const f = tw('formats');
     expect(f.status).toBe(0);
