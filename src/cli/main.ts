@@ -12,7 +12,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   simulate: { run: simulateCommand, help: 'simulate [--seed N] [--hours H] [--scale S] [--attacks all|none|a,b] [--out FILE|-] [--truth FILE]' },
   'score-series': { run: scoreSeriesCommand, help: 'score-series <file.csv|-> : adds an anomaly_score column in [0,1]' },
   run: { run: runCommand, help: 'run --config FILE : the Kafka streaming runtime' },
-  migrate: { run: migrateCommand, help: 'migrate [--config FILE] : create/update the ClickHouse schema' },
+  migrate: { run: migrateCommand, help: 'migrate [--config FILE] [--data-dir DIR | --store-url URL] : create/update the ClickHouse schema' },
   query: { run: queryCommand, help: 'query [--data-dir DIR | --store-url URL] (--dashboard NAME [--at latest|now|ISO] | --sql SQL | --list) [--json]' },
   formats: { run: formatsCommand, help: 'formats : list the vendor formats and detectors' },
 };
