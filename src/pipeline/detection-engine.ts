@@ -11,6 +11,7 @@ import type { TokenEvent } from '../../schemas/token-event.js';
 import type { DetectorDefinition, DetectorInstance, KeyBy } from '../../detectors/types.js';
 import { buildAlert } from './alert-builder.js';
 import { ReorderBuffer, type ReorderOptions } from './reorder-buffer.js';
+import { KeyedState } from '../core/keyed-state.js';
 import type { TokenInventory } from '../inventory/token-inventory.js';
 
 export interface EngineOptions {
@@ -64,12 +65,14 @@ export class DetectionEngine {
    */
   private recentOrder: (string | undefined)[] = [];
   private recentHead = 0;
-  private readonly lastAlertAt = new Map<string, number>();
+  /** Per (detector, dedup key): event time of the last alert emitted, forgotten once its window passed. */
+  private readonly lastAlertAt: KeyedState<{ at: number }>;
   private lastAdvance = -Infinity;
   private readonly counters = { events_in: 0, duplicates: 0, suppressed: 0 };
   private readonly alertsPerDetector: Record<string, number> = {};
 
   constructor(private readonly opts: EngineOptions) {
+    this.lastAlertAt = new KeyedState(opts.maxSuppressKeys, opts.suppressWindowMs);
     this.tasks = opts.detectors
       .filter((d) => !opts.keyBy || opts.keyBy.includes(d.definition.meta.key_by))
       .map((d) => ({ definition: d.definition, instance: d.definition.create(d.config) }));
@@ -141,25 +144,18 @@ export class DetectionEngine {
         this.emit(t, d, last?.time ?? wm, alerts);
       }
     }
-    // forget suppression entries whose window has passed
-    for (const [k, at] of this.lastAlertAt) {
-      if (at + this.opts.suppressWindowMs < wm) this.lastAlertAt.delete(k);
-    }
+    this.lastAlertAt.evictIdle(wm); // suppression windows that have passed
   }
 
   private emit(t: Task, draft: Parameters<typeof buildAlert>[1], time: number, out: Alert[]): void {
     const key = `${t.definition.meta.id}:${draft.dedup_key}`;
     const prev = this.lastAlertAt.get(key);
-    if (prev !== undefined && time - prev < this.opts.suppressWindowMs) {
+    if (prev !== undefined && time - prev.at < this.opts.suppressWindowMs) {
       this.counters.suppressed++;
       return;
     }
-    this.lastAlertAt.delete(key);
-    this.lastAlertAt.set(key, time);
-    if (this.lastAlertAt.size > this.opts.maxSuppressKeys) {
-      const oldest = this.lastAlertAt.keys().next().value;
-      if (oldest !== undefined) this.lastAlertAt.delete(oldest);
-    }
+    this.lastAlertAt.delete(key); // re-touch with this alert's time as the start of a new window
+    this.lastAlertAt.touch(key, time, () => ({ at: time }));
     const id = t.definition.meta.id;
     this.alertsPerDetector[id] = (this.alertsPerDetector[id] ?? 0) + 1;
     out.push(buildAlert(t.definition.meta, draft));
