@@ -21,6 +21,7 @@ import { TokenwatchError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
 import type { NormalizeContext, VendorFormat } from './types.js';
+import { compact } from './bearer.js';
 
 const IAMCREDENTIALS = 'iamcredentials.googleapis.com';
 const IAM = 'iam.googleapis.com';
@@ -183,13 +184,7 @@ export function normalizeGcpAudit(entry: GcpAuditLogEntry, ctx: NormalizeContext
   }
 
   const base = `gcp_audit:${logId}`;
-  return out.map((e) => stripUndefined({ event_id: out.length > 1 ? `${base}:${e.action}` : base, ...e }));
-}
-
-function stripUndefined(e: TokenEvent): TokenEvent {
-  const o = e as unknown as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-  return e;
+  return out.map((e) => compact({ event_id: out.length > 1 ? `${base}:${e.action}` : base, ...e }));
 }
 
 export const gcpAudit: VendorFormat<GcpAuditLogEntry> = {

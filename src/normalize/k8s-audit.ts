@@ -12,6 +12,7 @@ import { TokenwatchError } from '../core/errors.js';
 import { decodeJwtClaims } from '../core/jwt.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import type { NormalizeContext, VendorFormat } from './types.js';
+import { compact } from './bearer.js';
 
 const SA_PREFIX = 'system:serviceaccount:';
 const EXTRA_CREDENTIAL_ID = 'authentication.kubernetes.io/credential-id';
@@ -120,13 +121,7 @@ export function normalizeK8sAudit(ev: K8sAuditEvent, ctx: NormalizeContext): Tok
   }
 
   const base = `k8s_audit:${ev.auditID.slice(0, 200)}`;
-  return out.map((e) => stripUndefined({ event_id: out.length > 1 ? `${base}:${e.action}` : base, ...e }));
-}
-
-function stripUndefined(e: TokenEvent): TokenEvent {
-  const o = e as unknown as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-  return e;
+  return out.map((e) => compact({ event_id: out.length > 1 ? `${base}:${e.action}` : base, ...e }));
 }
 
 export const k8sAudit: VendorFormat<K8sAuditEvent> = {
