@@ -30,12 +30,15 @@ export const KafkaConfig = z
         /** Kafka Streams-style repartition topics, named explicitly. */
         by_token: z.string().default('tokenwatch.repartition.by-token'),
         by_issuer: z.string().default('tokenwatch.repartition.by-issuer'),
+        /** Compacted topic of task checkpoints (detector state), keyed by repartition topic:partition. */
+        changelog: z.string().default('tokenwatch.changelog'),
         partitions: z.number().int().positive().default(6).describe('partitions for the internal topics when created'),
         replication_factor: z.number().int().positive().default(1),
       })
       .strict()
-      .default({ alerts: 'tokenwatch.alerts', dead_letter: 'tokenwatch.dead-letter', by_token: 'tokenwatch.repartition.by-token', by_issuer: 'tokenwatch.repartition.by-issuer', partitions: 6, replication_factor: 1 }),
+      .default({ alerts: 'tokenwatch.alerts', dead_letter: 'tokenwatch.dead-letter', by_token: 'tokenwatch.repartition.by-token', by_issuer: 'tokenwatch.repartition.by-issuer', changelog: 'tokenwatch.changelog', partitions: 6, replication_factor: 1 }),
     from_beginning: z.boolean().default(true),
+    checkpoint_interval_seconds: z.number().positive().default(30).describe('write a task checkpoint to the changelog topic at most this often'),
     sasl: z
       .object({
         mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),

@@ -18,14 +18,23 @@
  * dedupes them (ReplacingMergeTree on alert_id), the alert sink skips ids it already sent,
  * subscribers dedupe on alert_id.
  *
- * Detector state lives in memory, per task. A task is dropped when its partition is revoked;
- * the new owner starts it empty and state rebuilds from the events that follow (windows open
- * at the revocation lose their history). Watermarks are per task, from its own events; when the
- * whole consumer has been idle for engine.idle_flush_seconds, every task is advanced to the
- * newest event time this instance has seen, so quiet partitions still close their windows.
+ * Detector state lives in memory, per task, and is checkpointed Kafka Streams-style to the
+ * compacted changelog topic: gzipped JSON keyed `${repartition topic}:${partition}`, written at
+ * most every kafka.checkpoint_interval_seconds right after a batch of the task was committed, and
+ * for every task on a graceful stop (before leaving the group). A checkpoint holds the detector
+ * state, the events still in the reorder buffer and the offset its state covers. When a task is
+ * created for a newly assigned partition, the latest checkpoint is used only if its offset is the
+ * group's committed offset; otherwise (none, stale, unreadable, restore timed out) the task
+ * starts empty and state rebuilds from the events that follow. Not checkpointed: the token
+ * inventory (it is in ClickHouse), alert suppression and event-id dedupe memory.
+ *
+ * Watermarks are per task, from its own events; when the whole consumer has been idle for
+ * engine.idle_flush_seconds, every task is advanced to the newest event time this instance has
+ * seen, so quiet partitions still close their windows.
  */
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Message, Producer } from 'kafkajs';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import kafkajs from 'kafkajs';
 import type { Alert } from '../../schemas/alert.js';
 import { TokenEvent } from '../../schemas/token-event.js';
@@ -51,7 +60,29 @@ import { startOpsServer, type OpsServer, type Readiness } from './http-server.js
 import { createMetrics, type RuntimeMetrics } from './metrics.js';
 import { ensureTopics } from './topics.js';
 
-const { Partitioners } = kafkajs;
+const { CompressionTypes, Partitioners } = kafkajs;
+
+/** Checkpoints larger than this (gzipped) are skipped: the changelog topic takes at most 16 MiB per message. */
+export const MAX_CHECKPOINT_BYTES = 15 * 1024 * 1024;
+/** A restore that takes longer starts the task empty. */
+const RESTORE_TIMEOUT_MS = 10_000;
+
+/** A task's checkpoint on the changelog topic (gzipped JSON). */
+export interface TaskCheckpoint {
+  v: 1;
+  topic: string;
+  partition: number;
+  /** Engine watermark (null: none yet). */
+  watermark: number | null;
+  engine: Record<string, unknown>;
+  /** Next offset of the repartition partition: the state includes exactly the events below it. */
+  offset: string;
+  /** Ingested events still held in the reorder buffer (not in the detector state yet); re-ingested on restore. */
+  pending: unknown[];
+}
+
+/** Changelog key of a task. */
+export const checkpointKey = (topic: string, partition: number): string => `${topic}:${partition}`;
 
 export interface KafkaRunnerOptions {
   config: TokenwatchConfig;
@@ -93,6 +124,12 @@ interface Task {
   inventory?: TokenInventory;
   /** Offsets below this were ingested already (a retried batch skips them; their output is in the outbox). */
   nextOffset: bigint;
+  /** Offset this instance last committed for the partition (-1: none yet): a checkpoint needs committed === next. */
+  committedOffset: bigint;
+  /** Ingested events with time above the engine watermark, i.e. still in its reorder buffer. */
+  pending: TokenEvent[];
+  /** Wall time of the last checkpoint (or of the task's creation). */
+  lastCheckpointAt: number;
   /** Produced and not yet acknowledged by every sink (survives a failed batch, retried with the next). */
   outbox: Outbox;
   maxEventTime: number;
@@ -137,6 +174,7 @@ export class KafkaRunner {
   private readonly limits: DecodeLimits;
   private readonly ctx: NormalizeContext;
 
+  private kafka?: Kafka;
   private admin?: Admin;
   private producer?: Producer;
   private consumer?: Consumer;
@@ -159,6 +197,12 @@ export class KafkaRunner {
   private idleRunning = false;
   private readonly counters = { records_in: 0, records_invalid: 0, events_repartitioned: 0, events_detected: 0, alerts: 0, idle_flushes: 0, backpressure_pauses: 0 };
   private assignedPartitions = 0;
+  /** Group generations seen; the changelog is read once per generation for the tasks it creates. */
+  private generation = 0;
+  private changelogLoad?: { generation: number; checkpoints: Promise<Map<string, Buffer>> };
+  private restoreReads = 0;
+  private readonly inflight = new Set<Promise<void>>();
+  private draining = false;
 
   constructor(private readonly opts: KafkaRunnerOptions) {
     this.cfg = opts.config;
@@ -215,6 +259,7 @@ export class KafkaRunner {
 
   async start(): Promise<void> {
     const kafka = createKafka(this.kcfg, { env: this.env, logger: this.log });
+    this.kafka = kafka;
     this.admin = kafka.admin();
     await this.admin.connect();
     const topics = await ensureTopics(this.admin, this.kcfg, this.log);
@@ -297,6 +342,7 @@ export class KafkaRunner {
 
   private async doStop(): Promise<void> {
     this.log.info('stopping: finishing in-flight batches');
+    this.draining = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
@@ -306,11 +352,20 @@ export class KafkaRunner {
         this.log.warn({ err: { message: (err as Error).message }, step: what }, 'shutdown step failed');
       }
     };
+    // Checkpoint while still in the group, so the next owner finds them: no new batches start
+    // (draining), in-flight ones finish and commit, then every task writes its state.
+    if (this.consumer && this.joined && !this.crashed) {
+      const consumer = this.consumer;
+      await step('pause consumer', async () => consumer.pause([...this.roles.keys()].map((topic) => ({ topic }))));
+    }
+    await Promise.allSettled([...this.inflight]);
+    if (this.producer) await step('checkpoints', () => this.checkpointAll());
     // disconnect() stops the consumer: in-flight eachBatch calls finish and resolved offsets are committed
     if (this.consumer) await step('consumer', () => this.consumer!.disconnect());
     if (this.store) await step('clickhouse sink', () => this.store!.close());
     if (this.storeClient) await step('clickhouse client', () => this.storeClient!.close());
     if (this.producer) await step('producer', () => this.producer!.disconnect());
+    await Promise.allSettled([this.changelogLoad?.checkpoints]);
     if (this.admin) await step('admin', () => this.admin!.disconnect());
     if (this.ops) await step('ops server', () => this.ops!.close());
     this.tasks.clear();
@@ -320,6 +375,7 @@ export class KafkaRunner {
   private onGroupJoin(assignment: Record<string, number[]>): void {
     this.joined = true;
     this.rebalancing = false;
+    this.generation++;
     const owned = new Set<string>();
     for (const [topic, parts] of Object.entries(assignment)) for (const p of parts) owned.add(`${topic}/${p}`);
     this.assignedPartitions = owned.size;
@@ -334,6 +390,18 @@ export class KafkaRunner {
   }
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    // stopping: leave the batch unresolved (the next owner reads it) so the final checkpoints stay exact
+    if (this.draining) return;
+    const run = this.processBatch(payload);
+    this.inflight.add(run);
+    try {
+      await run;
+    } finally {
+      this.inflight.delete(run);
+    }
+  }
+
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
     this.lastMessageAt = Date.now();
@@ -344,7 +412,24 @@ export class KafkaRunner {
     this.lastMessageAt = Date.now();
     if (payload.isStale()) return; // partition revoked meanwhile: the new owner redoes it
     payload.resolveOffset(batch.lastOffset());
-    await payload.commitOffsetsIfNecessary();
+    if (role === 'input') {
+      await payload.commitOffsetsIfNecessary();
+      return;
+    }
+    // a detect batch commits its own partition now, so its checkpoint can name the committed offset
+    const next = BigInt(batch.lastOffset()) + 1n;
+    await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next.toString() }] }] });
+    const task = this.tasks.get(`${batch.topic}/${batch.partition}`);
+    if (!task) return;
+    if (next > task.nextOffset) task.nextOffset = next; // offsets of control records carry no events
+    task.committedOffset = next;
+    if (Date.now() - task.lastCheckpointAt < this.kcfg.checkpoint_interval_seconds * 1000) return;
+    try {
+      await this.withTask(task, () => this.writeCheckpoint(task));
+    } catch (err) {
+      // the batch is committed: a failed checkpoint only delays the next one
+      this.log.warn({ err: { message: (err as Error).message }, task: task.id }, 'checkpoint write failed');
+    }
   }
 
   /** Stage 1: decode + normalize → repartition topics; invalid → dead-letter topic. */
@@ -384,36 +469,226 @@ export class KafkaRunner {
     if (dead.length > 0) this.log.debug({ topic: source, partition: batch.partition, dead_letters: dead.length }, 'records sent to the dead-letter topic');
   }
 
-  private taskFor(topic: string, partition: number, role: 'by_token' | 'by_issuer'): Task {
+  private async taskFor(topic: string, partition: number, role: 'by_token' | 'by_issuer', heartbeat: () => Promise<void>): Promise<Task> {
     const id = `${topic}/${partition}`;
-    let task = this.tasks.get(id);
-    if (!task) {
-      const e = this.cfg.engine;
-      const inventory = role === 'by_token' ? new TokenInventory({ maxTokens: this.cfg.inventory.max_tokens, maxSetSize: this.cfg.inventory.max_set_size }) : undefined;
-      task = {
-        id,
-        topic,
-        partition,
-        role,
-        engine: new DetectionEngine({
-          detectors: detectorSet(this.cfg),
-          keyBy: [role === 'by_token' ? 'token' : 'issuer'],
-          reorder: { maxDelayMs: e.reorder_max_delay_seconds * 1000, maxBuffered: e.reorder_max_buffered },
-          suppressWindowMs: e.suppress_window_minutes * 60_000,
-          maxSuppressKeys: e.max_suppress_keys,
-          maxRecentEventIds: e.max_recent_event_ids,
-          advanceEveryMs: 60_000,
-          ...(inventory && { inventory }),
-        }),
-        ...(inventory && { inventory }),
-        nextOffset: -1n,
-        outbox: { alerts: [], inventory: [], events: [], dead: [] },
-        maxEventTime: -Infinity,
-        lock: Promise.resolve(),
-      };
-      this.tasks.set(id, task);
+    const existing = this.tasks.get(id);
+    if (existing) return existing;
+    let task = this.newTask(topic, partition, role);
+    // kafkajs heartbeats only between batches: keep the membership alive while the changelog is read
+    const beat = setInterval(() => void heartbeat().catch(() => undefined), 1000);
+    try {
+      await this.restoreTask(task);
+    } catch (err) {
+      // a half-restored engine is not trustworthy: start over empty
+      this.log.warn({ err: { message: (err as Error).message.slice(0, 300) }, task: id }, 'checkpoint restore failed: starting the task empty');
+      task = this.newTask(topic, partition, role);
+    } finally {
+      clearInterval(beat);
     }
+    this.tasks.set(id, task);
     return task;
+  }
+
+  private newTask(topic: string, partition: number, role: 'by_token' | 'by_issuer'): Task {
+    const e = this.cfg.engine;
+    const inventory = role === 'by_token' ? new TokenInventory({ maxTokens: this.cfg.inventory.max_tokens, maxSetSize: this.cfg.inventory.max_set_size }) : undefined;
+    return {
+      id: `${topic}/${partition}`,
+      topic,
+      partition,
+      role,
+      engine: new DetectionEngine({
+        detectors: detectorSet(this.cfg),
+        keyBy: [role === 'by_token' ? 'token' : 'issuer'],
+        reorder: { maxDelayMs: e.reorder_max_delay_seconds * 1000, maxBuffered: e.reorder_max_buffered },
+        suppressWindowMs: e.suppress_window_minutes * 60_000,
+        maxSuppressKeys: e.max_suppress_keys,
+        maxRecentEventIds: e.max_recent_event_ids,
+        advanceEveryMs: 60_000,
+        ...(inventory && { inventory }),
+      }),
+      ...(inventory && { inventory }),
+      nextOffset: -1n,
+      committedOffset: -1n,
+      pending: [],
+      lastCheckpointAt: Date.now(),
+      outbox: { alerts: [], inventory: [], events: [], dead: [] },
+      maxEventTime: -Infinity,
+      lock: Promise.resolve(),
+    };
+  }
+
+  /** Ingest one event into a task, remembering it while the reorder buffer may still hold it. */
+  private ingestInto(task: Task, event: TokenEvent): void {
+    if (event.time > task.maxEventTime) task.maxEventTime = event.time;
+    if (event.time > this.instanceMaxEventTime) this.instanceMaxEventTime = event.time;
+    this.collect(task, task.engine.ingest(event));
+    if (event.time > task.engine.watermark) task.pending.push(event);
+  }
+
+  /** Forget pending events the engine has released to its detectors (all at or below its watermark). */
+  private prunePending(task: Task): void {
+    const wm = task.engine.watermark;
+    if (task.pending.some((e) => e.time <= wm)) task.pending = task.pending.filter((e) => e.time > wm);
+  }
+
+  // ---- changelog checkpoints ----
+
+  /**
+   * Write the task's checkpoint when its state covers exactly the committed offset and all its
+   * alerts were delivered. Call under the task lock.
+   */
+  private async writeCheckpoint(task: Task): Promise<void> {
+    if (task.committedOffset < 0n || task.committedOffset !== task.nextOffset) return;
+    const { alerts, inventory, events, dead } = task.outbox;
+    if (alerts.length + inventory.length + events.length + dead.length > 0) return; // a retry still owes output
+    this.prunePending(task);
+    const wm = task.engine.watermark;
+    const checkpoint: TaskCheckpoint = {
+      v: 1,
+      topic: task.topic,
+      partition: task.partition,
+      watermark: Number.isFinite(wm) ? wm : null,
+      engine: task.engine.snapshot(),
+      offset: task.committedOffset.toString(),
+      pending: task.pending,
+    };
+    const value = gzipSync(JSON.stringify(checkpoint));
+    task.lastCheckpointAt = Date.now();
+    if (value.length > MAX_CHECKPOINT_BYTES) {
+      this.metrics.countCheckpoint('skipped');
+      this.log.warn({ task: task.id, bytes: value.length, max_bytes: MAX_CHECKPOINT_BYTES, state_keys: task.engine.stats().state_keys, pending: task.pending.length }, 'checkpoint too large: skipped');
+      return;
+    }
+    await this.producer!.send({
+      topic: this.kcfg.topics.changelog,
+      acks: -1,
+      compression: CompressionTypes.None, // gzipped already
+      messages: [{ key: checkpointKey(task.topic, task.partition), value }],
+    });
+    this.metrics.countCheckpoint('written');
+  }
+
+  private async checkpointAll(): Promise<void> {
+    for (const task of [...this.tasks.values()]) {
+      try {
+        await this.withTask(task, () => this.writeCheckpoint(task));
+      } catch (err) {
+        this.log.warn({ err: { message: (err as Error).message }, task: task.id }, 'checkpoint write failed');
+      }
+    }
+  }
+
+  /** Resume a new task from its latest checkpoint when that is at the group's committed offset. */
+  private async restoreTask(task: Task): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), RESTORE_TIMEOUT_MS);
+    });
+    let found: [string, Map<string, Buffer>] | 'timeout';
+    try {
+      found = await Promise.race([Promise.all([this.committedOffsetOf(task.topic, task.partition), this.changelogCheckpoints()]), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (found === 'timeout') {
+      this.log.warn({ task: task.id, timeout_ms: RESTORE_TIMEOUT_MS }, 'checkpoint restore timed out: starting the task empty');
+      return;
+    }
+    const [committed, checkpoints] = found;
+    const raw = checkpoints.get(checkpointKey(task.topic, task.partition));
+    if (raw === undefined) {
+      this.log.debug({ task: task.id }, 'no checkpoint: starting the task empty');
+      return;
+    }
+    const cp = JSON.parse(gunzipSync(raw).toString('utf8')) as Partial<TaskCheckpoint>;
+    if (cp.v !== 1 || cp.topic !== task.topic || cp.partition !== task.partition || typeof cp.offset !== 'string' || typeof cp.engine !== 'object' || cp.engine === null || !Array.isArray(cp.pending)) {
+      throw new Error('checkpoint has an unexpected shape');
+    }
+    if (cp.offset !== committed) {
+      this.metrics.countCheckpoint('stale');
+      this.log.info({ task: task.id, checkpoint_offset: cp.offset, committed_offset: committed }, 'checkpoint is not at the committed offset: starting the task empty');
+      return;
+    }
+    const pending: TokenEvent[] = [];
+    for (const p of cp.pending) {
+      const r = TokenEvent.safeParse(p);
+      if (!r.success) throw new Error('checkpoint holds an invalid pending event');
+      pending.push(r.data);
+    }
+    task.engine.restore(cp.engine);
+    if (typeof cp.watermark === 'number') {
+      this.collect(task, task.engine.advanceTo(cp.watermark));
+      task.maxEventTime = Math.max(task.maxEventTime, cp.watermark);
+    }
+    for (const ev of pending) this.ingestInto(task, ev);
+    task.nextOffset = BigInt(committed);
+    task.committedOffset = task.nextOffset;
+    this.metrics.countCheckpoint('restored');
+    this.log.info({ task: task.id, offset: committed, pending: pending.length, state_keys: task.engine.stats().state_keys }, 'task restored from its checkpoint');
+  }
+
+  private async committedOffsetOf(topic: string, partition: number): Promise<string> {
+    const res = await this.admin!.fetchOffsets({ groupId: this.kcfg.group_id, topics: [topic] });
+    return res.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+  }
+
+  /** The latest checkpoint per key, read once per group generation (the topic is compacted: small). */
+  private changelogCheckpoints(): Promise<Map<string, Buffer>> {
+    if (this.changelogLoad?.generation !== this.generation) {
+      const checkpoints = this.readChangelog();
+      checkpoints.catch(() => undefined); // awaited by the tasks; a failure starts them empty
+      this.changelogLoad = { generation: this.generation, checkpoints };
+    }
+    return this.changelogLoad.checkpoints;
+  }
+
+  /** Read the changelog from its beginning to its high watermark with a short-lived consumer (own throwaway group). */
+  private async readChangelog(): Promise<Map<string, Buffer>> {
+    const topic = this.kcfg.topics.changelog;
+    const latest = new Map<string, Buffer>();
+    const ends = new Map<number, bigint>();
+    for (const p of await this.admin!.fetchTopicOffsets(topic)) if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
+    if (ends.size === 0) return latest;
+    const groupId = `${this.kcfg.group_id}.changelog-restore.${this.instanceId}.${++this.restoreReads}`;
+    const consumer = this.kafka!.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      // a checkpoint may be up to 16 MiB
+      maxBytesPerPartition: 2 * MAX_CHECKPOINT_BYTES,
+      maxBytes: 4 * MAX_CHECKPOINT_BYTES,
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`changelog not read within ${RESTORE_TIMEOUT_MS / 1000}s`)), RESTORE_TIMEOUT_MS);
+        const left = new Set(ends.keys());
+        consumer
+          .run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              for (const m of batch.messages) {
+                const key = m.key?.toString('utf8');
+                if (key === undefined) continue;
+                if (m.value === null) latest.delete(key);
+                else latest.set(key, m.value);
+              }
+              if (BigInt(batch.lastOffset()) + 1n >= (ends.get(batch.partition) ?? 0n)) left.delete(batch.partition);
+              if (left.size === 0) resolve();
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      await consumer.disconnect().catch(() => undefined);
+      await this.admin!.deleteGroups([groupId]).catch(() => undefined);
+    }
+    return latest;
   }
 
   private withTask<T>(task: Task, fn: () => Promise<T>): Promise<T> {
@@ -426,8 +701,8 @@ export class KafkaRunner {
   }
 
   /** Stage 2: a task's engine over its partition's events; alerts + inventory + events to the sinks. */
-  private async detectBatch({ batch }: EachBatchPayload, role: 'by_token' | 'by_issuer'): Promise<void> {
-    const task = this.taskFor(batch.topic, batch.partition, role);
+  private async detectBatch({ batch, heartbeat }: EachBatchPayload, role: 'by_token' | 'by_issuer'): Promise<void> {
+    const task = await this.taskFor(batch.topic, batch.partition, role, heartbeat);
     await this.withTask(task, async () => {
       for (const m of batch.messages) {
         const offset = BigInt(m.offset);
@@ -441,11 +716,10 @@ export class KafkaRunner {
         }
         this.counters.events_detected++;
         const event = ev.event;
-        if (event.time > task.maxEventTime) task.maxEventTime = event.time;
-        if (event.time > this.instanceMaxEventTime) this.instanceMaxEventTime = event.time;
         if (role === 'by_token' && this.store && this.cfg.store.write_events && headerString(m.headers, ROUTE_HEADER) !== 'parent') task.outbox.events.push(event);
-        this.collect(task, task.engine.ingest(event));
+        this.ingestInto(task, event);
       }
+      this.prunePending(task);
       if (task.inventory && this.store) task.outbox.inventory.push(...task.inventory.drainDirty());
       await this.flushOutbox(task);
     });
@@ -542,6 +816,7 @@ export class KafkaRunner {
             const alerts = task.engine.advanceTo(target);
             n += alerts.length;
             this.collect(task, alerts);
+            this.prunePending(task);
           }
           if (task.inventory && this.store) task.outbox.inventory.push(...task.inventory.drainDirty());
           await this.flushOutbox(task);

@@ -9,6 +9,9 @@ import { DETECTOR_IDS, SEVERITIES, type Severity } from '../../schemas/alert.js'
 
 export type SinkName = 'clickhouse' | 'kafka_alerts' | 'kafka_dead_letter' | 'kafka_repartition';
 
+/** written: checkpoint on the changelog; skipped: too large; restored: task resumed from one; stale: found but not at the committed offset. */
+export type CheckpointResult = 'written' | 'skipped' | 'restored' | 'stale';
+
 export interface RuntimeMetrics {
   registry: Registry;
   /** Raw records read from an input, by source (the input topic). */
@@ -20,9 +23,11 @@ export interface RuntimeMetrics {
   sinkLatency: Histogram<'sink'>;
   sinkQueueDepth: Gauge<'sink'>;
   stateKeys: Gauge<'detector'>;
+  checkpoints: Counter<'result'>;
   countEventIn(source: string, n?: number): void;
   countInvalid(source: string, code: ErrorCode): void;
   countAlert(detector: string, severity: Severity): void;
+  countCheckpoint(result: CheckpointResult): void;
   /** Time an awaited sink write. */
   timeSink<T>(sink: SinkName, fn: () => Promise<T>): Promise<T>;
 }
@@ -87,6 +92,13 @@ export function createMetrics(opts: MetricsOptions = {}): RuntimeMetrics {
     },
   });
 
+  const checkpoints = new Counter({
+    name: 'tokenwatch_checkpoints_total',
+    help: 'Task checkpoints on the changelog topic, by result (written, skipped as too large, restored, stale)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+
   return {
     registry,
     eventsIn,
@@ -96,11 +108,13 @@ export function createMetrics(opts: MetricsOptions = {}): RuntimeMetrics {
     sinkLatency,
     sinkQueueDepth,
     stateKeys,
+    checkpoints,
     countEventIn: (source, n = 1) => eventsIn.inc({ source }, n),
     // closed sets only: an unexpected value becomes "other" rather than a new series
     countInvalid: (source, code) => eventsInvalid.inc({ source, code: CODE_SET.has(code) ? code : 'other' }),
     countAlert: (detector, severity) =>
       alerts.inc({ detector: DETECTOR_SET.has(detector) ? detector : 'other', severity: SEVERITY_SET.has(severity) ? severity : 'other' }),
+    countCheckpoint: (result) => checkpoints.inc({ result }),
     async timeSink(sink, fn) {
       const end = sinkLatency.startTimer({ sink });
       try {

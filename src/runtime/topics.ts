@@ -6,12 +6,17 @@
  *   topics.by_issuer      repartition: TokenEvent JSON keyed by issuer
  *   topics.alerts         alert JSON keyed by token_fp or issuer, for subscribers
  *   topics.dead_letter    original bytes of records that failed decoding, reason in headers
+ *   topics.changelog      compacted: the latest gzipped checkpoint of each detection task, keyed
+ *                         `${repartition topic}:${partition}` (one partition: restores read it whole)
  */
 import type { Admin } from 'kafkajs';
 import type { KafkaConfig } from '../config/config-schema.js';
 import type { Logger } from '../core/logger.js';
 
-export type TopicRole = 'input' | 'by_token' | 'by_issuer' | 'alerts' | 'dead_letter';
+export type TopicRole = 'input' | 'by_token' | 'by_issuer' | 'alerts' | 'dead_letter' | 'changelog';
+
+/** Largest checkpoint message the changelog topic accepts (its max.message.bytes). */
+export const CHANGELOG_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 export interface TopicSpec {
   topic: string;
@@ -33,6 +38,17 @@ export function topicPlan(cfg: KafkaConfig): TopicSpec[] {
     { topic: t.by_issuer, role: 'by_issuer', ...base, configEntries: [{ name: 'retention.ms', value: String(7 * 24 * 3600_000) }] },
     { topic: t.alerts, role: 'alerts', ...base },
     { topic: t.dead_letter, role: 'dead_letter', ...base },
+    // compaction keeps the latest checkpoint per task key, so a restore reads little
+    {
+      topic: t.changelog,
+      role: 'changelog',
+      numPartitions: 1,
+      replicationFactor: t.replication_factor,
+      configEntries: [
+        { name: 'cleanup.policy', value: 'compact' },
+        { name: 'max.message.bytes', value: String(CHANGELOG_MAX_MESSAGE_BYTES) },
+      ],
+    },
   ];
   const seen = new Map<string, TopicRole>();
   for (const s of specs) {

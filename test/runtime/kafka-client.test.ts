@@ -69,6 +69,7 @@ describe('kafkajs client config', () => {
       'by_issuer:tokenwatch.repartition.by-issuer',
       'alerts:tokenwatch.alerts',
       'dead_letter:tokenwatch.dead-letter',
+      'changelog:tokenwatch.changelog',
     ]);
     expect(() => topicPlan(base({ inputs: [{ topic: 'tokenwatch.alerts' }] }))).toThrow(/both input and alerts/);
   });
@@ -85,6 +86,7 @@ describe('against the local Kafka broker', () => {
         dead_letter: `tw-test-${id}.dlq`,
         by_token: `tw-test-${id}.by-token`,
         by_issuer: `tw-test-${id}.by-issuer`,
+        changelog: `tw-test-${id}.changelog`,
         partitions: 3,
         replication_factor: 1,
       },
@@ -103,7 +105,7 @@ describe('against the local Kafka broker', () => {
       const first = await ensureTopics(admin, cfg);
       const names = topicPlan(cfg).map((p) => p.topic);
       expect(first.created.sort()).toEqual([...names].sort());
-      for (const n of names) expect(first.partitions[n]).toBe(3);
+      for (const p of topicPlan(cfg)) expect(first.partitions[p.topic]).toBe(p.role === 'changelog' ? 1 : 3);
       const second = await ensureTopics(admin, cfg);
       expect(second.created).toEqual([]);
       expect(second.existing.sort()).toEqual([...names].sort());

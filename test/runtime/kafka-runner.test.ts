@@ -55,6 +55,7 @@ function scenario(name: string): Scenario {
         dead_letter: `${p}.dead-letter`,
         by_token: `${p}.repartition.by-token`,
         by_issuer: `${p}.repartition.by-issuer`,
+        changelog: `${p}.changelog`,
         partitions: 4,
         replication_factor: 1,
       },
@@ -65,7 +66,7 @@ function scenario(name: string): Scenario {
     log: { level: 'silent' },
   });
   const k = config.kafka!;
-  return { name, config, inputs, topics: [inputs.cloudtrail, inputs.okta, k.topics.alerts, k.topics.dead_letter, k.topics.by_token, k.topics.by_issuer] };
+  return { name, config, inputs, topics: [inputs.cloudtrail, inputs.okta, k.topics.alerts, k.topics.dead_letter, k.topics.by_token, k.topics.by_issuer, k.topics.changelog] };
 }
 
 function startRunner(s: Scenario, opts: { store: boolean; http?: boolean }): Promise<KafkaRunner> {
@@ -169,7 +170,7 @@ describe('kafka runtime (real Kafka + ClickHouse)', () => {
     for (const bad of INVALID) await producer.send({ topic: s.inputs[bad.topic], messages: [{ key: 'bad', value: bad.value }] });
 
     // everything consumed through both stages and committed
-    await waitFor('group lag 0', async () => (first.stats().events_detected > 0 && (await groupLag(admin, k.group_id, s.topics.filter((t) => t !== k.topics.alerts && t !== k.topics.dead_letter))) === 0) || undefined);
+    await waitFor('group lag 0', async () => (first.stats().events_detected > 0 && (await groupLag(admin, k.group_id, s.topics.filter((t) => t !== k.topics.alerts && t !== k.topics.dead_letter && t !== k.topics.changelog))) === 0) || undefined);
     // alerts: the replayed key (token-keyed detectors) and the drifting client (issuer-keyed)
     const alerts = await waitFor('expected alerts on the alert topic', () => {
       const a = alertsOf(alertReader.messages);
@@ -236,7 +237,7 @@ describe('kafka runtime (real Kafka + ClickHouse)', () => {
     const moreBenign = { ...more, records: more.records.filter((r) => !r.value.includes('198.51.100.') && !r.value.includes('okta.users.manage')) };
     await produceWorkload(s, moreBenign);
     await waitFor('restarted runner consumed the new records only', async () =>
-      second.stats().records_in === moreBenign.records.length && (await groupLag(admin, k.group_id, s.topics.filter((t) => t !== k.topics.alerts && t !== k.topics.dead_letter))) === 0 ? true : undefined,
+      second.stats().records_in === moreBenign.records.length && (await groupLag(admin, k.group_id, s.topics.filter((t) => t !== k.topics.alerts && t !== k.topics.dead_letter && t !== k.topics.changelog))) === 0 ? true : undefined,
     );
     await waitFor('restarted runner idle-flushed its tasks', () => second.stats().idle_flushes > 0 || undefined);
     expect(second.stats().records_in).toBe(moreBenign.records.length);
@@ -266,7 +267,7 @@ describe('kafka runtime (real Kafka + ClickHouse)', () => {
     });
     await produceWorkload(s, workload);
     await waitFor('both instances caught up and idle-flushed', async () =>
-      (await groupLag(admin, k.group_id, s.topics.filter((t) => t !== k.topics.alerts && t !== k.topics.dead_letter))) === 0 &&
+      (await groupLag(admin, k.group_id, s.topics.filter((t) => t !== k.topics.alerts && t !== k.topics.dead_letter && t !== k.topics.changelog))) === 0 &&
       a.stats().idle_flushes > 0 && b.stats().idle_flushes > 0 &&
       new Set(alertsOf(alertReader.messages).map((x) => x.alert_id)).size >= singleInstanceIds.length ? true : undefined,
     );
@@ -322,7 +323,7 @@ describe('kafka runtime (real Kafka + ClickHouse)', () => {
     readers.push(alertReader.consumer);
     await produceWorkload(s, { records });
     await waitFor('runtime caught up, idle-flushed, and emitted as many alerts as the reference', async () =>
-      (await groupLag(admin, k.group_id, s.topics.filter((t) => t !== k.topics.alerts && t !== k.topics.dead_letter))) === 0 &&
+      (await groupLag(admin, k.group_id, s.topics.filter((t) => t !== k.topics.alerts && t !== k.topics.dead_letter && t !== k.topics.changelog))) === 0 &&
       runner.stats().idle_flushes > 0 &&
       new Set(alertsOf(alertReader.messages).map((a) => a.alert_id)).size >= expectedIds.length ? true : undefined,
     );

@@ -44,6 +44,7 @@ const config = parseConfig({
       dead_letter: `${prefix}.dead-letter`,
       by_token: `${prefix}.repartition.by-token`,
       by_issuer: `${prefix}.repartition.by-issuer`,
+      changelog: `${prefix}.changelog`,
       partitions: 4,
       replication_factor: 1,
     },
@@ -52,7 +53,7 @@ const config = parseConfig({
   log: { level: 'silent' },
 });
 const k = config.kafka!;
-const topics = [k.inputs[0]!.topic, k.topics.alerts, k.topics.dead_letter, k.topics.by_token, k.topics.by_issuer];
+const topics = [k.inputs[0]!.topic, k.topics.alerts, k.topics.dead_letter, k.topics.by_token, k.topics.by_issuer, k.topics.changelog];
 
 const sim = simulate({ seed: 5, start: Date.UTC(2026, 0, 5), hours: 12, scale: 0.3, attacks: [...ATTACK_NAMES] });
 const records = [...sim.events].map((e) => JSON.stringify(e.record));
