@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { feedDetector } from './feed-detector.js';
 import { z } from 'zod';
 import { DETECTORS } from '../../detectors/index.js';
 import type { AlertDraft, DetectorCase, DetectorDefinition } from '../../detectors/types.js';
@@ -14,16 +15,8 @@ import { buildAlert } from '../../src/pipeline/alert-builder.js';
 
 const DAY = 86_400_000;
 
-export function runCase(def: DetectorDefinition, c: DetectorCase): AlertDraft[] {
-  const inst = def.create(def.config.parse({ ...(c.config ?? {}) }));
-  const drafts: AlertDraft[] = [];
-  for (const e of c.events) {
-    drafts.push(...inst.process(e));
-    drafts.push(...inst.advance(e.time));
-  }
-  const last = c.events[c.events.length - 1];
-  if (last) drafts.push(...inst.advance(last.time + DAY));
-  return drafts;
+function runCase(def: DetectorDefinition, c: DetectorCase): AlertDraft[] {
+  return feedDetector(def.create(def.config.parse({ ...(c.config ?? {}) })), c.events, DAY);
 }
 
 const keyOf = (x: { kind: string; token_fp?: string; issuer?: string }) => `${x.kind}|${x.token_fp ?? ''}|${x.issuer ?? ''}`;

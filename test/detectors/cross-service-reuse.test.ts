@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { feedDetector } from './feed-detector.js';
 import { TokenEvent as TokenEventSchema } from '../../schemas/token-event.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { HOUR, MIN, T0, ev, fp } from '../../detectors/case-helpers.js';
@@ -10,14 +11,7 @@ import type { AlertDraft, DetectorCase, DetectorInstance } from '../../detectors
 const make = (overrides: Partial<CrossServiceReuseConfig> = {}): DetectorInstance =>
   crossServiceReuse.create(crossServiceReuse.config.parse(overrides));
 
-function run(det: DetectorInstance, events: readonly TokenEvent[]): AlertDraft[] {
-  const out: AlertDraft[] = [];
-  for (const e of events) {
-    out.push(...det.process(e));
-    out.push(...det.advance(e.time));
-  }
-  return out;
-}
+const run = (det: DetectorInstance, events: readonly TokenEvent[]): AlertDraft[] => feedDetector(det, events);
 
 const multiset = (xs: readonly { kind: string; token_fp?: string }[]): string[] =>
   xs.map((x) => `${x.kind}|${x.token_fp ?? ''}`).sort();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { feedDetector } from './feed-detector.js';
 import { DAY, HOUR, MIN, T0, ev } from '../../detectors/case-helpers.js';
 import { mintRateSpike } from '../../detectors/mint-rate-spike/index.js';
 import { loopTimes, poissonTimes, refreshTimes } from '../../detectors/mint-rate-spike/cases.js';
@@ -7,16 +8,7 @@ import type { MintRateSpikeConfig } from '../../detectors/mint-rate-spike/config
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { TokenEvent as TokenEventSchema } from '../../schemas/token-event.js';
 
-function run(det: DetectorInstance, events: readonly TokenEvent[]): AlertDraft[] {
-  const drafts: AlertDraft[] = [];
-  for (const e of events) {
-    drafts.push(...det.process(e));
-    drafts.push(...det.advance(e.time));
-  }
-  const last = events[events.length - 1];
-  if (last) drafts.push(...det.advance(last.time + DAY));
-  return drafts;
-}
+const run = (det: DetectorInstance, events: readonly TokenEvent[]): AlertDraft[] => feedDetector(det, events, DAY);
 
 const runCase = (c: DetectorCase<MintRateSpikeConfig>): AlertDraft[] =>
   run(mintRateSpike.create(mintRateSpike.config.parse({ ...c.config })), c.events);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { feedDetector } from './feed-detector.js';
 import { Alert } from '../../schemas/alert.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { TokenEvent as TokenEventSchema } from '../../schemas/token-event.js';
@@ -11,14 +12,7 @@ import type { AlertDraft, DetectorCase, DetectorInstance } from '../../detectors
 const make = (overrides: Partial<ScopeDriftConfig> = {}): DetectorInstance =>
   scopeDrift.create(scopeDrift.config.parse(overrides));
 
-function run(det: DetectorInstance, events: readonly TokenEvent[]): AlertDraft[] {
-  const out: AlertDraft[] = [];
-  for (const e of events) {
-    out.push(...det.process(e));
-    out.push(...det.advance(e.time));
-  }
-  return out;
-}
+const run = (det: DetectorInstance, events: readonly TokenEvent[]): AlertDraft[] => feedDetector(det, events);
 
 const keyOf = (k: { kind: string; issuer?: string }): string => `${k.kind}|${k.issuer ?? ''}`;
 const multiset = (xs: readonly { kind: string; issuer?: string }[]): string[] => xs.map(keyOf).sort();

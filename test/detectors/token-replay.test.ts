@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { feedDetector } from './feed-detector.js';
 import { Alert } from '../../schemas/alert.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { buildAlert } from '../../src/pipeline/alert-builder.js';
@@ -11,14 +12,7 @@ import { createNetworkResolver, normalizeIp, parseCidr } from '../../detectors/t
 
 const make = (overrides: Partial<TokenReplayConfig> = {}): DetectorInstance => tokenReplay.create(tokenReplay.config.parse(overrides));
 
-function feed(det: DetectorInstance, events: readonly TokenEvent[]): AlertDraft[] {
-  const out: AlertDraft[] = [];
-  for (const e of events) {
-    out.push(...det.process(e));
-    out.push(...det.advance(e.time));
-  }
-  return out;
-}
+const feed = (det: DetectorInstance, events: readonly TokenEvent[]): AlertDraft[] => feedDetector(det, events);
 
 const runCase = (c: DetectorCase<TokenReplayConfig>): AlertDraft[] => feed(make(c.config), c.events);
 
