@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { SourceFormat, TokenAction } from './token-event.js';
 
-export const DETECTOR_IDS = ['mint_rate_spike', 'token_replay', 'scope_drift', 'cross_service_reuse'] as const;
+export const DETECTOR_IDS = ['mint_rate_spike', 'token_replay', 'scope_drift', 'cross_service_reuse', 'credential_context'] as const;
 export const DetectorId = z.enum(DETECTOR_IDS);
 export type DetectorId = z.infer<typeof DetectorId>;
 

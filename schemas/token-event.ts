@@ -19,12 +19,18 @@ export const SOURCE_FORMATS = [
   'kong',
   'envoy',
   'aws_apigw',
+  'entra_audit',
+  'security_lake',
+  'guardduty',
+  'keycloak',
+  'vault_audit',
+  'github_audit',
 ] as const;
 export const SourceFormat = z.enum(SOURCE_FORMATS);
 export type SourceFormat = z.infer<typeof SourceFormat>;
 
 /** Platform families; "one token seen across distinct platforms" compares these. */
-export const PLATFORMS = ['aws', 'gcp', 'azure', 'okta', 'auth0', 'k8s', 'gateway'] as const;
+export const PLATFORMS = ['aws', 'gcp', 'azure', 'okta', 'auth0', 'k8s', 'gateway', 'keycloak', 'vault', 'github'] as const;
 export const Platform = z.enum(PLATFORMS);
 export type Platform = z.infer<typeof Platform>;
 
@@ -48,6 +54,9 @@ export const TOKEN_KINDS = [
   'gcp_sa_key', // GCP service-account key
   'k8s_sa_token', // Kubernetes service-account token
   'session', // an IdP session (cookie-based); fingerprinted, never stored raw
+  'app_secret', // Entra application / service-principal client secret (passwordCredentials), by KeyIdentifier
+  'app_certificate', // Entra application / service-principal certificate (keyCredentials), by KeyIdentifier
+  'vault_token', // HashiCorp Vault token, identified by its accessor
   'unknown',
 ] as const;
 export const TokenKind = z.enum(TOKEN_KINDS);
@@ -101,6 +110,19 @@ export const TokenEvent = z.object({
       asn: z.string().max(64).optional(),
       /** Vendor-reported network label (e.g. AWS service principal, "AWS Internal"). */
       label: z.string().max(128).optional(),
+      // filled by the enrichment stage (src/enrich/) from network.ip; a vendor-given asn is kept
+      /** Address scope: public, or private/shared (CGNAT)/loopback/link_local/multicast/reserved, which are never looked up. */
+      scope: z.enum(['public', 'private', 'shared', 'loopback', 'link_local', 'multicast', 'reserved']).optional(),
+      /** Organization of the AS (asn), e.g. "Amazon.com, Inc.". */
+      as_org: z.string().max(256).optional(),
+      /** ISO 3166-1 alpha-2 country of the address block's registration. */
+      country: z.string().length(2).optional(),
+      /** Cloud whose published ranges hold the address: aws, gcp, azure, or a provider named in config. */
+      cloud_provider: z.string().max(32).optional(),
+      /** The cloud's region label (us-east-1, europe-west1, eastus; GLOBAL for AWS edge services). */
+      cloud_region: z.string().max(64).optional(),
+      /** The cloud's service label (EC2, S3, CLOUDFRONT, AMAZON; Google Cloud; AzureStorage). */
+      cloud_service: z.string().max(128).optional(),
     })
     .optional(),
   user_agent: z.string().max(1024).optional(),
@@ -113,5 +135,7 @@ export const TokenEvent = z.object({
   operation: z.string().max(256).optional(),
   /** Vendor-reported reuse/compromise reason, for reuse_signal events. */
   signal: z.string().max(256).optional(),
+  /** The envelope(s) the vendor record arrived in, outermost first (src/envelopes). */
+  envelope: z.string().max(128).optional().describe('envelope the record was unwrapped from, outermost first: eventbridge, cloudwatch_logs, cloudtrail_lookup_events, elasticsearch/logstash, …'),
 });
 export type TokenEvent = z.infer<typeof TokenEvent>;

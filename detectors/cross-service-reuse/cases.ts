@@ -42,7 +42,8 @@ export const positive: DetectorCase<CrossServiceReuseConfig>[] = [
     expect: [{ kind: 'audience_mismatch', token_fp: fp('aud-only') }],
   },
   {
-    name: 'EC2 instance credentials used from a public IP with a different user agent',
+    name: 'EC2 instance credentials used from a public IP outside the declared workload networks, with a different user agent',
+    config: { workload_networks: ['10.0.0.0/8', '198.51.100.0/28'] },
     events: [
       ...instanceSession('stolen-imds', T0),
       ev({ time: T0 + 40 * MIN, token: sts('stolen-imds'), source: 'cloudtrail', platform: 'aws', issuer: ROLE, service: 'sts.amazonaws.com', operation: 'GetCallerIdentity', network: { ip: '198.51.100.23' }, user_agent: 'aws-cli/2.15.30 Python/3.11.8 Linux/6.6.9-kali' }),
@@ -50,7 +51,8 @@ export const positive: DetectorCase<CrossServiceReuseConfig>[] = [
     expect: [{ kind: 'workload_escape', token_fp: fp('stolen-imds') }],
   },
   {
-    name: 'pod service-account token used from outside the cluster networks',
+    name: 'pod service-account token used from outside the declared cluster networks',
+    config: { cluster_networks: ['10.244.0.0/16'] },
     events: [
       ev({ time: T0, token: k8s('pod-tok'), source: 'k8s_audit', platform: 'k8s', issuer: 'k8s:orders:orders-sa', workload: { kind: 'k8s_pod', id: 'orders/orders-api-5c4f7' }, network: { ip: '10.244.1.5' } }),
       ev({ time: T0 + 10 * MIN, token: k8s('pod-tok'), source: 'k8s_audit', platform: 'k8s', issuer: 'k8s:orders:orders-sa', network: { ip: '203.0.113.9' }, operation: 'list secrets' }),

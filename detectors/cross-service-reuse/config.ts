@@ -15,7 +15,6 @@ export function parseCidr(s: string): { address: string; prefix: number; type: '
 }
 
 const Cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'must be a CIDR like 10.0.0.0/8 or 2001:db8::/32');
-const RFC1918 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 
 export const CrossServiceReuseConfig = z.object({
   max_tokens: z.number().int().positive().default(100_000).describe('Most tokens held; least recently seen evicted first.'),
@@ -38,12 +37,12 @@ export const CrossServiceReuseConfig = z.object({
     .describe('Token kinds whose audience restricts where they may be used (AWS sessions, for one, are not).'),
   workload_networks: z
     .array(Cidr)
-    .default(RFC1918)
-    .describe("CIDRs of the estate's VPCs and NAT egress: an EC2 instance-role session used from elsewhere escaped."),
+    .default([])
+    .describe("Optional: CIDRs of the estate's VPCs and NAT egress; an EC2 instance-role session used from elsewhere escaped. Empty (default): credential_context judges where workload credentials are used from what it learned."),
   cluster_networks: z
     .array(Cidr)
-    .default(RFC1918)
-    .describe('CIDRs of the Kubernetes clusters (pods, nodes): a pod token used from elsewhere escaped.'),
+    .default([])
+    .describe('Optional: CIDRs of the Kubernetes clusters (pods, nodes); a pod token used from elsewhere escaped. Empty (default): learned by credential_context instead.'),
   ci_networks: z
     .array(Cidr)
     .default([])

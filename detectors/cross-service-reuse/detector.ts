@@ -230,13 +230,13 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
     }
     const ip = event.network?.ip;
     if (home?.kind === 'ec2_instance' && (st.kind === 'sts_session' || event.token.kind === 'sts_session')) {
-      if (locate(event, workloadNets) === 'outside') {
+      if (config.workload_networks.length > 0 && locate(event, workloadNets) === 'outside') {
         reasons.push(`instance-role session used from ${ip}, outside the workload networks`);
         severity = 'critical';
         score = 0.9;
       }
     } else if (home?.kind === 'k8s_pod' || st.kind === 'k8s_sa_token' || event.token.kind === 'k8s_sa_token') {
-      if (locate(event, clusterNets) === 'outside') reasons.push(`cluster token used from ${ip}, outside the cluster networks`);
+      if (config.cluster_networks.length > 0 && locate(event, clusterNets) === 'outside') reasons.push(`cluster token used from ${ip}, outside the cluster networks`);
     } else if (home?.kind === 'ci_oidc') {
       const windowEnd = (st.expires_at ?? st.first_seen + config.ci_job_window_minutes * MIN_MS) + config.clock_skew_minutes * MIN_MS;
       if (event.time > windowEnd) reasons.push(`CI credential used ${Math.round((event.time - windowEnd) / MIN_MS)} min after its job window`);

@@ -4,9 +4,10 @@
  * replica) and from a minting loop. Events are built lazily on first access, so importing the
  * registry does not build thousands of events.
  *
- * The detector emits one draft per alerting bucket, starting at the sustain_buckets-th
+ * The detector emits one spike draft per alerting bucket, starting at the sustain_buckets-th
  * consecutive anomalous bucket: with 5-minute buckets and sustain 3, a bucket-aligned loop of
- * H hours gives 12·H − 2 drafts. Positive cases list exactly that many.
+ * H hours gives 12·H − 2 drafts; and one ramp draft per anomalous hour (once 3 earlier days
+ * are known). Positive cases list exactly that many.
  */
 import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
 import { DAY, HOUR, MIN, T0, ev, fp } from '../case-helpers.js';
@@ -86,11 +87,21 @@ export function loopTimes(from: number, to: number, perBucket: number): number[]
 /** The day curve: 1× at 00:00 UTC rising to 3× at 12:00 UTC. */
 export const dayCurve = (t: number): number => 2 - Math.cos((2 * Math.PI * (((t - T0) % DAY) + DAY)) / DAY);
 
+/** Per-mint context: the workload (pod) id, source address, ASN and user agent. */
+interface MintAttrs {
+  workload?: string;
+  ip?: string;
+  asn?: string;
+  ua?: string;
+}
+
 interface Stream {
   issuer: string;
   times: readonly number[];
   kind?: TokenKind;
   workload?: string;
+  /** Context of the n-th mint of the stream at time t. */
+  attrs?: (n: number, t: number) => MintAttrs;
 }
 
 /** Turn per-issuer mint times into time-ordered AssumeRole-style mint events. */
@@ -107,8 +118,10 @@ function mints(streams: readonly Stream[]): TokenEvent[] {
     }
     return p;
   };
-  return all.map(({ t, s, n }) =>
-    ev({
+  return all.map(({ t, s, n }) => {
+    const a = s.attrs?.(n, t) ?? {};
+    const network = a.ip || a.asn ? { ...(a.ip ? { ip: a.ip } : {}), ...(a.asn ? { asn: a.asn } : {}) } : undefined;
+    return ev({
       time: t,
       token: pool(s)[n % 8]!,
       action: 'mint',
@@ -118,9 +131,11 @@ function mints(streams: readonly Stream[]): TokenEvent[] {
       issuer: s.issuer,
       authority: 'sts.amazonaws.com',
       service: 'sts.amazonaws.com',
-      workload: { kind: 'k8s_pod', id: s.workload ?? `${s.issuer.split('/').pop()}-7d9f` },
-    }),
-  );
+      workload: { kind: 'k8s_pod', id: a.workload ?? s.workload ?? `${s.issuer.split('/').pop()}-7d9f` },
+      ...(network ? { network } : {}),
+      ...(a.ua ? { user_agent: a.ua } : {}),
+    });
+  });
 }
 
 /** A case whose events are generated on first access. */
@@ -143,6 +158,31 @@ function lazyCase(
 
 const spikes = (issuer: string, n: number): { kind: string; issuer: string }[] =>
   Array.from({ length: n }, () => ({ kind: 'spike', issuer }));
+const ramps = (issuer: string, n: number): { kind: string; issuer: string }[] =>
+  Array.from({ length: n }, () => ({ kind: 'ramp', issuer }));
+
+/** Mints of a fleet of pods, each with its own workload id, as (time, pod) pairs sorted by time. */
+interface PodMint {
+  t: number;
+  pod: string;
+}
+
+/**
+ * 60 pods refreshing every 50–60 minutes; at `rollout` they are replaced within 15 minutes by
+ * new pods (new workload ids) that each mint `bootMints` tokens at start, then refresh.
+ */
+export function rolloutMints(from: number, to: number, rollout: number, bootMints: number, seed: number): PodMint[] {
+  const rnd = prng(seed);
+  const out: PodMint[] = [];
+  for (let i = 0; i < 60; i++) {
+    const stop = rollout + Math.floor((i / 60) * 15 * MIN);
+    for (let t = from + rnd() * 55 * MIN; t < stop; t += (50 + rnd() * 10) * MIN) out.push({ t: Math.floor(t), pod: `web-v1-${i}` });
+    const boot = stop + Math.floor(rnd() * 20_000);
+    for (let k = 0; k < bootMints; k++) out.push({ t: boot + k * 1000, pod: `web-v2-${i}` });
+    for (let t = boot + (50 + rnd() * 10) * MIN; t < to; t += (50 + rnd() * 10) * MIN) out.push({ t: Math.floor(t), pod: `web-v2-${i}` });
+  }
+  return out.sort((a, b) => a.t - b.t);
+}
 
 const PAYMENTS = 'arn:aws:iam::111122223333:role/payments-worker';
 const REPORTS = 'arn:aws:iam::111122223333:role/reports-api';
@@ -151,6 +191,15 @@ const INGEST = 'arn:aws:iam::111122223333:role/ingest';
 const NEWCOMER = 'arn:aws:iam::111122223333:role/new-batch-loader';
 const QUIET = 'arn:aws:iam::111122223333:role/nightly-report';
 const LOCKSTEP = 'arn:aws:iam::111122223333:role/sync-fleet';
+const WEB = 'arn:aws:iam::111122223333:role/web-frontend';
+const MOBILE = 'okta-client:0oa-mobile-app';
+const VPS = { ip: '159.203.114.7', asn: 'AS14061', ua: 'python-requests/2.31.0' };
+
+/** Drafts of the peak-hour burst: spikes from the third anomalous bucket, one ramp for the hour. */
+const PEAK_SPIKES = 10;
+const PEAK_RAMPS = 1;
+/** Hours of the ×2 day that alert as a ramp (the first at 03:00, three hours in). */
+const RAMP_HOURS = 20;
 
 export const positive: readonly DetectorCase<MintRateSpikeConfig>[] = [
   lazyCase(
@@ -186,7 +235,44 @@ export const positive: readonly DetectorCase<MintRateSpikeConfig>[] = [
         { issuer: CHECKOUT, times: [...poissonTimes(T0, end, dayCurve, 3, 4), ...loopTimes(attack, attack + HOUR, 40)].sort((a, b) => a - b) },
       ]);
     },
-    spikes(CHECKOUT, 10),
+    // The hour also stands out against the same hour on earlier days: one ramp for it.
+    [...spikes(CHECKOUT, 10), ...ramps(CHECKOUT, 1)],
+  ),
+  lazyCase(
+    'peak-hour burst: ~3.5× the busiest hour of the day, judged against the learned variability (no ×5 floor)',
+    () => {
+      // A week of history, so the hour is judged against the median of 7 days and a week earlier.
+      const attack = T0 + 7 * DAY + 12 * HOUR; // the day curve peaks at 12:00
+      const end = T0 + 7 * DAY + 16 * HOUR;
+      const extra = poissonTimes(attack, attack + HOUR, (t) => 2.5 * dayCurve(t), 7.5, 22);
+      return mints([{ issuer: CHECKOUT, times: [...poissonTimes(T0, end, dayCurve, 3, 21), ...extra].sort((a, b) => a - b) }]);
+    },
+    [...spikes(CHECKOUT, PEAK_SPIKES), ...ramps(CHECKOUT, PEAK_RAMPS)],
+  ),
+  lazyCase(
+    'slow ramp: from midnight the issuer mints ×2 its usual rate all day, from its own workload; alerts within the day',
+    () => {
+      const start = T0 + 4 * DAY;
+      const end = T0 + 5 * DAY;
+      const times = [...refreshTimes(T0, end, () => 40, 40, 23), ...poissonTimes(start, end, () => 40 / 55, 1, 24)];
+      return mints([{ issuer: INGEST, times: times.sort((a, b) => a - b) }]);
+    },
+    ramps(INGEST, RAMP_HOURS),
+  ),
+  lazyCase(
+    'grants from an ASN and client new to an established issuer (a client secret used from a VPS)',
+    () => {
+      const t = T0 + 2 * DAY + 12 * HOUR;
+      return mints([
+        {
+          issuer: PAYMENTS,
+          times: poissonTimes(T0, T0 + 3 * DAY, () => 0.5, 0.5, 25),
+          attrs: (n) => ({ ip: `52.94.133.${10 + (n % 40)}`, asn: 'AS16509', ua: n % 3 ? 'aws-sdk-go-v2/1.24.0 os/linux' : 'aws-sdk-java/2.21.0 Linux' }),
+        },
+        { issuer: PAYMENTS, times: [t, t + MIN, t + 2 * MIN], attrs: () => VPS },
+      ]);
+    },
+    [{ kind: 'new_context', issuer: PAYMENTS }],
   ),
 ];
 
@@ -237,6 +323,36 @@ export const negative: readonly DetectorCase<MintRateSpikeConfig>[] = [
       const times: number[] = [];
       for (let t = T0 + 7 * MIN; t < T0 + 4 * DAY; t += (50 + rnd() * 10) * MIN) for (let r = 0; r < 60; r++) times.push(Math.floor(t + rnd() * 30_000));
       return mints([{ issuer: LOCKSTEP, times: times.sort((a, b) => a - b) }]);
+    },
+    [],
+  ),
+  lazyCase(
+    'deploy stampede: 60 pods replaced within 15 minutes, each new pod minting 3 tokens at boot',
+    () => {
+      const pods = rolloutMints(T0, T0 + 4 * DAY, T0 + 3 * DAY + 10 * HOUR, 3, 26);
+      return mints([{ issuer: WEB, times: pods.map((p) => p.t), attrs: (n) => ({ workload: pods[n]!.pod }) }]);
+    },
+    [],
+  ),
+  lazyCase(
+    'level shift: a new tenant adds 40% for good (16 more replicas), then steady for days',
+    () => {
+      const shift = T0 + 3 * DAY + 9 * HOUR;
+      return mints([{ issuer: REPORTS, times: refreshTimes(T0, T0 + 6 * DAY, (t) => (t >= shift ? 56 : 40), 56, 27) }]);
+    },
+    [],
+  ),
+  lazyCase(
+    'NAT pool, CGNAT and two SDKs: addresses change across /24s (and v4 ↔ v6) within the ASN, clients alternate',
+    () => {
+      const ip = (n: number): string => (n % 5 === 4 ? `2600:380:${(n * 7) % 97}:1::${n % 13}` : `100.${64 + (n % 31)}.${(n * 13) % 251}.${n % 200}`);
+      return mints([
+        {
+          issuer: MOBILE,
+          times: poissonTimes(T0, T0 + 4 * DAY, () => 0.6, 0.6, 28),
+          attrs: (n) => ({ ip: ip(n), asn: 'AS20057', ua: n % 2 ? 'okhttp/4.12.0' : 'CFNetwork/1490.0.4 Darwin/23.2.0' }),
+        },
+      ]);
     },
     [],
   ),

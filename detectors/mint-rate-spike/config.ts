@@ -1,8 +1,10 @@
 /**
  * mint_rate_spike configuration. Defaults separate benign load changes (diurnal ~3×, autoscaling
- * ~2×, hourly refresh bursts, pod start-up bursts) from minting loops (20–100× for an hour):
- * a bucket must be ≥ threshold robust sigmas AND ≥ min_ratio × expected AND ≥ min_count mints,
- * for sustain_buckets consecutive buckets.
+ * ~2×, hourly refresh bursts, pod start-up bursts, deploys) from abuse: a bucket must be ≥
+ * threshold robust sigmas (the learned variability) AND ≥ min_ratio × expected AND ≥ min_count
+ * mints for sustain_buckets consecutive buckets (spike); hours are judged against the same hours
+ * on earlier days (ramp); mints from an ASN, or a network and client, new to the issuer
+ * (new_context).
  */
 import { z } from 'zod';
 
@@ -39,8 +41,10 @@ export const MintRateSpikeConfig = z
     min_ratio: z
       .number()
       .min(1)
-      .default(5)
-      .describe('A bucket must hold at least this multiple of the expected count (relative-increase floor).'),
+      .default(2)
+      .describe(
+        'A bucket must hold at least this multiple of the expected count (a relative-increase floor; the robust z against the learned variability does the real work).',
+      ),
     threshold: z
       .number()
       .positive()
@@ -86,6 +90,69 @@ export const MintRateSpikeConfig = z
       .positive()
       .default(72)
       .describe('Issuers with no mint for this many event-time hours are forgotten (they re-learn on return).'),
+    level_shift_hours: z
+      .number()
+      .min(0)
+      .max(168)
+      .default(24)
+      .describe(
+        'A new level that has stayed anomalous this many hours, and held steady (not still rising day over day), is learned as the new normal; 0 never learns one.',
+      ),
+    trend_threshold: z
+      .number()
+      .positive()
+      .default(4)
+      .describe(
+        'z an hour window (1, 3, 6, 12 or 24 hours) must reach against the same hours on earlier days and a week earlier, with the noise learned per issuer (ramp); the window must also reach its ratio (×2.5 for 1 hour … ×1.5 for 12–24 hours) and 10+ extra mints.',
+      ),
+    trend_min_days: z
+      .number()
+      .int()
+      .min(1)
+      .max(7)
+      .default(3)
+      .describe('Earlier days of the same hours needed before the hourly trend judges an issuer.'),
+    deploy_allowance: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(3)
+      .describe(
+        'Mints a first-seen workload (new pod, instance, CI run) may make in its first bucket without counting: a deploy stampede is many new workloads minting once, an attack is the same workloads minting more.',
+      ),
+    max_workloads_per_issuer: z
+      .number()
+      .int()
+      .min(1)
+      .default(512)
+      .describe('Workloads remembered per issuer for deploy-awareness (least recently seen forgotten first).'),
+    context_min_hours: z
+      .number()
+      .min(0)
+      .default(24)
+      .describe('Hours since an issuer\'s first mint before a new mint context (ASN, network, client) can alert.'),
+    context_min_mints: z
+      .number()
+      .int()
+      .min(1)
+      .default(50)
+      .describe('Mints an issuer needs before a new mint context can alert.'),
+    max_contexts_per_issuer: z
+      .number()
+      .int()
+      .min(1)
+      .default(256)
+      .describe('ASNs, networks and clients remembered per issuer (least recently seen forgotten first).'),
+    edge_sketch_buckets: z
+      .number()
+      .int()
+      .min(16)
+      .max(65536)
+      .default(512)
+      .describe(
+        'Buckets per row of the MIDAS-R count-min sketches that score issuer → audience / network / client edges (2 rows; fixed memory of 6 × 2 × buckets numbers for all issuers).',
+      ),
     max_evidence: z
       .number()
       .int()

@@ -1,55 +1,107 @@
 /**
- * mint_rate_spike: per issuer, mints per event-time bucket against the issuer's own robust
- * baseline (src/scoring/robust-scorer.ts). A bucket [s, s+size) is judged when the watermark
- * reaches s+size (or when a later event of the same issuer arrives, since events are in order
- * per key). Empty buckets count as 0 and are folded in lazily when the issuer's next bucket
- * closes, at most one baseline window of them: an empty bucket can never alert, so this gives
- * the same alerts as closing every empty bucket eagerly.
+ * mint_rate_spike: per issuer, three views of token minting.
  *
- * Emits one draft per alerting bucket (dedup_key = issuer; the runtime folds repeats).
+ * - spike: mints per event-time bucket against the issuer's own robust baseline
+ *   (src/scoring/robust-scorer.ts: recent window + same hour on earlier days, learned
+ *   variability, level shifts learned once steady for level_shift_hours). A bucket [s, s+size)
+ *   is judged when the watermark reaches s+size (or when a later event of the same issuer
+ *   arrives, since events are in order per key). Empty buckets count as 0 and are folded in
+ *   lazily when the issuer's next bucket closes, at most one baseline window of them.
+ * - ramp: the closed buckets' counts per hour against the same hours on earlier days and a week
+ *   earlier (./trend.ts), for slow ramps and bursts too small for a bucket to show.
+ * - new_context: a mint from an ASN, or a network and client, new to an established issuer
+ *   (./context.ts); issuer → audience / network / client edges are also scored by MIDAS-R
+ *   (src/scoring/midas-r.ts) for how bursty they are.
+ *
+ * Deploy-awareness: a workload (pod, instance, CI run) seen for the first time may mint
+ * deploy_allowance tokens in its first bucket without counting toward spike/ramp: a deploy's
+ * stampede is many new workloads minting once; the same workloads minting more still counts.
+ *
+ * State is explicit, bounded and JSON-serializable; no I/O; event time only.
  */
 import type { TokenEvent } from '../../schemas/token-event.js';
-import { isoTime } from '../../src/core/time.js';
-import { RobustScorer, type Assessment, type RobustScorerOptions, type RobustScorerState } from '../../src/scoring/robust-scorer.js';
+import { RobustScorer, type RobustScorerOptions, type RobustScorerState } from '../../src/scoring/robust-scorer.js';
+import { MidasR, normalizeScore, type MidasRState } from '../../src/scoring/midas-r.js';
 import { KeyedState, type KeyedEntry } from '../../src/core/keyed-state.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import type { MintRateSpikeConfig } from './config.js';
-import { meta } from './meta.js';
+import { NOVELTY_ALERT, contextOf, keyOf, learnContext, noveltyOf, type MintContext } from './context.js';
+import { contextDraft, rampDraft, spikeDraft } from './drafts.js';
+import { addBucket, newTrendState, type TrendOptions, type TrendState } from './trend.js';
 
 const MIN_MS = 60_000;
 const HOUR_MS = 60 * MIN_MS;
+/** Raw MIDAS-R edge score mapped to 0.5 (see normalizeScore). */
+const EDGE_HALF_SCORE = 100;
 
 interface OpenBucket {
   start: number;
   count: number;
+  /** count minus start-up mints of first-seen workloads. */
+  judged: number;
+  /** Highest normalised MIDAS-R edge score of the bucket's mints. */
+  edge: number;
   /** First max_evidence − 1 mints of the bucket, plus the latest one last. */
   sample: TokenEvent[];
 }
 
-interface IssuerState {
+interface WorkloadSeen {
+  /** Start of the bucket the workload was first seen in. */
+  first: number;
+  /** Mints in that first bucket. */
+  n: number;
+}
+
+interface ContextKinds {
+  asn: boolean;
+  network: boolean;
+  client: boolean;
+}
+
+interface IssuerCommon {
   open: OpenBucket | null;
   /** Start of the first bucket not yet folded into the baseline; null before the first close. */
   next: number | null;
   /** Consecutive anomalous buckets up to the last closed one. */
   streak: number;
-  scorer: RobustScorerState;
+  trend: TrendState;
+  kinds: ContextKinds;
+  first_mint: number;
+  mints: number;
 }
 
-interface LiveIssuer {
-  open: OpenBucket | null;
-  next: number | null;
-  streak: number;
+interface IssuerState extends IssuerCommon {
+  scorer: RobustScorerState;
+  workloads: [string, WorkloadSeen][];
+  contexts: [string, number][];
+}
+
+interface LiveIssuer extends IssuerCommon {
   scorer: RobustScorer;
+  workloads: Map<string, WorkloadSeen>;
+  contexts: Map<string, number>;
 }
 
 export interface MintRateSpikeState {
-  v: 1;
+  v: 2;
   /** Highest bucket boundary the watermark has closed through; null before the first advance. */
   closed_through: number | null;
   /** An event opened a bucket that already ends at or before closed_through. */
   pending_late: boolean;
   late_events: number;
+  /** Event time of tick 1 of the edge sketches; null before the first mint. */
+  edge_origin: number | null;
+  edges: MidasRState;
   issuers: [string, KeyedEntry<IssuerState>][];
+}
+
+/** The state of mint_rate_spike v1 (spike baselines only), still accepted by restore(). */
+export interface MintRateSpikeStateV1 {
+  v: 1;
+  closed_through: number | null;
+  pending_late: boolean;
+  late_events: number;
+  issuers: [string, KeyedEntry<{ open: { start: number; count: number; sample: TokenEvent[] } | null; next: number | null; streak: number; scorer: RobustScorerState }>][];
 }
 
 export function scorerOptions(config: MintRateSpikeConfig): RobustScorerOptions {
@@ -69,14 +121,22 @@ export function scorerOptions(config: MintRateSpikeConfig): RobustScorerOptions 
     seasonalMinPeriods: config.seasonality_min_days,
     seasonalMaxPeriods: config.seasonality_max_days,
     countData: true,
+    levelShiftAfter: Math.round((config.level_shift_hours * 60) / config.bucket_minutes),
   };
+}
+
+function trendOptions(config: MintRateSpikeConfig): TrendOptions {
+  return { minDays: config.trend_min_days, threshold: config.trend_threshold, minExcess: config.min_count, shiftHours: Math.round(config.level_shift_hours) };
 }
 
 export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeState> {
   private readonly sizeMs: number;
   private readonly window: number;
   private readonly scorerOpts: RobustScorerOptions;
+  private readonly trendOpts: TrendOptions;
   private issuers: KeyedState<LiveIssuer>;
+  private edges: MidasR;
+  private edgeOrigin: number | null = null;
   private closedThrough = Number.NEGATIVE_INFINITY;
   private pendingLate = false;
   /** Mints older than their issuer's already-judged buckets (counted, not scored). */
@@ -85,8 +145,10 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
   constructor(private readonly config: MintRateSpikeConfig) {
     this.sizeMs = config.bucket_minutes * MIN_MS;
     this.scorerOpts = scorerOptions(config);
+    this.trendOpts = trendOptions(config);
     this.window = this.scorerOpts.window!;
     this.issuers = new KeyedState<LiveIssuer>(config.max_issuers, config.issuer_idle_ttl_hours * HOUR_MS);
+    this.edges = new MidasR({ rows: 2, buckets: config.edge_sketch_buckets, seed: 7 });
   }
 
   process(event: TokenEvent): AlertDraft[] {
@@ -97,7 +159,13 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
       open: null,
       next: null,
       streak: 0,
+      trend: newTrendState(),
+      kinds: { asn: false, network: false, client: false },
+      first_mint: event.time,
+      mints: 0,
       scorer: new RobustScorer(this.scorerOpts),
+      workloads: new Map(),
+      contexts: new Map(),
     }));
     if ((st.next !== null && start < st.next) || (st.open && start < st.open.start)) {
       this.lateEvents++;
@@ -106,15 +174,20 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
     const drafts: AlertDraft[] = [];
     if (st.open && start > st.open.start) {
       // In order per key: the open bucket can get no more events, judge it now.
-      const d = this.close(issuer, st);
-      if (d) drafts.push(d);
+      this.close(issuer, st, drafts);
     }
     if (!st.open) {
-      st.open = { start, count: 0, sample: [] };
+      st.open = { start, count: 0, judged: 0, edge: 0, sample: [] };
       if (start + this.sizeMs <= this.closedThrough) this.pendingLate = true;
     }
     const b = st.open;
     b.count++;
+    if (!this.startupMint(st, event, start)) b.judged++;
+    const ctx = contextOf(event);
+    const edge = this.scoreEdges(issuer, ctx, event.time);
+    if (edge > b.edge) b.edge = edge;
+    this.judgeContext(issuer, st, event, ctx, edge, drafts);
+    st.mints++;
     if (b.sample.length < this.config.max_evidence) b.sample.push(event);
     else b.sample[b.sample.length - 1] = event;
     return drafts;
@@ -128,10 +201,7 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
     const drafts: AlertDraft[] = [];
     for (const [issuer, entry] of this.issuers.entries()) {
       const st = entry.value;
-      if (st.open && st.open.start + this.sizeMs <= watermark) {
-        const d = this.close(issuer, st);
-        if (d) drafts.push(d);
-      }
+      if (st.open && st.open.start + this.sizeMs <= watermark) this.close(issuer, st, drafts);
     }
     this.issuers.evictIdle(watermark);
     return drafts;
@@ -146,43 +216,58 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
         {
           touched: e.touched,
           value: {
-            open: v.open ? { start: v.open.start, count: v.open.count, sample: structuredClone(v.open.sample) } : null,
+            open: v.open ? { ...v.open, sample: structuredClone(v.open.sample) } : null,
             next: v.next,
             streak: v.streak,
+            trend: { ...v.trend, counts: v.trend.counts.slice() },
+            kinds: { ...v.kinds },
+            first_mint: v.first_mint,
+            mints: v.mints,
             scorer: v.scorer.snapshot(),
+            workloads: [...v.workloads].map(([w, s]) => [w, { ...s }]),
+            contexts: [...v.contexts],
           },
         },
       ]);
     }
     return {
-      v: 1,
+      v: 2,
       // JSON has no -Infinity: null stands for "nothing closed yet".
       closed_through: Number.isFinite(this.closedThrough) ? this.closedThrough : null,
       pending_late: this.pendingLate,
       late_events: this.lateEvents,
+      edge_origin: this.edgeOrigin,
+      edges: this.edges.snapshot(),
       issuers,
     };
   }
 
-  restore(state: MintRateSpikeState): void {
-    if (state.v !== 1) throw new TypeError('unsupported mint_rate_spike state version');
+  restore(input: MintRateSpikeState | MintRateSpikeStateV1): void {
+    const state = input.v === 1 ? this.upgrade(input) : input;
+    if (state.v !== 2) throw new TypeError('unsupported mint_rate_spike state version');
     this.closedThrough = typeof state.closed_through === 'number' ? state.closed_through : Number.NEGATIVE_INFINITY;
     this.pendingLate = state.pending_late;
     this.lateEvents = state.late_events;
+    this.edgeOrigin = state.edge_origin;
+    this.edges = MidasR.fromState(state.edges);
     const fresh = new KeyedState<LiveIssuer>(this.config.max_issuers, this.config.issuer_idle_ttl_hours * HOUR_MS);
     fresh.load(
-      state.issuers.map(([k, e]) => [
-        k,
-        {
-          touched: e.touched,
-          value: {
-            open: e.value.open ? { ...e.value.open, sample: structuredClone(e.value.open.sample) } : null,
-            next: e.value.next,
-            streak: e.value.streak,
-            scorer: RobustScorer.fromState(e.value.scorer, this.scorerOpts),
-          },
-        },
-      ]),
+      state.issuers.map(([k, e]) => {
+        const v = e.value;
+        const live: LiveIssuer = {
+          open: v.open ? { ...v.open, sample: structuredClone(v.open.sample) } : null,
+          next: v.next,
+          streak: v.streak,
+          trend: { ...v.trend, counts: v.trend.counts.slice() },
+          kinds: { ...v.kinds },
+          first_mint: v.first_mint,
+          mints: v.mints,
+          scorer: RobustScorer.fromState(v.scorer, this.scorerOpts),
+          workloads: new Map(v.workloads.map(([w, s]) => [w, { ...s }])),
+          contexts: new Map(v.contexts),
+        };
+        return [k, { touched: e.touched, value: live }];
+      }),
     );
     this.issuers = fresh;
   }
@@ -191,10 +276,95 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
     return this.issuers.size;
   }
 
-  /** Fold empty buckets since the last close, judge the open bucket, return a draft if it alerts. */
-  private close(issuer: string, st: LiveIssuer): AlertDraft | undefined {
+  /** A v1 checkpoint (bucket baselines only) resumes with empty hourly trends, workloads and contexts. */
+  private upgrade(v1: MintRateSpikeStateV1): MintRateSpikeState {
+    return {
+      v: 2,
+      closed_through: v1.closed_through,
+      pending_late: v1.pending_late,
+      late_events: v1.late_events,
+      edge_origin: null,
+      edges: new MidasR({ rows: 2, buckets: this.config.edge_sketch_buckets, seed: 7 }).snapshot(),
+      issuers: v1.issuers.map(([k, e]) => [
+        k,
+        {
+          touched: e.touched,
+          value: {
+            open: e.value.open ? { ...e.value.open, judged: e.value.open.count, edge: 0 } : null,
+            next: e.value.next,
+            streak: e.value.streak,
+            scorer: e.value.scorer,
+            trend: newTrendState(),
+            kinds: { asn: false, network: false, client: false },
+            first_mint: e.touched,
+            mints: 0,
+            workloads: [],
+            contexts: [],
+          },
+        },
+      ]),
+    };
+  }
+
+  /** A start-up mint of a first-seen workload (within its allowance) does not count. */
+  private startupMint(st: LiveIssuer, e: TokenEvent, start: number): boolean {
+    const id = e.workload?.id;
+    const allowance = this.config.deploy_allowance;
+    if (!id || allowance === 0) return false;
+    const key = `${e.workload!.kind}:${id}`;
+    const seen = st.workloads.get(key);
+    if (!seen) {
+      st.workloads.set(key, { first: start, n: 1 });
+      if (st.workloads.size > this.config.max_workloads_per_issuer) st.workloads.delete(st.workloads.keys().next().value!);
+      return true;
+    }
+    st.workloads.delete(key);
+    st.workloads.set(key, seen);
+    if (seen.first === start && seen.n < allowance) {
+      seen.n++;
+      return true;
+    }
+    return false;
+  }
+
+  /** Count issuer → audience / network / client edges in MIDAS-R; the highest normalised score. */
+  private scoreEdges(issuer: string, ctx: MintContext, time: number): number {
+    this.edgeOrigin ??= time;
+    const tick = Math.floor((time - this.edgeOrigin) / this.sizeMs) + 1;
+    let raw = 0;
+    if (ctx.audience) raw = Math.max(raw, this.edges.score(issuer, `aud:${ctx.audience}`, tick));
+    if (ctx.asn || ctx.network) raw = Math.max(raw, this.edges.score(issuer, ctx.asn ? keyOf.asn(ctx.asn) : keyOf.network(ctx.network!), tick));
+    if (ctx.client) raw = Math.max(raw, this.edges.score(issuer, keyOf.client(ctx.client), tick));
+    return normalizeScore(raw, EDGE_HALF_SCORE);
+  }
+
+  private judgeContext(issuer: string, st: LiveIssuer, e: TokenEvent, ctx: MintContext, edge: number, drafts: AlertDraft[]): void {
+    const c = this.config;
+    const established = e.time - st.first_mint >= c.context_min_hours * HOUR_MS && st.mints >= c.context_min_mints;
+    if (established) {
+      const n = noveltyOf(ctx, st.contexts, st.kinds);
+      if (n.score >= NOVELTY_ALERT - 1e-9) {
+        let asns = 0;
+        let networks = 0;
+        let clients = 0;
+        for (const k of st.contexts.keys()) {
+          if (k.startsWith('a:')) asns++;
+          else if (k.startsWith('n:')) networks++;
+          else clients++;
+        }
+        drafts.push(contextDraft(issuer, e, ctx, n, edge, { asns, networks, clients, mints: st.mints }));
+      }
+    }
+    learnContext(ctx, st.contexts, e.time, c.max_contexts_per_issuer);
+    if (ctx.asn) st.kinds.asn = true;
+    if (ctx.network) st.kinds.network = true;
+    if (ctx.client) st.kinds.client = true;
+  }
+
+  /** Fold empty buckets since the last close, judge the open bucket and its hour, push drafts. */
+  private close(issuer: string, st: LiveIssuer, drafts: AlertDraft[]): void {
     const b = st.open;
-    if (!b) return undefined;
+    if (!b) return;
     st.open = null;
     if (st.next !== null && st.next < b.start) {
       const empty = Math.round((b.start - st.next) / this.sizeMs);
@@ -204,52 +374,15 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
       for (let t = b.start - fill * this.sizeMs; t < b.start; t += this.sizeMs) st.scorer.learn(t, 0);
       st.streak = 0;
     }
-    const a = st.scorer.assess(b.start, b.count);
+    const a = st.scorer.assess(b.start, b.judged);
     st.next = b.start + this.sizeMs;
     st.streak = a.anomalous ? st.streak + 1 : 0;
-    if (!a.anomalous || st.streak < this.config.sustain_buckets || b.count < this.config.min_count) return undefined;
-    return this.draft(issuer, b, a, st.streak);
-  }
-
-  private draft(issuer: string, b: OpenBucket, a: Assessment, streak: number): AlertDraft {
-    const c = this.config;
-    const last = b.sample[b.sample.length - 1];
-    const round = (x: number): number => Math.round(x * 1000) / 1000;
-    const since = b.start - (streak - 1) * this.sizeMs;
-    const kind = meta.kinds.spike!;
-    return {
-      kind: 'spike',
-      score: a.score,
-      title: kind.title,
-      summary:
-        `${issuer} minted ${b.count} tokens in the ${c.bucket_minutes}-minute bucket at ${isoTime(b.start)}, ` +
-        `${round(a.ratio)}× the expected ${round(a.expected)} (robust z ${round(a.z)}, ` +
-        `${a.seasonal ? 'same hour on earlier days' : 'recent baseline'}); anomalous for ${streak} consecutive buckets since ${isoTime(since)}.`,
-      dedup_key: issuer,
-      issuer,
-      ...(last?.subject ? { subject: last.subject } : {}),
-      ...(last?.service ? { service: last.service } : {}),
-      events: b.sample.slice(),
-      baseline: {
-        count: b.count,
-        median: round(a.median),
-        mad: round(a.mad),
-        expected: round(a.expected),
-        sigma: round(a.sigma),
-        z: round(a.z),
-        ratio: round(a.ratio),
-        threshold: c.threshold,
-        min_ratio: c.min_ratio,
-        min_count: c.min_count,
-        seasonal: a.seasonal,
-        buckets_of_history: a.history,
-        baseline_points: a.baseline_points,
-        bucket_start: isoTime(b.start),
-        bucket_minutes: c.bucket_minutes,
-        consecutive_buckets: streak,
-        anomalous_since: isoTime(since),
-      },
-    };
+    if (a.anomalous && st.streak >= this.config.sustain_buckets && b.judged >= this.config.min_count) {
+      drafts.push(spikeDraft(this.config, issuer, b, a, st.streak, this.sizeMs));
+    }
+    const lastOfHour = (b.start + this.sizeMs) % HOUR_MS === 0;
+    const t = addBucket(st.trend, b.start, b.judged, lastOfHour, this.trendOpts);
+    if (t?.anomalous) drafts.push(rampDraft(this.config, issuer, b, t));
   }
 }
 

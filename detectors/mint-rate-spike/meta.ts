@@ -3,13 +3,19 @@ import type { DetectorMeta } from '../types.js';
 
 export const meta: DetectorMeta = {
   id: 'mint_rate_spike',
-  version: 1,
+  version: 2,
   title: 'Token minting rate spike',
   description:
     'Counts tokens minted per issuer (role, service account, OAuth client, workload) in event-time buckets and ' +
-    'compares each closed bucket with that issuer\'s own robust baseline (median/MAD, same hour on earlier days ' +
-    'when known). Alerts when a sustained run of buckets is far above normal in both absolute (robust z) and ' +
-    'relative (× expected) terms; anomalous buckets are never learned, so a minting loop keeps alerting.',
+    'compares each closed bucket with that issuer\'s own robust baseline (median/MAD of the recent day, same hour on ' +
+    'earlier days when known): `spike` when a sustained run of buckets is far above the learned variability. ' +
+    'Hourly counts are compared with the same hours on earlier days and a week earlier over 1–24 hour windows: ' +
+    '`ramp` for a slow ramp (×2 a day alerts the same day) or a burst hidden in the peak hour. Anomalous buckets and ' +
+    'hours are not learned until the new level has persisted for level_shift_hours and held steady (a level still ' +
+    'rising day over day never is). A first-seen workload\'s start-up mints do not count, so a deploy stampede is ' +
+    'quiet while the same workloads minting more is not. `new_context`: a mint from an ASN (network.asn, from ' +
+    'enrichment), or a /24 (/48) network together with a client family, new to an established issuer; issuer → ' +
+    'audience / network / client edges are scored by MIDAS-R for burstiness.',
   key_by: 'issuer',
   mitre_attack: ['T1528', 'T1550.001', 'T1078.004'],
   // NHI2 Secret Leakage: a leaked credential/refresh token is being exercised to mint at volume;
@@ -24,5 +30,7 @@ export const meta: DetectorMeta = {
   ].join('\n'),
   kinds: {
     spike: { title: 'Token minting rate spike', severity: 'high' },
+    ramp: { title: 'Token minting rising against earlier days', severity: 'high' },
+    new_context: { title: 'Tokens minted from a network or client new to the issuer', severity: 'medium' },
   },
 };

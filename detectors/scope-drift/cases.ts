@@ -26,6 +26,13 @@ function refreshLoop(issuer: string, from: number, hours: number, scopes: readon
 /** Learning (26 h of refreshes) is over by this time. */
 const AFTER = T0 + 26 * HOUR;
 
+/** Several actors' events interleaved in event-time order (stable for equal times). */
+const byTime = (...streams: TokenEvent[][]): TokenEvent[] => streams.flat().sort((a, b) => a.time - b.time);
+
+/** Clients of one app (one per environment/region), all learned, for rollout cases. */
+const APP_CLIENTS = ['okta:0oa-crm-eu', 'okta:0oa-crm-us', 'okta:0oa-crm-ap', 'okta:0oa-crm-stg', 'okta:0oa-crm-dev'];
+const CRM_SCOPES = ['contacts:read', 'openid'];
+
 export const positive: DetectorCase<ScopeDriftConfig>[] = [
   {
     name: 'client requests admin scopes it is refused (probing), once per scope',
@@ -84,9 +91,108 @@ export const positive: DetectorCase<ScopeDriftConfig>[] = [
     ],
     expect: [{ kind: 'granted_beyond_baseline', issuer: CLIENT }],
   },
+  {
+    name: 'after learning, one new PII read scope granted to the client alerts once, though read-only',
+    events: [
+      ...refreshLoop(CLIENT, T0, 26, BASE_SCOPES),
+      ev({ time: AFTER + HOUR, token: 'pii-1', action: 'mint', issuer: CLIENT, scopes_granted: [...BASE_SCOPES, 'customers.pii.read'] }),
+      ev({ time: AFTER + HOUR + MIN, token: 'pii-1', issuer: CLIENT, service: 'crm.example.com', scopes_used: ['customers.pii.read'] }),
+      // the client keeps the scope from then on: no repeat
+      ...refreshLoop(CLIENT, AFTER + 2 * HOUR, 4, [...BASE_SCOPES, 'customers.pii.read'], 'after'),
+    ],
+    expect: [{ kind: 'granted_beyond_baseline', issuer: CLIENT }],
+  },
+  {
+    name: 'after learning, a token exercises a secrets read scope its issuer never used (gateway only, no grant seen)',
+    events: [
+      ...refreshLoop(CLIENT, T0, 26, BASE_SCOPES),
+      ev({ time: AFTER + HOUR, token: 'gw-only', issuer: CLIENT, service: 'vault.example.com', scopes_used: ['vault.secrets.read'] }),
+    ],
+    expect: [{ kind: 'used_beyond_baseline', issuer: CLIENT }],
+  },
+  {
+    name: 'a client holding light customer data is granted a heavier PII scope (SSN)',
+    events: [
+      ...refreshLoop(CLIENT, T0, 26, [...BASE_SCOPES, 'customers:read']),
+      ev({ time: AFTER + HOUR, token: 'ssn-1', action: 'mint', issuer: CLIENT, scopes_granted: [...BASE_SCOPES, 'customers:read', 'customers.ssn.read'] }),
+    ],
+    expect: [{ kind: 'granted_beyond_baseline', issuer: CLIENT }],
+  },
+  {
+    name: 'after learning, a client probes for an export scope it is refused',
+    events: [
+      ...refreshLoop(CLIENT, T0, 26, BASE_SCOPES),
+      ev({ time: AFTER + HOUR, token: 'exp-1', action: 'mint', issuer: CLIENT, scopes_requested: [...BASE_SCOPES, 'reports.export'], scopes_granted: BASE_SCOPES }),
+    ],
+    expect: [{ kind: 'requested_not_granted', issuer: CLIENT }],
+  },
+  {
+    name: "an estate's own sensitive pattern (ledger → finance) makes its read scope alert",
+    config: { sensitive_patterns: [{ pattern: 'ledger', class: 'finance', weight: 0.8 }] },
+    events: [
+      ...refreshLoop(CLIENT, T0, 26, BASE_SCOPES),
+      ev({ time: AFTER + HOUR, token: 'ledger-1', action: 'mint', issuer: CLIENT, scopes_granted: [...BASE_SCOPES, 'ledger.read'] }),
+    ],
+    expect: [{ kind: 'granted_beyond_baseline', issuer: CLIENT }],
+  },
+  {
+    name: 'a sensitive read scope reaching only two clients of an app is not a rollout: both alert',
+    events: byTime(
+      ...APP_CLIENTS.slice(0, 2).map((c) => refreshLoop(c, T0, 26, CRM_SCOPES)),
+      ...APP_CLIENTS.slice(0, 2).map((c, i) => [
+        ev({ time: AFTER + HOUR + i * 2 * MIN, token: `${c}:new`, action: 'mint', issuer: c, scopes_granted: [...CRM_SCOPES, 'customers.pii.read'] }),
+      ]),
+      [ev({ time: AFTER + 3 * HOUR, token: 'tick', action: 'mint', issuer: APP_CLIENTS[0], scopes_granted: CRM_SCOPES })],
+    ),
+    expect: APP_CLIENTS.slice(0, 2).map((issuer) => ({ kind: 'granted_beyond_baseline', issuer })),
+  },
 ];
 
 export const negative: DetectorCase<ScopeDriftConfig>[] = [
+  {
+    name: 'deploy adds a non-sensitive read scope (shipments.read) after learning',
+    events: [
+      ...refreshLoop(CLIENT, T0, 26, BASE_SCOPES),
+      ...refreshLoop(CLIENT, AFTER, 6, [...BASE_SCOPES, 'shipments.read'], 'deployed'),
+    ],
+    expect: [],
+  },
+  {
+    name: 'a deploy adds customers.pii.read to the five clients of one app within minutes: a rollout, no page',
+    events: byTime(
+      ...APP_CLIENTS.map((c) => refreshLoop(c, T0, 26, CRM_SCOPES)),
+      ...APP_CLIENTS.map((c, i) => refreshLoop(c, AFTER + i * 3 * MIN, 6, [...CRM_SCOPES, 'customers.pii.read'], 'deployed')),
+    ),
+    expect: [],
+  },
+  {
+    name: 'a client that already reads PII gains a lighter PII read scope',
+    events: [
+      ...refreshLoop(CLIENT, T0, 26, [...BASE_SCOPES, 'customers.pii.read']),
+      ev({ time: AFTER + HOUR, token: 'light', action: 'mint', issuer: CLIENT, scopes_granted: [...BASE_SCOPES, 'customers.pii.read', 'customers.email.read'] }),
+      ev({ time: AFTER + 2 * HOUR, token: 'tick', action: 'mint', issuer: CLIENT, scopes_granted: BASE_SCOPES }),
+    ],
+    expect: [],
+  },
+  {
+    name: "a brand-new issuer's first grants (PII, secrets, export) only build its baseline",
+    events: [
+      ...refreshLoop('okta:0oa-new-reporting', T0, 3, ['reports.export', 'openid']),
+      ev({ time: T0 + 4 * HOUR, token: 'new-1', action: 'mint', issuer: 'okta:0oa-new-reporting', scopes_granted: ['reports.export', 'openid', 'customers.pii.read', 'vault.secrets.read'] }),
+      ev({ time: T0 + 4 * HOUR + MIN, token: 'new-1', issuer: 'okta:0oa-new-reporting', scopes_used: ['customers.pii.read'] }),
+      ...refreshLoop('okta:0oa-new-reporting', T0 + 5 * HOUR, 30, ['reports.export', 'openid', 'customers.pii.read', 'vault.secrets.read'], 'later'),
+    ],
+    expect: [],
+  },
+  {
+    name: 'an OIDC client refused the phone scope while learning is not probing',
+    events: [
+      ev({ time: T0, token: 'oidc-phone', action: 'mint', issuer: CLIENT, scopes_requested: ['openid', 'email', 'phone'], scopes_granted: ['openid', 'email'] }),
+      ...refreshLoop(CLIENT, T0 + HOUR, 30, ['openid', 'email']),
+      ev({ time: T0 + 31 * HOUR, token: 'oidc-phone-2', action: 'mint', issuer: CLIENT, scopes_requested: ['openid', 'email', 'phone'], scopes_granted: ['openid', 'email'] }),
+    ],
+    expect: [],
+  },
   {
     name: 'deploy adds a read scope after learning: absorbed without paging',
     events: [

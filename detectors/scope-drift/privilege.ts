@@ -48,7 +48,7 @@ const READ_WORDS = new Set([
 ]);
 
 /** Split `iam:CreateAccessKey`, `okta.users.manage`, `User.ReadWrite.All` into lower-case words. */
-function words(scope: string): string[] {
+export function scopeWords(scope: string): string[] {
   return scope
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
@@ -65,7 +65,7 @@ export function classifyScope(scope: string): PrivilegeLevel {
   if (ADMIN_EXACT.some((re) => re.test(lower))) return 'admin';
   const letters = lower.replace(/[^a-z]/g, '');
   if (letters.includes('fullcontrol') || letters.includes('fullaccess')) return 'admin';
-  const ws = words(scope);
+  const ws = scopeWords(scope);
   if (ws.some((w) => ADMIN_WORDS.has(w))) return 'admin';
   const isWrite = ws.some((w) => WRITE_WORDS.has(w));
   // Changing IAM is privilege escalation by definition (`iam:PutRolePolicy`, `iam:CreateAccessKey`).

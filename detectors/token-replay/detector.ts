@@ -1,6 +1,8 @@
 /**
  * token_replay: per token fingerprint, remember where the token lives (home context), whether it
  * was revoked or when it expires, and whether it is one-time; flag uses that contradict that.
+ * The contexts only qualify those findings (a refused use after revocation from the home context
+ * is the revocation working); a use from a new context is credential_context's judgement.
  *
  * A mint event with parent_fp is also a use of the parent (a refresh token redeemed, AssumeRole
  * called with a session key). The runtime may deliver such an event once per key, to the same or
@@ -48,6 +50,9 @@ export interface TokenRecord {
   contexts_seen: number;
   revoked_at?: number;
   revoke_event?: TokenEvent;
+  /** When and by which source the token was minted (a use by another source logged before it reveals clock skew). */
+  minted_at?: number;
+  mint_source?: string;
   expires_at?: number;
   /** First redemption of a one-time token. */
   first_use?: { time: number; context?: TokenContext; event: TokenEvent };
@@ -61,6 +66,8 @@ export interface TokenRecord {
 export interface TokenReplayState {
   version: 1;
   tokens: [string, KeyedEntry<TokenRecord>][];
+  /** Per source: the largest lead (ms) of a use over its own mint seen, i.e. how far behind its clock runs. */
+  skew?: [string, number][];
 }
 
 const MAX_UA_SCAN = 256;
@@ -167,6 +174,8 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   private readonly windowMs: number;
   private readonly graceMs: number;
   private readonly skewMs: number;
+  private readonly maxLearnedSkewMs: number;
+  private readonly skewBySource = new Map<string, number>();
 
   constructor(private readonly config: TokenReplayConfig) {
     this.tokens = new KeyedState(config.max_tokens, config.token_idle_ttl_hours * 3_600_000);
@@ -174,6 +183,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
     this.windowMs = config.context_window_minutes * 60_000;
     this.graceMs = config.refresh_grace_seconds * 1000;
     this.skewMs = config.clock_skew_seconds * 1000;
+    this.maxLearnedSkewMs = config.max_learned_skew_seconds * 1000;
   }
 
   process(event: TokenEvent): AlertDraft[] {
@@ -192,12 +202,32 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   }
 
   snapshot(): TokenReplayState {
-    return structuredClone({ version: 1, tokens: this.tokens.toJSON() });
+    return structuredClone({ version: 1, tokens: this.tokens.toJSON(), skew: [...this.skewBySource] });
   }
 
   restore(state: TokenReplayState): void {
     if (state.version !== 1) throw new Error(`token_replay: unsupported state version ${String(state.version)}`);
     this.tokens.load(structuredClone(state.tokens));
+    this.skewBySource.clear();
+    for (const [source, ms] of state.skew ?? []) this.skewBySource.set(source, ms);
+  }
+
+  /**
+   * Tolerance for one observing source: its configured value, widened by the skew learned for it.
+   * Clocks of one fleet drift both ways, so a source seen running behind by d is given ±d.
+   */
+  private toleranceMs(source: string): number {
+    const configured = this.config.clock_skew_seconds_by_source[source];
+    const base = configured !== undefined ? configured * 1000 : this.skewMs;
+    const learned = this.skewBySource.get(source);
+    return learned === undefined ? base : Math.max(base, learned + 30_000);
+  }
+
+  /** A use logged before the token's mint (by another source) measures how far behind the observer's clock is. */
+  private learnSkew(rec: TokenRecord, event: TokenEvent): void {
+    if (rec.minted_at === undefined || rec.mint_source === event.source || event.time >= rec.minted_at) return;
+    const lead = Math.min(rec.minted_at - event.time, this.maxLearnedSkewMs);
+    if (lead > (this.skewBySource.get(event.source) ?? 0)) this.skewBySource.set(event.source, lead);
   }
 
   size(): number {
@@ -239,6 +269,13 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
     switch (event.action) {
       case 'mint':
         if (event.expires_at !== undefined) rec.expires_at = event.expires_at;
+        if (rec.minted_at === undefined || event.time < rec.minted_at) {
+          rec.minted_at = event.time;
+          rec.mint_source = event.source;
+          // In event-time order a use logged before its mint arrives first: learn from it now.
+          const u = rec.first_event;
+          if (u !== undefined && u.action === 'use') this.learnSkew(rec, u);
+        }
         // Re-issuing the same credential after a revoke (an access key set Active again) lifts the revocation.
         if (rec.revoked_at !== undefined && event.time > rec.revoked_at) {
           delete rec.revoked_at;
@@ -248,6 +285,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
         // (public egress, SDK of the token call), not where the token will be presented.
         return;
       case 'use':
+        this.learnSkew(rec, event);
         this.checkUse(rec, fp, event, ctx, event.expires_at, out);
         if (event.expires_at !== undefined) rec.expires_at = event.expires_at;
         this.observe(rec, fp, event, ctx, out);
@@ -304,8 +342,9 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
     const t = event.time;
     const failed = event.outcome === 'failure';
     const grace = this.inRefreshGrace(rec, t, ctx);
+    const skewMs = this.toleranceMs(event.source);
 
-    if (rec.revoked_at !== undefined && t > rec.revoked_at + this.skewMs) {
+    if (rec.revoked_at !== undefined && t > rec.revoked_at + skewMs) {
       // A refused attempt by the home context is the revocation working; from elsewhere it is a holder of a copy.
       const foreign = ctx !== undefined && rec.home !== undefined && !sameContext(rec.home, ctx);
       if (!grace && (!failed || foreign) && !this.suppressed(rec, 'use_after_revocation', t)) {
@@ -318,14 +357,14 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
               `Token ${shortFp(fp)} (${rec.kind}) was ${failed ? 'presented' : 'used'} ${lateMin} min after it was revoked, ` +
               `from ${describe(ctx)}${failed ? ' (refused)' : ''}.`,
             events: evidence(event, rec.first_event, rec.home_event, rec.revoke_event),
-            baseline: { outcome: event.outcome ?? null, minutes_after_revocation: lateMin },
+            baseline: { outcome: event.outcome ?? null, minutes_after_revocation: lateMin, clock_skew_tolerance_seconds: skewMs / 1000 },
           }),
         );
       }
     } else {
       const expiresAt = ownExpiry ?? rec.expires_at;
       // Expired credentials are refused by the issuer (AWS STS); only an accepted use is a finding.
-      if (expiresAt !== undefined && t > expiresAt + this.skewMs && !failed && !grace) {
+      if (expiresAt !== undefined && t > expiresAt + skewMs && !failed && !grace) {
         if (!this.suppressed(rec, 'use_after_expiry', t)) {
           const lateMin = Math.round((t - expiresAt) / 60_000);
           out.push(
@@ -333,7 +372,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
               score: Math.min(1, 0.7 + (t - expiresAt) / (4 * 3_600_000)),
               summary: `Token ${shortFp(fp)} (${rec.kind}) was accepted ${lateMin} min after it expired, from ${describe(ctx)}.`,
               events: evidence(event, rec.first_event, rec.home_event),
-              baseline: { expires_at: iso(expiresAt), minutes_after_expiry: lateMin },
+              baseline: { expires_at: iso(expiresAt), minutes_after_expiry: lateMin, clock_skew_tolerance_seconds: skewMs / 1000 },
             }),
           );
         }
@@ -379,10 +418,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
     );
   }
 
-  /**
-   * Match a use's context against the known ones; a new one while another is active is a second
-   * context. The first use's context is the home.
-   */
+  /** Match a use's context against the known ones and remember a new one. The first use's context is the home. */
   private observe(rec: TokenRecord, fp: string, event: TokenEvent, ctx: TokenContext | undefined, out: AlertDraft[]): void {
     if (!ctx) return;
     const t = event.time;
@@ -418,9 +454,6 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
       return;
     }
 
-    const known = [rec.home, ...others];
-    const active = known.filter((c) => c.last_seen >= t - this.windowMs && c.last_seen <= t + this.windowMs);
-    const compared = active.includes(rec.home) ? rec.home : active.sort((a, b) => b.last_seen - a.last_seen)[0];
     others.push(copyContext(ctx));
     rec.others = others;
     rec.contexts_seen++;
@@ -429,27 +462,8 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
       for (let i = 1; i < others.length; i++) if (others[i]!.last_seen < others[oldest]!.last_seen) oldest = i;
       others.splice(oldest, 1);
     }
-    if (compared === undefined || this.suppressed(rec, 'second_context', t)) return;
-
-    const dims = contextDifference(compared, ctx);
-    const critical = rec.kind === 'sts_session' || ctx.external;
-    const agoMin = Math.round(Math.abs(t - compared.last_seen) / 60_000);
-    out.push(
-      this.draft(rec, fp, 'second_context', event, {
-        severity: critical ? 'critical' : 'high',
-        score: Math.min(1, 0.6 + 0.1 * dims.length + (ctx.external ? 0.1 : 0) + (rec.kind === 'sts_session' ? 0.1 : 0)),
-        summary:
-          `Token ${shortFp(fp)} (${rec.kind}) was used from ${describe(ctx)} while it was in use from ` +
-          `${describe(compared)} ${agoMin} min earlier (differs in ${dims.join(', ')}).`,
-        events: evidence(event, rec.home_event),
-        baseline: {
-          compared_context: summarize(compared),
-          new_context: summarize(ctx),
-          differs_in: dims,
-          new_network_external: ctx.external,
-        },
-      }),
-    );
+    // Whether a new context is a copy is judged by credential_context against what the issuer and
+    // the workload use (a second context of one token alone pages for every NAT pool and phone).
   }
 
   private suppressed(rec: TokenRecord, kind: TokenReplayKind, t: number): boolean {

@@ -1,7 +1,6 @@
 import type { DetectorMeta } from '../types.js';
 
 export const TOKEN_REPLAY_KINDS = [
-  'second_context',
   'use_after_revocation',
   'use_after_expiry',
   'one_time_reuse',
@@ -11,11 +10,12 @@ export type TokenReplayKind = (typeof TOKEN_REPLAY_KINDS)[number];
 
 export const meta: DetectorMeta = {
   id: 'token_replay',
-  version: 1,
+  version: 2,
   title: 'Token replay',
   description:
-    'One token used from a second context (network + user agent family / workload / ASN) while its home context is active, ' +
-    'used after revocation or expiry, a one-time token (rotating refresh token, code) used twice, or a vendor reuse signal.',
+    'Per token: used after revocation or expiry (beyond the clock-skew tolerance), a one-time token (rotating refresh token, code) ' +
+    'redeemed twice, or a vendor reuse signal. A token used from a new context is judged by credential_context, against what its ' +
+    'issuer and workload use.',
   key_by: 'token',
   mitre_attack: ['T1550.001', 'T1528', 'T1078.004'],
   // OWASP NHI Top 10 2025: NHI2 Secret Leakage, NHI4 Insecure Authentication, NHI7 Long-Lived Secrets.
@@ -28,10 +28,10 @@ export const meta: DetectorMeta = {
       '(CI logs, env dumps, metadata-service SSRF, developer laptop).',
     '4. Review what the second context did with the token (API calls, data access) and check the IAM role trust policy / ' +
       'OAuth client grants for persistence (new keys, new trust, new apps).',
-    '5. If benign (new NAT egress, moved workload), declare the range in egress_ranges.',
+    '5. A refused use after revocation from the token’s own workload is the revocation working; an accepted one means the ' +
+      'revocation has not reached that service (check its token cache and introspection settings).',
   ].join('\n'),
   kinds: {
-    second_context: { title: 'Token used from a second context', severity: 'high', mitre_attack: ['T1550.001', 'T1078.004'] },
     use_after_revocation: { title: 'Token used after revocation', severity: 'critical', mitre_attack: ['T1550.001', 'T1078.004'] },
     use_after_expiry: { title: 'Token used after expiry', severity: 'high', mitre_attack: ['T1550.001'] },
     one_time_reuse: { title: 'One-time token used twice', severity: 'high', mitre_attack: ['T1550.001', 'T1528'] },

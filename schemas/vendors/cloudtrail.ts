@@ -25,8 +25,8 @@ const lastTime: { text?: string; ms?: number } = {};
 const EventTime = z.string().refine((s) => cloudtrailTimeMs(s) !== undefined, 'eventTime must be a parseable timestamp');
 
 /** AWS AccessKeyId constraint (IAM/STS API reference): 16–128 word characters. */
-const ACCESS_KEY_ID_RE = /^\w{16,128}$/;
-const KEY_ID_MESSAGE = 'must be an AWS access key id (16-128 word characters); redacted or placeholder ids are rejected';
+export const ACCESS_KEY_ID_RE = /^\w{16,128}$/;
+export const KEY_ID_MESSAGE = 'must be an AWS access key id (16-128 word characters); redacted or placeholder ids are rejected';
 const AccessKeyId = z.string().regex(ACCESS_KEY_ID_RE, KEY_ID_MESSAGE);
 /** `userIdentity.accessKeyId` is absent or "" for service-invoked and console calls. */
 const CallerAccessKeyId = z.string().refine((s) => s === '' || ACCESS_KEY_ID_RE.test(s), KEY_ID_MESSAGE);
@@ -42,8 +42,12 @@ export const CloudTrailSessionIssuer = z.looseObject({
   userName: OptString,
 });
 
+/**
+ * `type` is absent for some service-generated records (`{"accountId": …, "invokedBy": …}`): such a
+ * record names no credential and normalizes to nothing, it is not a schema violation.
+ */
 export const CloudTrailUserIdentity = z.looseObject({
-  type: z.string().min(1, 'userIdentity.type is required'),
+  type: OptString,
   principalId: OptString,
   arn: OptString,
   accountId: OptString,
@@ -79,6 +83,58 @@ export const STS_MINT_EVENTS = new Set([
 const Obj = z.record(z.string(), z.unknown());
 const RoleArn = z.string().min(1);
 const CreatedAccessKey = z.looseObject({ accessKeyId: AccessKeyId, userName: OptString });
+const QuarantinedUserName = z.string().min(1);
+
+/**
+ * AWS managed policies AWS (or a responder) attaches to an IAM user whose access key was found
+ * exposed (public repository, paste site): AWSCompromisedKeyQuarantine, …V2, …V3.
+ */
+export const QUARANTINE_POLICY_RE = /^arn:aws[\w-]*:iam::aws:policy\/(AWSCompromisedKeyQuarantine(?:V\d+)?)$/;
+
+/** One issue of a record's credential-carrying members, with its path inside the CloudTrail record. */
+export interface CredentialIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** The members of a CloudTrail record (or of its OCSF rendering) that decide which credential it is about. */
+export interface CredentialFields {
+  eventSource: string;
+  eventName: string;
+  errorCode?: string | null | undefined;
+  requestParameters?: Record<string, unknown> | null | undefined;
+  responseElements?: Record<string, unknown> | null | undefined;
+}
+
+/**
+ * A successful mint/revoke/quarantine record must carry the key (or user) it is about; otherwise
+ * it is partial. Shared with the Security Lake schema, which maps the paths back to OCSF.
+ */
+export function credentialIssues(rec: CredentialFields): CredentialIssue[] {
+  const out: CredentialIssue[] = [];
+  if (rec.errorCode) return out;
+  const need = (path: (string | number)[], schema: z.ZodType, value: unknown): void => {
+    const r = schema.safeParse(value);
+    if (r.success) return;
+    for (const issue of r.error.issues) {
+      out.push({ path: [...path, ...issue.path.map((p) => p as string | number)], message: `${issue.message} (required for a successful ${rec.eventName})` });
+    }
+  };
+  const req = rec.requestParameters;
+  if (rec.eventSource === 'sts.amazonaws.com' && STS_MINT_EVENTS.has(rec.eventName)) {
+    need(['responseElements', 'credentials'], StsCredentials, rec.responseElements?.credentials);
+    if (rec.eventName === 'AssumeRole' || rec.eventName === 'AssumeRoleWithWebIdentity' || rec.eventName === 'AssumeRoleWithSAML') {
+      need(['requestParameters', 'roleArn'], RoleArn, req?.roleArn);
+    }
+  } else if (rec.eventSource === 'iam.amazonaws.com' && rec.eventName === 'CreateAccessKey') {
+    need(['responseElements', 'accessKey'], CreatedAccessKey, rec.responseElements?.accessKey);
+  } else if (rec.eventSource === 'iam.amazonaws.com' && (rec.eventName === 'DeleteAccessKey' || rec.eventName === 'UpdateAccessKey')) {
+    need(['requestParameters', 'accessKeyId'], AccessKeyId, req?.accessKeyId);
+  } else if (rec.eventSource === 'iam.amazonaws.com' && rec.eventName === 'AttachUserPolicy' && typeof req?.policyArn === 'string' && QUARANTINE_POLICY_RE.test(req.policyArn)) {
+    need(['requestParameters', 'userName'], QuarantinedUserName, req.userName);
+  }
+  return out;
+}
 
 export const CloudTrailRecord = z
   .looseObject({
@@ -89,7 +145,7 @@ export const CloudTrailRecord = z
     eventID: z.string().min(1).optional(),
     eventType: OptString,
     awsRegion: OptString,
-    userIdentity: CloudTrailUserIdentity,
+    userIdentity: CloudTrailUserIdentity.optional(),
     sourceIPAddress: OptString,
     userAgent: OptString,
     errorCode: OptString,
@@ -100,24 +156,10 @@ export const CloudTrailRecord = z
     vpcEndpointId: OptString,
   })
   .superRefine((rec, ctx) => {
-    // A successful mint/revoke record must carry the key it is about; otherwise it is partial.
-    if (rec.errorCode) return;
-    const need = (path: (string | number)[], schema: z.ZodType, value: unknown): void => {
-      const r = schema.safeParse(value);
-      if (r.success) return;
-      for (const issue of r.error.issues) {
-        ctx.addIssue({ code: 'custom', path: [...path, ...issue.path.map((p) => p as string | number)], message: `${issue.message} (required for a successful ${rec.eventName})` });
-      }
-    };
-    if (rec.eventSource === 'sts.amazonaws.com' && STS_MINT_EVENTS.has(rec.eventName)) {
-      need(['responseElements', 'credentials'], StsCredentials, rec.responseElements?.credentials);
-      if (rec.eventName === 'AssumeRole' || rec.eventName === 'AssumeRoleWithWebIdentity' || rec.eventName === 'AssumeRoleWithSAML') {
-        need(['requestParameters', 'roleArn'], RoleArn, rec.requestParameters?.roleArn);
-      }
-    } else if (rec.eventSource === 'iam.amazonaws.com' && rec.eventName === 'CreateAccessKey') {
-      need(['responseElements', 'accessKey'], CreatedAccessKey, rec.responseElements?.accessKey);
-    } else if (rec.eventSource === 'iam.amazonaws.com' && (rec.eventName === 'DeleteAccessKey' || rec.eventName === 'UpdateAccessKey')) {
-      need(['requestParameters', 'accessKeyId'], AccessKeyId, rec.requestParameters?.accessKeyId);
+    // Only a service event (AwsServiceEvent: AWS acting on its own, no caller credential) may lack userIdentity.
+    if (rec.userIdentity === undefined && rec.eventType !== 'AwsServiceEvent') {
+      ctx.addIssue({ code: 'custom', path: ['userIdentity'], message: 'userIdentity is required (only an AwsServiceEvent record may omit it)' });
     }
+    for (const issue of credentialIssues(rec)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   });
 export type CloudTrailRecord = z.infer<typeof CloudTrailRecord>;

@@ -2,6 +2,7 @@
 import { replayCommand } from './replay-command.js';
 import { simulateCommand } from './simulate-command.js';
 import { scoreSeriesCommand } from './score-series-command.js';
+import { scoreEdgesCommand } from './score-edges-command.js';
 import { runCommand } from './run-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { formatsCommand } from './formats-command.js';
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   replay: { run: replayCommand, help: 'replay [files…|-] [--format F] [--out FILE] [--dead-letter FILE] [--data-dir DIR | --store-url URL | --no-store] [--config FILE]' },
   simulate: { run: simulateCommand, help: 'simulate [--seed N] [--hours H] [--scale S] [--attacks all|none|a,b] [--out FILE|-] [--truth FILE]' },
   'score-series': { run: scoreSeriesCommand, help: 'score-series <file.csv|-> : adds an anomaly_score column in [0,1]' },
+  'score-edges': { run: scoreEdgesCommand, help: 'score-edges <file.csv|-> [--tick-seconds S] : src,dst,time rows + a MIDAS-R anomaly_score in [0,1]' },
   run: { run: runCommand, help: 'run --config FILE : the Kafka streaming runtime' },
   migrate: { run: migrateCommand, help: 'migrate [--config FILE] [--data-dir DIR | --store-url URL] : create/update the ClickHouse schema' },
   query: { run: queryCommand, help: 'query [--data-dir DIR | --store-url URL] (--dashboard NAME [--at latest|now|ISO] | --sql SQL | --list) [--json]' },

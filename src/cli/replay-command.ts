@@ -2,7 +2,6 @@
 import { createWriteStream, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { once } from 'node:events';
 import { SourceFormat } from '../../schemas/token-event.js';
 import { loadConfig } from '../config/load-config.js';
 import { createFingerprinter } from '../core/fingerprint.js';
@@ -11,6 +10,7 @@ import { TokenwatchError } from '../core/errors.js';
 import { DeadLetterFile } from '../sinks/dead-letter-file.js';
 import { runReplay, type ReplayInput, type ReplaySummary } from '../runners/embedded-runner.js';
 import { openReplayStore } from '../runners/replay-store.js';
+import { AlertFormat, openAlertOutputs } from '../ocsf/alert-format.js';
 
 export async function replayCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -19,6 +19,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
     options: {
       format: { type: 'string' },
       out: { type: 'string' },
+      'alert-format': { type: 'string' },
+      'ocsf-out': { type: 'string' },
       'dead-letter': { type: 'string', default: '.tokenwatch/dead-letter.ndjson' },
       'data-dir': { type: 'string' },
       'store-url': { type: 'string' },
@@ -45,7 +47,10 @@ export async function replayCommand(argv: string[]): Promise<number> {
 
   mkdirSync(dirname(values['dead-letter']), { recursive: true });
   const deadLetters = new DeadLetterFile(values['dead-letter']);
-  const alertsOut = values.out ? createWriteStream(values.out) : process.stdout;
+  const alertFormat = AlertFormat.safeParse(values['alert-format'] ?? config.alerts.format);
+  if (!alertFormat.success) throw new TokenwatchError('config_invalid', `--alert-format: unknown format "${values['alert-format']}" — use one of: ${AlertFormat.options.join(', ')}`);
+  const alertOutputs = openAlertOutputs({ format: alertFormat.data, out: values.out, ocsfOut: values['ocsf-out'], stdout: process.stdout }, (p) => createWriteStream(p));
+  const alertsOut = alertOutputs.stream;
   const store = values['no-store'] ? undefined : await openReplayStore(config, log);
   const tty = process.stderr.isTTY && !values.quiet;
   // total size of file inputs (stdin has none): the bar shows a fraction when it is known
@@ -62,18 +67,17 @@ export async function replayCommand(argv: string[]): Promise<number> {
     if (tty) process.stderr.write('\r\x1b[K');
   } finally {
     await deadLetters.close();
-    if (values.out) {
-      alertsOut.end();
-      await once(alertsOut, 'finish');
-    }
+    await alertOutputs.close();
     await store?.close();
   }
   const lines = [
     `tokenwatch replay: ${summary.records} records → ${summary.events} token events in ${(summary.elapsed_ms / 1000).toFixed(1)} s`,
     `  records per source: ${fmt(summary.records_by_source)}`,
     `  invalid: ${summary.invalid}${summary.invalid ? ` (${fmt(summary.invalid_by_code)}) → ${values['dead-letter']}` : ''}`,
+    ...(Object.keys(summary.records_by_envelope).length > 0 ? [`  records from envelopes: ${fmt(summary.records_by_envelope)}`] : []),
+    `  skipped: ${summary.skipped_no_credential} without a credential${summary.skipped_control_messages ? `, ${summary.skipped_control_messages} CloudWatch Logs control messages` : ''}`,
     `  duplicates dropped: ${summary.duplicates}, late events: ${summary.late_events}`,
-    `  alerts: ${summary.alerts} (${fmt(summary.alerts_by_detector)})${values.out ? ` → ${values.out}` : ''}`,
+    `  alerts: ${summary.alerts} (${fmt(summary.alerts_by_detector)})${values.out ? ` → ${alertOutputs.destinations.join(', ')}` : ''}`,
     `  tokens in inventory: ${summary.tokens_in_inventory}`,
     store ? `  store: ${store.describe()}` : '  store: disabled',
   ];

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { SourceFormat } from '../../schemas/token-event.js';
+import { AlertFormat } from '../ocsf/alert-format.js';
 
 const Tls = z
   .object({
@@ -83,14 +84,48 @@ export const EngineConfig = z
   .strict();
 export type EngineConfig = z.infer<typeof EngineConfig>;
 
+/** IP enrichment (src/enrich/): ASN, AS org, country, cloud provider/region/service. */
+const CsvPair = z.object({ ipv4: z.string().min(1), ipv6: z.string().min(1) }).strict();
+export const EnrichConfig = z
+  .object({
+    enabled: z.boolean().default(true),
+    country: z.boolean().default(true).describe('also look up the country (ISO 3166 alpha-2)'),
+    data_dir: z.string().default('.tokenwatch/enrich').describe('where scripts/update-enrichment-data.sh writes newer files; used when present'),
+    asn_csv: CsvPair.optional().describe('ip-location-db asn CSVs (start,end,asn,org); default: data_dir files, else the @ip-location-db/asn package'),
+    country_csv: CsvPair.optional().describe('ip-location-db country CSVs (start,end,CC); default: data_dir files, else @ip-location-db/asn-country'),
+    asn_mmdb: z.string().optional().describe('MaxMind DB with autonomous_system_number/organization (GeoLite2-ASN); replaces the ASN CSVs'),
+    country_mmdb: z.string().optional().describe('MaxMind DB with a country (GeoLite2-Country); replaces the country CSVs'),
+    cloud_ranges: z
+      .array(z.object({ provider: z.string().min(1), file: z.string().min(1), format: z.enum(['aws', 'gcp', 'azure']).optional() }).strict())
+      .optional()
+      .describe('cloud IP range files in the official formats; default: aws-ip-ranges.json, gcp-cloud.json, azure-service-tags.json in data_dir when present'),
+    memo_size: z.number().int().positive().default(65_536).describe('distinct addresses whose lookup results are kept'),
+  })
+  .strict();
+export type EnrichConfig = z.infer<typeof EnrichConfig>;
+
 export const TokenwatchConfig = z
   .object({
     hmac_key_env: z.string().default('TOKENWATCH_HMAC_KEY').describe('environment variable holding the fingerprint HMAC key'),
     detectors: z.record(z.string(), z.record(z.string(), z.unknown())).default({}).describe('per-detector config overrides, by detector id'),
     engine: EngineConfig.default(EngineConfig.parse({})),
+    enrich: EnrichConfig.default(EnrichConfig.parse({})),
     inventory: z.object({ max_tokens: z.number().int().positive().default(200_000), max_set_size: z.number().int().positive().default(16) }).strict().default({ max_tokens: 200_000, max_set_size: 16 }),
-    limits: z.object({ max_event_bytes: z.number().int().positive().default(256 * 1024), max_depth: z.number().int().positive().default(32) }).strict().default({ max_event_bytes: 256 * 1024, max_depth: 32 }),
+    limits: z
+      .object({
+        max_event_bytes: z.number().int().positive().default(256 * 1024),
+        max_depth: z.number().int().positive().default(32),
+        // decompression-bomb bounds (src/pipeline/decompress.ts)
+        max_decompressed_bytes: z.number().int().positive().default(64 * 1024 * 1024).describe('largest decompressed Kafka value, base64 payload or envelope (a whole CloudWatch Logs batch, lookup-events page)'),
+        max_decompressed_file_bytes: z.number().int().positive().default(64 * 1024 ** 3).describe('most bytes one compressed file or stdin stream may decompress to (streamed, never held whole)'),
+      })
+      .strict()
+      .default({ max_event_bytes: 256 * 1024, max_depth: 32, max_decompressed_bytes: 64 * 1024 * 1024, max_decompressed_file_bytes: 64 * 1024 ** 3 }),
     store: StoreConfig.default(StoreConfig.parse({})),
+    alerts: z
+      .object({ format: AlertFormat.default('native').describe('alert schema on the Kafka alert topic and from replay: native, ocsf (OCSF 1.8.0 Detection Finding) or both') })
+      .strict()
+      .default({ format: 'native' }),
     kafka: KafkaConfig.optional(),
     http: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9464) }).strict().default({ host: '127.0.0.1', port: 9464 }),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),

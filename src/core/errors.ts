@@ -5,7 +5,8 @@
  */
 export const ERROR_CODES = [
   'invalid_json', // bytes are not JSON
-  'too_large', // raw event exceeds max_event_bytes
+  'too_large', // raw event exceeds max_event_bytes, or decompresses beyond max_decompressed_bytes
+  'decompression_failed', // gzip/zstd data that is corrupt or truncated
   'hostile_input', // __proto__/constructor keys, excessive depth
   'unknown_format', // no vendor format matched
   'schema_violation', // vendor schema rejected the event

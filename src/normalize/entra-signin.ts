@@ -8,6 +8,13 @@
  * normalizer is pure and cannot remember rows, so event_id is derived only from
  * correlationId + uniqueTokenIdentifier: identical rows get the same event_id and the runtime's
  * event_id dedupe drops the copies. The id is hashed because the uti is a token identifier.
+ *
+ * A service-principal sign-in with `servicePrincipalCredentialKeyId` authenticated with an app
+ * secret or certificate: the row is also a `use` of that credential, fingerprinted in the
+ * namespace the audit log's credential mints/revokes use (ENTRA_APP_CREDENTIAL_NAMESPACE, key id
+ * lower-cased), so "Add service principal credentials" ties to the credential's sign-ins and a
+ * sign-in after its removal is a use after revocation. Federated (workload identity) and managed
+ * identity sign-ins present no directory credential and add no use.
  */
 import type { EntraSignInEvent } from '../../schemas/vendors/entra-signin.js';
 import { EntraSignInEvent as EntraSignInSchema, ENTRA_SIGNIN_CATEGORIES } from '../../schemas/vendors/entra-signin.js';
@@ -17,6 +24,8 @@ import { sha256Hex } from '../core/hash.js';
 import { TokenwatchError } from '../core/errors.js';
 import type { VendorFormat } from './types.js';
 import { compact, entraUtiFingerprint, lowerCaseMembers, str, strOrNum } from './bearer.js';
+import { fingerprintIdentifier } from '../core/fingerprint.js';
+import { ENTRA_APP_CREDENTIAL_NAMESPACE } from './entra-audit.js';
 
 /** The (lower-cased) keys detect() looks at. */
 const DETECT_KEYS: ReadonlySet<string> = new Set(['category', 'signinactivityid', 'requesturi', 'createddatetime', 'timegenerated', 'uniquetokenidentifier', 'appid', 'status']);
@@ -30,6 +39,28 @@ function outcomeOf(s: EntraSignInEvent): 'success' | 'failure' | undefined {
   if (rt === undefined || rt === null) return undefined;
   if (rt === 0 || rt === '0' || String(rt).toLowerCase() === 'success') return 'success';
   return 'failure';
+}
+
+/**
+ * clientCredentialType values whose sign-ins present no secret or certificate of the app itself.
+ * ("none" is not among them: rows with a key id and type "none" exist, and the key id is the
+ * stronger evidence.)
+ */
+const NO_APP_CREDENTIAL = new Set(['federatedidentitycredential', 'managedidentity']);
+
+/**
+ * The app credential a service-principal sign-in presented: its kind from clientCredentialType
+ * (clientSecret → secret; certificate / clientAssertion, a certificate-signed assertion → certificate),
+ * else from servicePrincipalCredentialThumbprint (set only for a certificate).
+ */
+function appCredentialOf(s: EntraSignInEvent): { keyId: string; kind: 'app_secret' | 'app_certificate' } | undefined {
+  const keyId = str(s.servicePrincipalCredentialKeyId, 128);
+  if (!keyId) return undefined;
+  const type = str(s.clientCredentialType, 64)?.toLowerCase();
+  if (type !== undefined && NO_APP_CREDENTIAL.has(type)) return undefined;
+  if (type === 'clientsecret') return { keyId, kind: 'app_secret' };
+  if (type === 'certificate' || type === 'clientassertion' || str(s.servicePrincipalCredentialThumbprint)) return { keyId, kind: 'app_certificate' };
+  return { keyId, kind: 'app_secret' };
 }
 
 function isAppSignIn(s: EntraSignInEvent): boolean {
@@ -83,6 +114,24 @@ export const entraSignin: VendorFormat<EntraSignInEvent> = {
     };
     const mi = str(s.managedIdentityType);
     if (mi && mi.toLowerCase() !== 'none' && s.servicePrincipalId) ev.workload = { kind: 'other', id: s.servicePrincipalId.slice(0, 256) };
-    return [compact(ev)];
+    const cred = app ? appCredentialOf(s) : undefined;
+    if (!cred) return [compact(ev)];
+    const use: TokenEvent = {
+      event_id: `${ev.event_id}:credential`,
+      source: 'entra_signin',
+      platform: 'azure',
+      action: 'use',
+      time: ev.time,
+      token: { fp: fingerprintIdentifier(ctx.fingerprint, ENTRA_APP_CREDENTIAL_NAMESPACE, cred.keyId.toLowerCase()), kind: cred.kind },
+      issuer,
+      authority: ev.authority,
+      audience: ev.audience,
+      service: ev.service,
+      network: ev.network,
+      user_agent: ev.user_agent,
+      outcome: ev.outcome,
+      operation: ev.operation,
+    };
+    return [compact(ev), compact(use)];
   },
 };

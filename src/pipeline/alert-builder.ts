@@ -8,6 +8,7 @@ import { isoTime } from '../core/time.js';
 import type { Alert, EvidenceEvent } from '../../schemas/alert.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import type { AlertDraft, DetectorMeta } from '../../detectors/types.js';
+import { enrichmentVersions } from '../enrich/provenance.js';
 
 const MAX_EVIDENCE = 20;
 
@@ -50,10 +51,16 @@ export function buildAlert(meta: DetectorMeta, draft: AlertDraft): Alert {
     ...(draft.service !== undefined && { service: draft.service }),
     first_seen: isoTime(first?.time ?? 0),
     last_seen: isoTime(trigger?.time ?? 0),
-    evidence: { events: events.map(toEvidence), baseline: draft.baseline },
+    evidence: { events: events.map(toEvidence), baseline: withEnrichment(draft.baseline) },
     mitre_attack: [...attack],
     owasp_nhi: [...meta.owasp_nhi],
     runbook: meta.runbook,
     dedup_key: `${meta.id}:${draft.dedup_key}`,
   };
+}
+
+/** The versions of the IP enrichment data the events were enriched with, when it is loaded. */
+function withEnrichment(baseline: Record<string, unknown>): Record<string, unknown> {
+  const enrichment = enrichmentVersions();
+  return enrichment === undefined ? baseline : { ...baseline, enrichment };
 }

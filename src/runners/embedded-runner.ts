@@ -10,13 +10,17 @@ import { TokenwatchError } from '../core/errors.js';
 import type { Fingerprinter } from '../core/fingerprint.js';
 import { detectorSet } from '../config/load-config.js';
 import type { TokenwatchConfig } from '../config/config-schema.js';
-import { decodeText, decodeValue, parseJsonRecord, type DecodeLimits } from '../pipeline/decode.js';
+import { decodeText, decodeValue, parseJsonRecord, type DecodeLimits, type DecodeResult } from '../pipeline/decode.js';
 import { DetectionEngine } from '../pipeline/detection-engine.js';
 import { TokenInventory } from '../inventory/token-inventory.js';
 import type { InventoryRecord } from '../inventory/inventory-record.js';
 import { DEFAULT_FILE_SOURCE_OPTIONS, readRecords, type RawRecord } from '../sources/file-source.js';
+import { mergeDecodedInputs } from '../sources/merged-source.js';
+import { decodeOpened, type RecordLimits } from '../envelopes/index.js';
+import { openRecords } from '../envelopes/open-records.js';
 import { toDeadLetter, type DeadLetter } from '../sinks/dead-letter-file.js';
 import { NdjsonAlertSink } from '../sinks/ndjson-sink.js';
+import { enrichStageFor } from '../enrich/enrich-stage.js';
 
 /** Where alerts, inventory and events are stored (ClickHouse embedded or server). */
 export interface ReplayStore {
@@ -59,12 +63,18 @@ export interface ReplaySummary {
   late_events: number;
   tokens_in_inventory: number;
   elapsed_ms: number;
+  /** Valid records of a known format that carry no credential (the normalizer returned no event). */
+  skipped_no_credential: number;
+  /** CloudWatch Logs CONTROL_MESSAGE batches (hold no records). */
+  skipped_control_messages: number;
+  /** Records unwrapped from an envelope, by envelope chain. */
+  records_by_envelope: Record<string, number>;
 }
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const started = performance.now();
   const cfg = opts.config;
-  const limits: DecodeLimits = { maxEventBytes: cfg.limits.max_event_bytes, maxDepth: cfg.limits.max_depth };
+  const limits: DecodeLimits & RecordLimits = { maxEventBytes: cfg.limits.max_event_bytes, maxDepth: cfg.limits.max_depth, maxDecompressedBytes: cfg.limits.max_decompressed_bytes };
   const inventory = new TokenInventory({ maxTokens: cfg.inventory.max_tokens, maxSetSize: cfg.inventory.max_set_size });
   const engine = new DetectionEngine({
     detectors: detectorSet(cfg),
@@ -77,9 +87,11 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   });
   const alertSink = new NdjsonAlertSink(opts.alertsOut);
   const ctx = { fingerprint: opts.fingerprint };
+  const enrich = enrichStageFor(cfg.enrich); // IP → ASN/country/cloud, between normalize and the engine
   const s: ReplaySummary = {
     records: 0, events: 0, invalid: 0, invalid_by_code: {}, events_by_source: {}, records_by_source: {},
     alerts: 0, alerts_by_detector: {}, duplicates: 0, late_events: 0, tokens_in_inventory: 0, elapsed_ms: 0,
+    skipped_no_credential: 0, skipped_control_messages: 0, records_by_envelope: {},
   };
   const batch = opts.storeBatch ?? 5000;
   let pendingAlerts: Alert[] = [];
@@ -114,47 +126,48 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     s.invalid++;
     s.invalid_by_code[error.code] = (s.invalid_by_code[error.code] ?? 0) + 1;
     const raw = rec.text ?? safeStringify(rec.value);
-    await opts.deadLetters.write(toDeadLetter(raw, error, { file: rec.origin.file, index: rec.origin.index }, format));
+    // origin: file and index, plus envelope and envelope_index for a record unwrapped from an envelope
+    await opts.deadLetters.write(toDeadLetter(raw, error, rec.origin as DeadLetter['origin'], format));
   };
 
   let lastProgress = 0;
   const read = { bytes: 0 };
-  for (const input of opts.inputs) {
-    let records: AsyncGenerator<RawRecord>;
-    try {
-      records = readRecords(input.source, input.name, { ...DEFAULT_FILE_SOURCE_OPTIONS, progress: read });
-    } catch (cause) {
-      throw new TokenwatchError('source_failed', `cannot read ${input.name}: ${(cause as Error).message}`, undefined, { cause });
+  // a record split out of a JSON document gets the same size and hostility checks as a text line
+  const decodeRecord = (rec: RawRecord): DecodeResult => {
+    if (rec.opened) return decodeOpened(rec.opened, ctx, opts.format);
+    if (rec.text !== undefined) return decodeText(rec.text, ctx, opts.format, limits);
+    const checked = parseJsonRecord(safeStringify(rec.value), limits);
+    return checked.ok ? decodeValue(checked.value, ctx, opts.format) : { ok: false, error: checked.error };
+  };
+  const opening = { control_messages: 0 };
+  // every input is read and decoded in its own stream; the streams are merged by event time
+  const inputs = opts.inputs.map((input) => ({
+    name: input.name,
+    // decompressed (gzip/zstd) and unwrapped from envelopes before format detection
+    records: () => openRecords(readRecords(input.source, input.name, { ...DEFAULT_FILE_SOURCE_OPTIONS, progress: read, maxDecompressedBytes: cfg.limits.max_decompressed_file_bytes }), limits, opening),
+  }));
+  for await (const { item: { rec, result } } of mergeDecodedInputs(inputs, decodeRecord)) {
+    s.records++;
+    if (rec.origin.envelope !== undefined) s.records_by_envelope[rec.origin.envelope] = (s.records_by_envelope[rec.origin.envelope] ?? 0) + 1;
+    if (!result.ok) {
+      await reject(rec, result.error, result.format);
+      continue;
     }
-    for await (const rec of records) {
-      s.records++;
-      let result;
-      if (rec.text !== undefined) {
-        result = decodeText(rec.text, ctx, opts.format, limits);
-      } else {
-        // records split out of a JSON document: apply the same size and hostility checks
-        const text = safeStringify(rec.value);
-        const checked = parseJsonRecord(text, limits);
-        result = checked.ok ? decodeValue(checked.value, ctx, opts.format) : { ok: false as const, error: checked.error };
-      }
-      if (!result.ok) {
-        await reject(rec, result.error, result.format);
-        continue;
-      }
-      s.records_by_source[result.format] = (s.records_by_source[result.format] ?? 0) + 1;
-      for (const ev of result.events) {
-        s.events++;
-        s.events_by_source[ev.source] = (s.events_by_source[ev.source] ?? 0) + 1;
-        if (opts.store?.writeEvents && cfg.store.write_events) pendingEvents.push(ev);
-        await emit(engine.ingest(ev));
-      }
-      if (pendingEvents.length >= batch || pendingAlerts.length >= batch || inventory.dirtyCount >= batch) await flushStore(false);
-      // let timers, signals and I/O callbacks run: readline + sync processing alone never yields a macrotask
-      if (s.records % 2000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      if (opts.onProgress && s.records - lastProgress >= 10_000) {
-        lastProgress = s.records;
-        opts.onProgress({ records: s.records, events: s.events, alerts: s.alerts, bytes: read.bytes });
-      }
+    s.records_by_source[result.format] = (s.records_by_source[result.format] ?? 0) + 1;
+    if (result.events.length === 0) s.skipped_no_credential++;
+    for (const ev of result.events) {
+      enrich?.enrich(ev);
+      s.events++;
+      s.events_by_source[ev.source] = (s.events_by_source[ev.source] ?? 0) + 1;
+      if (opts.store?.writeEvents && cfg.store.write_events) pendingEvents.push(ev);
+      await emit(engine.ingest(ev));
+    }
+    if (pendingEvents.length >= batch || pendingAlerts.length >= batch || inventory.dirtyCount >= batch) await flushStore(false);
+    // let timers, signals and I/O callbacks run: readline + sync processing alone never yields a macrotask
+    if (s.records % 2000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (opts.onProgress && s.records - lastProgress >= 10_000) {
+      lastProgress = s.records;
+      opts.onProgress({ records: s.records, events: s.events, alerts: s.alerts, bytes: read.bytes });
     }
   }
   await emit(engine.finish());
@@ -163,6 +176,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   s.duplicates = st.duplicates;
   s.late_events = st.late;
   s.tokens_in_inventory = inventory.size;
+  s.skipped_control_messages = opening.control_messages;
   s.elapsed_ms = Math.round(performance.now() - started);
   return s;
 }

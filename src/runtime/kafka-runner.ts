@@ -46,7 +46,7 @@ import { createFingerprinter } from '../core/fingerprint.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { TokenInventory } from '../inventory/token-inventory.js';
 import type { InventoryRecord } from '../inventory/inventory-record.js';
-import { decodeText, type DecodeLimits } from '../pipeline/decode.js';
+import { decodeOpened, openRecord, reasonInEnvelope, type OpenedRecord, type RecordLimits } from '../envelopes/index.js';
 import { DetectionEngine } from '../pipeline/detection-engine.js';
 import type { NormalizeContext } from '../normalize/types.js';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.js';
@@ -59,6 +59,7 @@ import { createKafka, type Env } from './kafka-client.js';
 import { startOpsServer, type OpsServer, type Readiness } from './http-server.js';
 import { createMetrics, type RuntimeMetrics } from './metrics.js';
 import { ensureTopics } from './topics.js';
+import { enrichStageFor, type EnrichStage } from '../enrich/enrich-stage.js';
 
 const { CompressionTypes, Partitioners } = kafkajs;
 
@@ -140,6 +141,8 @@ interface Task {
 export interface RunnerStats {
   records_in: number;
   records_invalid: number;
+  /** Valid records without a token event: no credential, or a CloudWatch Logs control message. */
+  records_skipped: number;
   events_repartitioned: number;
   events_detected: number;
   alerts: number;
@@ -171,8 +174,10 @@ export class KafkaRunner {
   private readonly roles = new Map<string, Role>();
   private readonly inputFormat = new Map<string, SourceFormat | 'auto'>();
   private readonly tasks = new Map<string, Task>();
-  private readonly limits: DecodeLimits;
+  private readonly limits: RecordLimits;
   private readonly ctx: NormalizeContext;
+  /** IP → ASN/country/cloud before repartitioning, so every task sees enriched events. */
+  private readonly enrich: EnrichStage | null;
 
   private kafka?: Kafka;
   private admin?: Admin;
@@ -195,7 +200,7 @@ export class KafkaRunner {
   private instanceMaxEventTime = -Infinity;
   private idleFlushedTo = -Infinity;
   private idleRunning = false;
-  private readonly counters = { records_in: 0, records_invalid: 0, events_repartitioned: 0, events_detected: 0, alerts: 0, idle_flushes: 0, backpressure_pauses: 0 };
+  private readonly counters = { records_in: 0, records_invalid: 0, records_skipped: 0, events_repartitioned: 0, events_detected: 0, alerts: 0, idle_flushes: 0, backpressure_pauses: 0 };
   private assignedPartitions = 0;
   /** Group generations seen; the changelog is read once per generation for the tasks it creates. */
   private generation = 0;
@@ -216,7 +221,8 @@ export class KafkaRunner {
     }
     this.roles.set(this.kcfg.topics.by_token, 'by_token');
     this.roles.set(this.kcfg.topics.by_issuer, 'by_issuer');
-    this.limits = { maxEventBytes: this.cfg.limits.max_event_bytes, maxDepth: this.cfg.limits.max_depth };
+    this.limits = { maxEventBytes: this.cfg.limits.max_event_bytes, maxDepth: this.cfg.limits.max_depth, maxDecompressedBytes: this.cfg.limits.max_decompressed_bytes };
+    this.enrich = enrichStageFor(this.cfg.enrich);
     this.ctx = {
       fingerprint: createFingerprinter({
         key: this.env[this.cfg.hmac_key_env],
@@ -443,18 +449,33 @@ export class KafkaRunner {
     for (const m of batch.messages) {
       this.counters.records_in++;
       this.metrics.countEventIn(source);
-      const r = m.value === null ? { ok: false as const, error: new TokenwatchError('invalid_json', 'empty message value') } : decodeText(m.value.toString('utf8'), this.ctx, format, this.limits);
-      if (!r.ok) {
-        this.counters.records_invalid++;
-        this.metrics.countInvalid(source, r.error.code);
-        dead.push({ value: m.value, key: m.key, topic: source, partition: batch.partition, offset: m.offset, format: r.format ?? hint ?? 'auto', error: r.error });
-        continue;
-      }
-      for (const ev of r.events) {
-        const value = JSON.stringify(ev);
-        byToken.push({ key: ev.token.fp, value, headers: { [ROUTE_HEADER]: 'token' } });
-        if (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp) byToken.push({ key: ev.parent_fp, value, headers: { [ROUTE_HEADER]: 'parent' } });
-        if (ev.issuer !== undefined) byIssuer.push({ key: ev.issuer, value });
+      // decompressed (gzip/zstd, raw or base64) and unwrapped from envelopes before format detection
+      const opened: OpenedRecord[] = m.value === null ? [{ error: new TokenwatchError('invalid_json', 'empty message value') }] : openRecord(m.value, this.limits);
+      for (const o of opened) {
+        if (o.skipped) {
+          this.counters.records_skipped++;
+          this.metrics.countSkipped(source, 'control_message');
+          continue;
+        }
+        const r = decodeOpened(o, this.ctx, format);
+        if (!r.ok) {
+          this.counters.records_invalid++;
+          this.metrics.countInvalid(source, r.error.code);
+          // the dead letter is the message unchanged; the reason names the failing record inside an envelope
+          dead.push({ value: m.value, key: m.key, topic: source, partition: batch.partition, offset: m.offset, format: r.format ?? hint ?? 'auto', error: reasonInEnvelope(o, r.error), envelope: o.envelope, envelope_index: o.envelope_index });
+          continue;
+        }
+        if (r.events.length === 0) {
+          this.counters.records_skipped++;
+          this.metrics.countSkipped(source, 'no_credential');
+        }
+        for (const ev of r.events) {
+          this.enrich?.enrich(ev);
+          const value = JSON.stringify(ev);
+          byToken.push({ key: ev.token.fp, value, headers: { [ROUTE_HEADER]: 'token' } });
+          if (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp) byToken.push({ key: ev.parent_fp, value, headers: { [ROUTE_HEADER]: 'parent' } });
+          if (ev.issuer !== undefined) byIssuer.push({ key: ev.issuer, value });
+        }
       }
     }
     const topicMessages = [

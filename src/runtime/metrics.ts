@@ -12,6 +12,9 @@ export type SinkName = 'clickhouse' | 'kafka_alerts' | 'kafka_dead_letter' | 'ka
 /** written: checkpoint on the changelog; skipped: too large; restored: task resumed from one; stale: found but not at the committed offset. */
 export type CheckpointResult = 'written' | 'skipped' | 'restored' | 'stale';
 
+/** no_credential: a known format's record without a token (normalizer returned none); control_message: a CloudWatch Logs CONTROL_MESSAGE. */
+export type SkipReason = 'no_credential' | 'control_message';
+
 export interface RuntimeMetrics {
   registry: Registry;
   /** Raw records read from an input, by source (the input topic). */
@@ -24,10 +27,13 @@ export interface RuntimeMetrics {
   sinkQueueDepth: Gauge<'sink'>;
   stateKeys: Gauge<'detector'>;
   checkpoints: Counter<'result'>;
+  /** Valid records that yield no token event, by source and reason (never dead-lettered). */
+  recordsSkipped: Counter<'source' | 'reason'>;
   countEventIn(source: string, n?: number): void;
   countInvalid(source: string, code: ErrorCode): void;
   countAlert(detector: string, severity: Severity): void;
   countCheckpoint(result: CheckpointResult): void;
+  countSkipped(source: string, reason: SkipReason, n?: number): void;
   /** Time an awaited sink write. */
   timeSink<T>(sink: SinkName, fn: () => Promise<T>): Promise<T>;
 }
@@ -99,8 +105,16 @@ export function createMetrics(opts: MetricsOptions = {}): RuntimeMetrics {
     registers: [registry],
   });
 
+  const recordsSkipped = new Counter({
+    name: 'tokenwatch_records_skipped_total',
+    help: 'Valid input records that carry no credential (no_credential) or no records (control_message), by source (input topic) and reason; never dead-lettered',
+    labelNames: ['source', 'reason'] as const,
+    registers: [registry],
+  });
+
   return {
     registry,
+    recordsSkipped,
     eventsIn,
     eventsInvalid,
     alerts,
@@ -115,6 +129,7 @@ export function createMetrics(opts: MetricsOptions = {}): RuntimeMetrics {
     countAlert: (detector, severity) =>
       alerts.inc({ detector: DETECTOR_SET.has(detector) ? detector : 'other', severity: SEVERITY_SET.has(severity) ? severity : 'other' }),
     countCheckpoint: (result) => checkpoints.inc({ result }),
+    countSkipped: (source, reason, n = 1) => recordsSkipped.inc({ source, reason }, n),
     async timeSink(sink, fn) {
       const end = sinkLatency.startTimer({ sink });
       try {

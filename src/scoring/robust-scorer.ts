@@ -12,8 +12,16 @@
  * per-day means and sigma also covers the median within-hour standard deviation of those days;
  * otherwise the recent window (last `window` points) is the baseline.
  *
- * Points judged anomalous are NOT learned, so a sustained attack never becomes the new normal.
- * State is bounded (`window` numbers + slots × `seasonalMaxPeriods` means) and JSON-serializable.
+ * Points judged anomalous are NOT learned, so a short attack never becomes the new normal —
+ * until they persist: after `levelShiftAfter` consecutive anomalous points whose level has held
+ * steady (the rise from the first to the last third of the run is at most `levelShiftMaxDrift`
+ * × the shift itself), the run is accepted as a level shift: the recent window restarts from
+ * it and the seasonal slots re-learn. A level that keeps rising (a slow attacker ramping up)
+ * is never accepted, so it keeps scoring high.
+ *
+ * `direction: 'both'` also scores drops (|z|), for general series such as NAB's.
+ * State is bounded (`window` numbers + slots × `seasonalMaxPeriods` means + `levelShiftAfter`
+ * pending values) and JSON-serializable.
  */
 import { medianSorted, probit, quantileSorted } from 'simple-statistics';
 
@@ -43,6 +51,12 @@ export interface RobustScorerOptions {
   tailQuantile?: number;
   /** Do not learn anomalous points (default true). */
   excludeAnomalies?: boolean;
+  /** Consecutive anomalous points after which a steady new level is learned; 0 never learns one. */
+  levelShiftAfter?: number;
+  /** A run is a steady level only if its rise (last third − first third) ≤ this × the shift. */
+  levelShiftMaxDrift?: number;
+  /** 'up' scores only increases; 'both' scores increases and drops. */
+  direction?: 'up' | 'both';
 }
 
 export type ResolvedScorerOptions = Required<RobustScorerOptions>;
@@ -60,6 +74,9 @@ export const DEFAULT_SCORER_OPTIONS: ResolvedScorerOptions = {
   relativeScale: 0.05,
   tailQuantile: 0.99,
   excludeAnomalies: true,
+  levelShiftAfter: 24,
+  levelShiftMaxDrift: 0.5,
+  direction: 'up',
 };
 
 /** How one point was judged (the detector's alert baseline is built from this). */
@@ -87,6 +104,8 @@ export interface Assessment {
   /** Past the learning period. */
   warm: boolean;
   anomalous: boolean;
+  /** This point completed a persistent steady run that was just learned as a level shift. */
+  level_shift: boolean;
 }
 
 export interface SlotState {
@@ -107,6 +126,8 @@ export interface RobustScorerState {
   values: number[];
   observed: number;
   slots: (SlotState | null)[] | null;
+  /** The current run of consecutive anomalous values (a candidate level shift), oldest first. */
+  pending?: number[];
 }
 
 const MAD_TO_SIGMA = 1.4826;
@@ -215,6 +236,8 @@ function resolveOptions(opts: RobustScorerOptions): ResolvedScorerOptions {
   if (!(o.tailQuantile > 0.5 && o.tailQuantile < 1)) throw new RangeError('tailQuantile must be in (0.5, 1)');
   if (!Number.isInteger(o.seasonalMaxPeriods) || o.seasonalMaxPeriods < 1) throw new RangeError('seasonalMaxPeriods must be a positive integer');
   if (o.seasonalMinPeriods > o.seasonalMaxPeriods) throw new RangeError('seasonalMinPeriods must be ≤ seasonalMaxPeriods');
+  if (!Number.isInteger(o.levelShiftAfter) || o.levelShiftAfter < 0) throw new RangeError('levelShiftAfter must be a non-negative integer');
+  if (o.direction !== 'up' && o.direction !== 'both') throw new RangeError("direction must be 'up' or 'both'");
   return o;
 }
 
@@ -226,6 +249,8 @@ export class RobustScorer {
   private sorted: number[] = [];
   private observed = 0;
   private slots: (SlotState | null)[] | null;
+  /** Consecutive anomalous values not learned yet (bounded by levelShiftAfter). */
+  private pending: number[] = [];
 
   constructor(opts: RobustScorerOptions = {}) {
     this.options = resolveOptions(opts);
@@ -247,7 +272,18 @@ export class RobustScorer {
     if (!Number.isFinite(time) || !Number.isFinite(value)) throw new RangeError('time and value must be finite numbers');
     const a = this.judge(time, value);
     this.observed++;
-    if (!(a.anomalous && this.options.excludeAnomalies)) this.learnValue(time, value);
+    if (!(a.anomalous && this.options.excludeAnomalies)) {
+      this.pending.length = 0;
+      this.learnValue(time, value);
+    } else if (this.options.levelShiftAfter > 0) {
+      this.pending.push(value);
+      if (this.pending.length >= this.options.levelShiftAfter) {
+        if (this.steadyShift(a.median)) {
+          this.acceptShift();
+          a.level_shift = true;
+        } else this.pending.shift();
+      }
+    }
     return a;
   }
 
@@ -271,6 +307,7 @@ export class RobustScorer {
       values,
       observed: this.observed,
       slots: this.slots ? this.slots.map((s) => (s ? copySlot(s, this.options.seasonalMaxPeriods) : null)) : null,
+      ...(this.pending.length > 0 ? { pending: this.pending.slice() } : {}),
     };
   }
 
@@ -281,6 +318,7 @@ export class RobustScorer {
     this.pos = 0;
     this.sorted = values.slice().sort((a, b) => a - b);
     this.observed = state.observed;
+    this.pending = Array.isArray(state.pending) ? state.pending.slice(-Math.max(1, this.options.levelShiftAfter)) : [];
     if (this.options.seasonality === 'none') this.slots = null;
     else {
       const n = this.slotCount();
@@ -294,6 +332,30 @@ export class RobustScorer {
     const s = new RobustScorer(opts);
     s.restore(state);
     return s;
+  }
+
+  /**
+   * The pending run is a steady new level, not a ramp: its rise from the first third to the last
+   * third is small next to its shift from the baseline centre.
+   */
+  private steadyShift(centre: number): boolean {
+    const p = this.pending;
+    const third = Math.max(1, Math.floor(p.length / 3));
+    const med = (xs: number[]): number => medianSorted(xs.sort((a, b) => a - b));
+    const first = med(p.slice(0, third));
+    const last = med(p.slice(-third));
+    const shift = Math.abs(med(p.slice()) - centre);
+    return Math.abs(last - first) <= this.options.levelShiftMaxDrift * shift;
+  }
+
+  /** Learn the pending run as the new level: the recent window restarts from it, slots re-learn. */
+  private acceptShift(): void {
+    const values = this.pending.slice(-this.options.window);
+    this.pending = [];
+    this.ring = values;
+    this.pos = 0;
+    this.sorted = values.slice().sort((a, b) => a - b);
+    if (this.slots) this.slots = new Array<SlotState | null>(this.slotCount()).fill(null);
   }
 
   private slotCount(): number {
@@ -326,7 +388,7 @@ export class RobustScorer {
     const o = this.options;
     const history = this.observed;
     if (this.sorted.length === 0) {
-      return { score: 0, z: 0, median: 0, mad: 0, sigma: 0, expected: 0, ratio: 0, seasonal: false, history, baseline_points: 0, warm: false, anomalous: false };
+      return { score: 0, z: 0, median: 0, mad: 0, sigma: 0, expected: 0, ratio: 0, seasonal: false, history, baseline_points: 0, warm: false, anomalous: false, level_shift: false };
     }
     const recent = statsOfSorted(this.sorted, o.tailQuantile);
     let median = recent.median;
@@ -353,9 +415,12 @@ export class RobustScorer {
     const denom = o.countData ? Math.max(expected, 1) : expected;
     const ratio = denom > 0 ? Math.min(1e6, value / denom) : value > 0 ? 1e6 : 0;
     const warm = history >= o.minHistory;
-    const anomalous = warm && z >= o.threshold && value >= o.minValue && (o.minRatio <= 1 || ratio >= o.minRatio);
+    // Drops (direction 'both') are judged by |z| alone: the floors are about increases.
+    const drop = o.direction === 'both' && z < 0;
+    const zJudged = drop ? -z : z;
+    const anomalous = warm && zJudged >= o.threshold && (drop || (value >= o.minValue && (o.minRatio <= 1 || ratio >= o.minRatio)));
     return {
-      score: warm ? zToScore(z, o.threshold) : 0,
+      score: warm ? zToScore(zJudged, o.threshold) : 0,
       z,
       median,
       mad,
@@ -367,6 +432,7 @@ export class RobustScorer {
       baseline_points: points,
       warm,
       anomalous,
+      level_shift: false,
     };
   }
 

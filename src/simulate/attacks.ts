@@ -12,11 +12,37 @@ import type { ActorSpec, SimEvent } from './types.js';
 
 export const ATTACK_NAMES = ['mint_loop', 'sts_replay', 'ec2_credential_escape', 'scope_escalation', 'use_after_revoke'] as const;
 export type AttackName = (typeof ATTACK_NAMES)[number];
-export type AttackFamily = 'mint_rate_spike' | 'token_replay' | 'cross_service_reuse' | 'scope_drift';
+/** Attacks only the realistic profile injects (hard-attacks.ts). */
+export const HARD_ATTACK_NAMES = [
+  'mint_slow_ramp', 'mint_peak_burst', 'refresh_token_reuse', 'stolen_sts_same_region', 'stolen_sts_other_asn',
+  'scope_sensitive_read', 'use_10min_after_revoke', 'instance_credentials_private',
+] as const;
+export type HardAttackName = (typeof HARD_ATTACK_NAMES)[number];
+export type AttackFamily = 'mint_rate_spike' | 'token_replay' | 'cross_service_reuse' | 'scope_drift' | 'credential_context';
+
+/**
+ * Detectors whose alert counts as detecting a stolen credential used from a new context: the
+ * issuer-keyed credential_context, and (during its introduction) token_replay and cross_service_reuse.
+ */
+export const CREDENTIAL_DETECTORS: readonly string[] = ['credential_context', 'token_replay', 'cross_service_reuse'];
+
+/**
+ * What an attack's alert is keyed on, raw (the evaluation fingerprints it with the replay's
+ * fingerprinter): the token (namespace as the normalizers use it: `aws` key ids, `jti` token
+ * ids) and/or the issuer string the normalizers emit (OAuth client id, IAM role ARN).
+ */
+export interface AttackIdentity {
+  token?: { namespace: 'aws' | 'jti'; id: string };
+  issuer?: string;
+}
 
 export interface InjectedAttack {
-  name: AttackName;
+  name: AttackName | HardAttackName;
+  /** The family whose alert the attack raises in the default profile (see `detectors` for all accepted). */
   family: AttackFamily;
+  /** Detector ids whose alert counts as detecting this attack. */
+  detectors: string[];
+  identity: AttackIdentity;
   /** First and last malicious event time (epoch ms). */
   start: number;
   end: number;
@@ -56,14 +82,14 @@ export function attackTimes(seed: number, start: number, hours: number): Record<
 
 const floorSec = (t: number): number => Math.floor(t / 1000) * 1000;
 
-interface Built {
+export interface Built {
   attack: InjectedAttack;
   actor: ActorSpec;
 }
 
-function requireVictim(plans: readonly ReplicaPlan[], t: number, name: AttackName): ReplicaPlan {
+export function requireVictim(plans: readonly ReplicaPlan[], t: number, name: AttackName | HardAttackName): ReplicaPlan {
   const p = victimPlan(plans, t, 5 * MIN, 70 * MIN);
-  if (!p) throw new RangeError(`simulate: no ${ATTACK_VICTIM[name]} replica alive at the ${name} attack time; use more hours`);
+  if (!p) throw new RangeError(`simulate: no ${plans[0]?.entity ?? 'victim'} replica alive at the ${name} attack time; use more hours`);
   return p;
 }
 
@@ -88,7 +114,8 @@ export function mintLoop(clock: SimClock, spec: ClientSpec, plans: readonly Repl
   }
   return {
     attack: {
-      name: 'mint_loop', family: 'mint_rate_spike', start: times[0]!, end: times[times.length - 1]!, issuer: spec.client.clientId,
+      name: 'mint_loop', family: 'mint_rate_spike', detectors: ['mint_rate_spike'], identity: { issuer: spec.client.clientId },
+      start: times[0]!, end: times[times.length - 1]!, issuer: spec.client.clientId,
       description: `Okta client ${spec.client.name} minted ${times.length} client_credentials tokens in an hour (~${multiplier}× its normal rate) from its own egress pool`,
     },
     actor: { start: floorSec(t0), make: run },
@@ -96,7 +123,7 @@ export function mintLoop(clock: SimClock, spec: ClientSpec, plans: readonly Repl
 }
 
 /** The attacker's calls with a stolen role session: `count` calls from one external IP. */
-function* stolenSessionCalls(
+export function* stolenSessionCalls(
   rng: Rng,
   session: AwsSession,
   times: readonly number[],
@@ -115,7 +142,7 @@ function* stolenSessionCalls(
   }
 }
 
-function callTimes(rng: Rng, from: number, count: number, meanGap: number, notAfter: number): number[] {
+export function callTimes(rng: Rng, from: number, count: number, meanGap: number, notAfter: number): number[] {
   const out: number[] = [];
   let t = from;
   for (let i = 0; i < count && t < notAfter; i++) {
@@ -153,7 +180,8 @@ export function stsReplay(clock: SimClock, fleet: FleetSpec, plans: readonly Rep
   }
   return {
     attack: {
-      name: 'sts_replay', family: 'token_replay', start: times[0]!, end: times[times.length - 1]!, issuer: keyId,
+      name: 'sts_replay', family: 'token_replay', detectors: [...CREDENTIAL_DETECTORS],
+      identity: { token: { namespace: 'aws', id: keyId }, issuer: chain.role.arn }, start: times[0]!, end: times[times.length - 1]!, issuer: keyId,
       description: `STS session of ${chain.role.name} (chained from ${victim.workloadId}) replayed from ${ip} with ${ua} inside its lifetime`,
     },
     actor: { start: floorSec(times[0]!), make: run },
@@ -186,7 +214,8 @@ export function ec2CredentialEscape(clock: SimClock, fleet: FleetSpec, plans: re
   }
   return {
     attack: {
-      name: 'ec2_credential_escape', family: 'cross_service_reuse', start: times[0]!, end: times[times.length - 1]!, issuer: keyId,
+      name: 'ec2_credential_escape', family: 'cross_service_reuse', detectors: [...CREDENTIAL_DETECTORS],
+      identity: { token: { namespace: 'aws', id: keyId }, issuer: fleet.role.arn }, start: times[0]!, end: times[times.length - 1]!, issuer: keyId,
       description: `Instance-role credentials of ${victim.workloadId} (${fleet.role.name}) used from ${ip}, outside the estate`,
     },
     actor: { start: floorSec(times[0]!), make: run },
@@ -217,7 +246,8 @@ export function scopeEscalation(clock: SimClock, spec: ClientSpec, plans: readon
   }
   return {
     attack: {
-      name: 'scope_escalation', family: 'scope_drift', start: t0, end: steps[steps.length - 1]!.t, issuer: spec.client.clientId,
+      name: 'scope_escalation', family: 'scope_drift', detectors: ['scope_drift'], identity: { issuer: spec.client.clientId },
+      start: t0, end: steps[steps.length - 1]!.t, issuer: spec.client.clientId,
       description: `Okta client ${spec.client.name} requested okta.users.manage/okta.apps.manage beyond its grant, then was granted okta.users.manage`,
     },
     actor: { start: t0, make: run },
@@ -247,7 +277,8 @@ export function useAfterRevoke(clock: SimClock, estate: Estate, spec: ClientSpec
   }
   return {
     attack: {
-      name: 'use_after_revoke', family: 'token_replay', start: uses[0]!, end: uses[uses.length - 1]!, issuer: jti,
+      name: 'use_after_revoke', family: 'token_replay', detectors: ['token_replay'], identity: { token: { namespace: 'jti', id: jti } },
+      start: uses[0]!, end: uses[uses.length - 1]!, issuer: jti,
       description: `Access token of ${spec.client.name} (replica ${victim.workloadId}) revoked at rotation, then presented ${uses.length} times at the gateway`,
     },
     actor: { start: revokeAt, make: run },

@@ -44,6 +44,14 @@ const floorSec = (t: number): number => Math.floor(t / 1000) * 1000;
  * (scale-out a few minutes into the hour, scale-in a few minutes after it), split at every rolling
  * deploy (slots restart 90 s apart, on the next version).
  */
+export interface PlanOptions {
+  load?: (t: number) => number;
+  scheduledExtra?: (hourStart: number) => number;
+  restartStaggerMs?: number;
+  /** No replicas before this time (an entity deployed mid-stream). */
+  from?: number;
+}
+
 export function replicaPlans(
   clock: SimClock,
   entity: string,
@@ -51,20 +59,29 @@ export function replicaPlans(
   diurnal: boolean,
   deploys: readonly number[],
   workload: (rng: Rng) => { id: string; ip: string },
+  opts: PlanOptions = {},
 ): ReplicaPlan[] {
   const rng = new Rng(clock.seed, `plan:${entity}`);
   const hours = Math.ceil((clock.end - clock.start) / HOUR);
+  const load = opts.load ?? diurnalLoad;
   const desired: number[] = [];
   for (let h = 0; h < hours; h++) {
-    if (!diurnal) {
-      desired.push(baseSize);
+    const hourStart = clock.start + h * HOUR;
+    if (opts.from !== undefined && hourStart < opts.from) {
+      desired.push(0);
       continue;
     }
-    let n = Math.round(baseSize * diurnalLoad(clock.start + h * HOUR + 30 * MIN));
+    const extra = opts.scheduledExtra ? opts.scheduledExtra(hourStart) : 0;
+    if (!diurnal) {
+      desired.push(baseSize + extra);
+      continue;
+    }
+    let n = Math.round(baseSize * load(hourStart + 30 * MIN));
     // Autoscaling step: a traffic burst holds one more tier of replicas for an hour.
     if (rng.chance(0.08)) n = Math.ceil(n * 1.5);
-    desired.push(Math.max(1, n));
+    desired.push(Math.max(1, n) + extra);
   }
+  const stagger = opts.restartStaggerMs ?? 90_000;
   const maxSlots = Math.max(...desired, 1);
   const runs: { slot: number; start: number; end: number }[] = [];
   for (let slot = 0; slot < maxSlots; slot++) {
@@ -85,7 +102,7 @@ export function replicaPlans(
   for (const run of runs) {
     let segStart = run.start;
     for (const d of deploys) {
-      const restart = d + run.slot * 90_000;
+      const restart = d + run.slot * stagger;
       if (restart <= segStart + MIN || restart >= run.end - MIN) continue;
       plans.push(makePlan(rng, entity, run.slot, segStart, restart, deploys, workload));
       segStart = restart + 20_000;
@@ -148,6 +165,20 @@ const KEY_ID = (rng: Rng): string => `ASIA${rng.upperB32(16)}`;
 export function* awsReplica(clock: SimClock, fleet: FleetSpec, plan: ReplicaPlan): Generator<SimEvent> {
   const rng = new Rng(clock.seed, `aws:${fleet.name}:${plan.workloadId}`);
   const ua = fleet.userAgent(plan.version);
+  const real = fleet.realistic;
+  // Realistic-profile draws come from their own streams: the default profile's are untouched.
+  const lagRng = real ? new Rng(clock.seed, `lag:${plan.workloadId}`) : undefined;
+  const agentRng = real?.agent ? new Rng(clock.seed, `agent:${plan.workloadId}`) : undefined;
+  const natIp = real ? real.egress.natIps[hash32(plan.privateIp) % real.egress.natIps.length]! : plan.privateIp;
+  const lagged = (ev: SimEvent): SimEvent => {
+    if (lagRng) ev.delay = Math.round(lagRng.range(real!.deliveryLagMs[0], real!.deliveryLagMs[1]));
+    return ev;
+  };
+  /** Where a call to `eventSource` comes from: the NAT gateway, or the private IP through a gateway endpoint. */
+  const via = (eventSource: string): { sourceIp: string; vpcEndpointId?: string } =>
+    !real ? { sourceIp: plan.privateIp }
+    : real.egress.endpointServices.includes(eventSource) ? { sourceIp: plan.privateIp, vpcEndpointId: real.egress.vpceId }
+    : { sourceIp: natIp };
   const principal = fleet.kind === 'ec2' ? 'ec2.amazonaws.com' : 'ecs-tasks.amazonaws.com';
   const stop = Math.min(plan.end, clock.end);
   const injections = [...plan.injections].sort((a, b) => a.time - b.time);
@@ -167,7 +198,7 @@ export function* awsReplica(clock: SimClock, fleet: FleetSpec, plan: ReplicaPlan
       time, region: AWS_REGION, role: fleet.role, sessionName: plan.workloadId, newKeyId: keyId, expiresAt: session.expiresAt,
       caller: { service: principal },
     });
-    return { session, ev: { format: 'cloudtrail', time, record } };
+    return { session, ev: lagged({ format: 'cloudtrail', time, record }) };
   };
 
   const mintChain = (t: number, keyId: string, caller: AwsSession): { session: AwsSession; ev: SimEvent } => {
@@ -177,20 +208,20 @@ export function* awsReplica(clock: SimClock, fleet: FleetSpec, plan: ReplicaPlan
     const session: AwsSession = { role: chain.role, sessionName, accessKeyId: keyId, createdAt: time, expiresAt: time + HOUR };
     const record = assumeRoleRecord(rng, {
       time, region: AWS_REGION, role: chain.role, sessionName, newKeyId: keyId, expiresAt: session.expiresAt, durationSeconds: 3600,
-      caller: { session: caller, sourceIp: plan.privateIp, userAgent: ua },
+      caller: { session: caller, sourceIp: via('sts.amazonaws.com').sourceIp, userAgent: ua },
     });
-    return { session, ev: { format: 'cloudtrail', time, record } };
+    return { session, ev: lagged({ format: 'cloudtrail', time, record }) };
   };
 
-  const call = (t: number, session: AwsSession, c: ApiCall): SimEvent => {
+  const call = (t: number, session: AwsSession, c: ApiCall, callerUa = ua, r = rng): SimEvent => {
     const time = floorSec(t);
-    const denied = rng.chance(0.003);
-    const record = apiCallRecord(rng, {
+    const denied = r.chance(0.003);
+    const record = apiCallRecord(r, {
       time, region: AWS_REGION, session, eventSource: c.eventSource, eventName: c.eventName, readOnly: c.readOnly,
-      data: c.data, requestParameters: c.params(rng), sourceIp: plan.privateIp, userAgent: ua,
+      data: c.data, requestParameters: c.params(r), userAgent: callerUa, ...via(c.eventSource),
       ...(denied ? { errorCode: 'AccessDenied' } : {}),
     });
-    return { format: 'cloudtrail', time, record };
+    return lagged({ format: 'cloudtrail', time, record });
   };
 
   /** KMS decrypt a service ran on the session's behalf: labelled source, same key. */
@@ -201,7 +232,7 @@ export function* awsReplica(clock: SimClock, fleet: FleetSpec, plan: ReplicaPlan
       requestParameters: { encryptionAlgorithm: 'SYMMETRIC_DEFAULT', encryptionContext: { SecretARN: `arn:aws:${via.split('.')[0]}:us-east-1` } },
       sourceIp: via, userAgent: via, invokedBy: via,
     });
-    return { format: 'cloudtrail', time, record };
+    return lagged({ format: 'cloudtrail', time, record });
   };
 
   let t = plan.start;
@@ -215,12 +246,18 @@ export function* awsReplica(clock: SimClock, fleet: FleetSpec, plan: ReplicaPlan
   let nextChainRefresh = Infinity;
   let nextChainCall = Infinity;
   if (fleet.chain) nextChainRefresh = t + rng.range(30_000, 3 * MIN);
+  const agent = real?.agent;
+  const agentUa = agent?.userAgent(plan.version);
+  let nextAgentCall = agent && agentRng ? t + agentRng.range(20_000, 90_000) : Infinity;
 
   for (;;) {
     const nextInj = injections[inj]?.time ?? Infinity;
-    t = Math.min(nextCall, nextRefresh, nextChainRefresh, nextChainCall, nextInj);
+    t = Math.min(nextCall, nextRefresh, nextChainRefresh, nextChainCall, nextInj, nextAgentCall);
     if (t >= stop) return;
-    if (t === nextInj) {
+    if (t === nextAgentCall) {
+      nextAgentCall = t + agentRng!.exp(HOUR / agent!.ratePerHour);
+      yield call(t, session, pickCall(agentRng!, agent!.calls), agentUa, agentRng);
+    } else if (t === nextInj) {
       const j = injections[inj++]!;
       if (j.target === 'chain' && fleet.chain) {
         const c = mintChain(t, j.credentialId, session);
@@ -265,7 +302,7 @@ const b64json = (v: unknown): string => Buffer.from(JSON.stringify(v), 'utf8').t
  * the claim subset the recommended Kong Lua logs (including Okta's client id claim `cid`). The
  * signature derives from the jti, so whoever holds the token presents byte-identical copies.
  */
-export function issueAccessToken(spec: ClientSpec, jti: string, t: number, scopes: readonly string[]): IssuedToken {
+export function issueAccessToken(spec: ClientSpec, jti: string, t: number, scopes: readonly string[], subject?: string): IssuedToken {
   const iat = Math.floor(t / 1000);
   const claims: AccessTokenClaims = {
     ver: 1,
@@ -276,7 +313,7 @@ export function issueAccessToken(spec: ClientSpec, jti: string, t: number, scope
     exp: iat + 3600,
     cid: spec.client.clientId,
     scp: [...scopes],
-    sub: spec.client.clientId,
+    sub: subject ?? spec.client.clientId,
   };
   const jwt = `${b64json({ kid: spec.client.authServer.id.slice(-12), alg: 'RS256' })}.${b64json(claims)}.${new Rng(hash32(jti), 'jwt-signature').b64url(342)}`;
   const loggedClaims = { jti: claims.jti, iss: claims.iss, sub: claims.sub, aud: claims.aud, cid: claims.cid, scp: claims.scp, iat: claims.iat, exp: claims.exp };
@@ -304,14 +341,17 @@ function requestStatus(rng: Rng, method: string): number {
 }
 
 export function gatewayEvent(rng: Rng, estate: Estate, spec: ClientSpec, t: number, ip: string, ua: string, token: IssuedToken, status?: number): SimEvent {
-  const time = Math.floor(t);
+  const at = Math.floor(t);
+  // A request lands on one gateway node, which stamps it with its own (possibly skewed) clock.
+  const skew = estate.gatewayNodes ? rng.pick(estate.gatewayNodes).skewMs : 0;
+  const time = at + skew;
   const route = rng.pick(spec.routes);
   const call = rng.pick(route.calls);
   const record = kongRequestRecord(rng, {
     time, route, call, clientIp: ip, userAgent: ua, token, status: status ?? requestStatus(rng, call.method),
     workspaceId: estate.workspaceId, upstreamIp: `10.30.${4 + route.path.length}.${10 + rng.int(40)}`,
   });
-  return { format: 'kong', time, record };
+  return skew === 0 ? { format: 'kong', time, record } : { format: 'kong', time, record, at };
 }
 
 /**
@@ -326,8 +366,17 @@ export function* clientReplica(clock: SimClock, estate: Estate, spec: ClientSpec
   const injections = [...plan.injections].sort((a, b) => a.time - b.time);
   let inj = 0;
   // Autoscaled clients keep per-replica load flat; fixed-size ones see the daily curve.
-  const rateAt = (at: number): number => (spec.diurnal ? spec.ratePerHour : (spec.ratePerHour * diurnalLoad(at)) / 2);
+  const load = spec.realistic?.load ?? diurnalLoad;
+  const rateAt = (at: number): number => (spec.diurnal ? spec.ratePerHour : (spec.ratePerHour * load(at)) / 2);
   const rate = spec.ratePerHour;
+  const sidecar = spec.realistic?.sidecar;
+  const sidecarUa = sidecar?.userAgent(plan.version);
+  const realRng = spec.realistic ? new Rng(clock.seed, `pod-real:${plan.workloadId}`) : undefined;
+  const storms = estate.refreshStorms ?? [];
+  let storm = 0;
+  while (storm < storms.length && storms[storm]! <= plan.start) storm++;
+  const nextStormAt = (): number => (storm < storms.length ? storms[storm]! + realRng!.range(0, 60_000) : Infinity);
+  let stormAt = realRng ? nextStormAt() : Infinity;
 
   const mint = (t: number, jti: string): { token: IssuedToken; ev: SimEvent } => {
     const token = issueAccessToken(spec, jti, t, scopes);
@@ -345,10 +394,18 @@ export function* clientReplica(clock: SimClock, estate: Estate, spec: ClientSpec
 
   for (;;) {
     const nextInj = injections[inj]?.time ?? Infinity;
-    t = Math.min(nextReq, nextRefresh, nextInj, rotateAt);
+    t = Math.min(nextReq, nextRefresh, nextInj, rotateAt, stormAt);
     if (t >= stop) break;
     last = t;
-    if (t === nextInj) {
+    if (t === stormAt) {
+      // Signing-key rollover: every replica drops its cached token and mints a new one.
+      storm++;
+      stormAt = nextStormAt();
+      m = mint(t, newTokenId(rng));
+      token = m.token;
+      nextRefresh = t + rng.range(53 * MIN, 57 * MIN);
+      yield m.ev;
+    } else if (t === nextInj) {
       const j = injections[inj++]!;
       m = mint(t, j.credentialId);
       token = m.token;
@@ -363,7 +420,8 @@ export function* clientReplica(clock: SimClock, estate: Estate, spec: ClientSpec
       yield m.ev;
     } else {
       nextReq = t + rng.exp(HOUR / rateAt(t));
-      yield gatewayEvent(rng, estate, spec, t, egressIp(rng, spec.egress), ua, token);
+      const callerUa = sidecar && realRng!.chance(sidecar.share) ? sidecarUa! : ua;
+      yield gatewayEvent(rng, estate, spec, t, egressIp(rng, spec.egress), callerUa, token);
     }
   }
   // Graceful shutdown on scale-in/deploy: some SDKs revoke their token; it is never used again.
@@ -374,6 +432,11 @@ export function* clientReplica(clock: SimClock, estate: Estate, spec: ClientSpec
         time: at, client: spec.client, net: { ip: egressIp(rng, spec.egress), userAgent: ua }, tokenId: token.claims.jti, by: { kind: 'client' },
       });
       yield { format: 'okta', time: at, record };
+      // Realistic profile: a request already in flight is drained through the gateway just after the revoke.
+      if (realRng && rate > 0 && realRng.chance(0.5)) {
+        const drained = at + realRng.range(500, 4000);
+        if (drained < clock.end) yield gatewayEvent(rng, estate, spec, drained, egressIp(rng, spec.egress), ua, token);
+      }
     }
   }
 }

@@ -126,6 +126,8 @@ export interface ApiCallArgs {
   /** Set when an AWS service made the call on the session's behalf (forward access sessions). */
   invokedBy?: string;
   errorCode?: string;
+  /** A call through a VPC endpoint: CloudTrail names it, and sourceIPAddress is the private IP. */
+  vpcEndpointId?: string;
 }
 
 /** An API call authenticated with a role session's access key. */
@@ -154,5 +156,6 @@ export function apiCallRecord(rng: Rng, a: ApiCallArgs): Record<string, unknown>
     rec.errorMessage = `User: ${sessionArn(a.session)} is not authorized to perform this operation`;
   }
   if (!a.invokedBy) rec.tlsDetails = tlsDetails(`${a.eventSource.replace('.amazonaws.com', '')}.${a.region}.amazonaws.com`);
+  if (a.vpcEndpointId) rec.vpcEndpointId = a.vpcEndpointId;
   return rec;
 }

@@ -59,6 +59,37 @@ export interface FleetSpec {
   chain?: ChainSpec;
   /** Absolute times of rolling deploys (new instances, new agent version). */
   deploys: number[];
+  /** Optional features of the realistic profile (absent: the default profile's behaviour). */
+  realistic?: FleetRealism;
+}
+
+/** Realistic-profile fleet features. Each draws from its own random stream. */
+export interface FleetRealism {
+  /** Relative load over time (replica counts follow it); default diurnalLoad. */
+  load: (t: number) => number;
+  /** Extra instances in the hour starting at `hourStart` (scheduled scale-out). */
+  scheduledExtra?: (hourStart: number) => number;
+  /** Calls leave through the NAT gateway of the instance's AZ, except to gateway VPC endpoint services. */
+  egress: { natIps: readonly string[]; endpointServices: readonly string[]; vpceId: string };
+  /** A second client on the instance using the same credentials (SSM agent, CloudWatch agent). */
+  agent?: { userAgent: (version: number) => string; ratePerHour: number; calls: readonly ApiCall[] };
+  /** CloudTrail delivery lag range (ms): the records reach the stream this much later. */
+  deliveryLagMs: readonly [number, number];
+  /** Instances restart this far apart in a rolling deploy (default 90 s). */
+  restartStaggerMs?: number;
+  /** The fleet exists from this time on (an issuer appearing mid-stream). */
+  from?: number;
+}
+
+/** Realistic-profile OAuth client features. */
+export interface ClientRealism {
+  load: (t: number) => number;
+  /** A sidecar in the same pod calling with the pod's token under its own user agent. */
+  sidecar?: { userAgent: (version: number) => string; share: number };
+  /** The added read scope arrives at the first deploy at or after this time. */
+  scopeChangeAt?: number;
+  restartStaggerMs?: number;
+  from?: number;
 }
 
 export interface ClientSpec {
@@ -70,26 +101,32 @@ export interface ClientSpec {
   /** A read scope the client starts requesting at its first deploy after the learning period. */
   addedReadScope?: string;
   userAgent: (version: number) => string;
-  egress: { name: string; base: string; size: number };
+  /** NAT pool: `base` + (`first` … `first + size - 1`); `first` defaults by pool name. */
+  egress: { name: string; base: string; size: number; first?: number };
   /** Gateway requests per replica per hour; 0 for clients that call only IdP APIs. */
   ratePerHour: number;
   routes: readonly KongRoute[];
   deploys: number[];
+  realistic?: ClientRealism;
 }
 
 export interface Estate {
   fleets: FleetSpec[];
   clients: ClientSpec[];
   workspaceId: string;
+  /** Kong nodes and their clock offsets; requests spread over them (default: one exact clock). */
+  gatewayNodes?: readonly { name: string; skewMs: number }[];
+  /** Times every OAuth client replica re-mints within a minute (signing-key rollover). */
+  refreshStorms?: readonly number[];
 }
 
-function role(rng: Rng, name: string): AwsRole {
+export function role(rng: Rng, name: string): AwsRole {
   return { accountId: AWS_ACCOUNT, name, arn: `arn:aws:iam::${AWS_ACCOUNT}:role/${name}`, roleId: `AROA${rng.upperB32(17)}` };
 }
 
 const bucket = (rng: Rng): string => `acme-${['data', 'exports', 'artifacts', 'media'][rng.int(4)]}-prod`;
 
-const WEB_CALLS: readonly ApiCall[] = [
+export const WEB_CALLS: readonly ApiCall[] = [
   { eventSource: 'ssm.amazonaws.com', eventName: 'GetParameter', readOnly: true, weight: 3, kmsVia: 'ssm.amazonaws.com',
     params: (r) => ({ name: `/prod/web/${['db-password', 'stripe-key', 'session-secret'][r.int(3)]}`, withDecryption: true }) },
   { eventSource: 'secretsmanager.amazonaws.com', eventName: 'GetSecretValue', readOnly: true, weight: 2, kmsVia: 'secretsmanager.amazonaws.com',
@@ -102,7 +139,7 @@ const WEB_CALLS: readonly ApiCall[] = [
     params: () => ({ filterSet: { items: [{ name: 'resource-type', valueSet: { items: [{ value: 'instance' }] } }] } }) },
 ];
 
-const BATCH_CALLS: readonly ApiCall[] = [
+export const BATCH_CALLS: readonly ApiCall[] = [
   { eventSource: 'sqs.amazonaws.com', eventName: 'ReceiveMessage', readOnly: true, data: true, weight: 8,
     params: () => ({ queueUrl: `https://sqs.us-east-1.amazonaws.com/${AWS_ACCOUNT}/batch-jobs`, maxNumberOfMessages: 10, waitTimeSeconds: 20 }) },
   { eventSource: 'sqs.amazonaws.com', eventName: 'DeleteMessage', readOnly: false, data: true, weight: 4,
@@ -113,7 +150,7 @@ const BATCH_CALLS: readonly ApiCall[] = [
     params: () => ({ secretId: 'prod/batch/warehouse' }) },
 ];
 
-const EXPORT_CALLS: readonly ApiCall[] = [
+export const EXPORT_CALLS: readonly ApiCall[] = [
   { eventSource: 's3.amazonaws.com', eventName: 'PutObject', readOnly: false, data: true, weight: 5,
     params: (r) => ({ bucketName: 'acme-exports-prod', key: `exports/${r.hex(10)}.csv.gz`, Host: 'acme-exports-prod.s3.us-east-1.amazonaws.com' }) },
   { eventSource: 'athena.amazonaws.com', eventName: 'StartQueryExecution', readOnly: false, weight: 2,
@@ -124,7 +161,7 @@ const EXPORT_CALLS: readonly ApiCall[] = [
     params: () => ({ databaseName: 'warehouse', name: 'orders' }) },
 ];
 
-const INGEST_CALLS: readonly ApiCall[] = [
+export const INGEST_CALLS: readonly ApiCall[] = [
   { eventSource: 'sqs.amazonaws.com', eventName: 'SendMessage', readOnly: false, data: true, weight: 6,
     params: () => ({ queueUrl: `https://sqs.us-east-1.amazonaws.com/${AWS_ACCOUNT}/batch-jobs` }) },
   { eventSource: 'kms.amazonaws.com', eventName: 'GenerateDataKey', readOnly: true, weight: 2,
@@ -135,7 +172,7 @@ const INGEST_CALLS: readonly ApiCall[] = [
     params: (r) => ({ bucketName: bucket(r), key: `ingest/${r.hex(12)}.json`, Host: 'acme-data-prod.s3.us-east-1.amazonaws.com' }) },
 ];
 
-function kongRoute(rng: Rng, service: string, path: string, calls: KongRoute['calls']): KongRoute {
+export function kongRoute(rng: Rng, service: string, path: string, calls: KongRoute['calls']): KongRoute {
   return {
     serviceId: rng.uuid(),
     serviceName: service,
@@ -252,7 +289,7 @@ export function buildEstate(seed: number, scale: number, start: number, hours: n
 
 /** An IP inside a client's NAT pool: NAT gateways spread connections over their addresses. */
 export function egressIp(rng: Rng, egress: ClientSpec['egress']): string {
-  const first = egress.name === 'data-eks-nat' ? 65 : 1;
+  const first = egress.first ?? (egress.name === 'data-eks-nat' ? 65 : 1);
   return `${egress.base}${first + rng.int(egress.size)}`;
 }
 

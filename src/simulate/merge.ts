@@ -16,7 +16,7 @@ interface Entry {
 
 const less = (a: Entry, b: Entry): boolean => a.time < b.time || (a.time === b.time && a.ord < b.ord);
 
-/** Events of all actors in non-decreasing time order, stopping before `end`. */
+/** Events of all actors in non-decreasing time order (`at ?? time`), stopping before `end`. */
 export function* mergeActors(actors: readonly ActorSpec[], end: number): Generator<SimEvent> {
   const heap = new MinHeap<Entry>(less);
   actors.forEach((spec, ord) => heap.push({ time: spec.start, ord, spec }));
@@ -30,9 +30,10 @@ export function* mergeActors(actors: readonly ActorSpec[], end: number): Generat
     }
     const n = e.it!.next();
     if (n.done) continue;
-    if (n.value.time < (e.ev?.time ?? e.spec.start)) throw new Error(`simulator actor ${e.ord} went back in time`);
+    const at = n.value.at ?? n.value.time;
+    if (at < (e.ev ? (e.ev.at ?? e.ev.time) : e.spec.start)) throw new Error(`simulator actor ${e.ord} went back in time`);
     e.ev = n.value;
-    e.time = n.value.time;
+    e.time = at;
     heap.push(e);
   }
 }

@@ -38,7 +38,7 @@ function clientBlock(c: OktaClient, net: OktaNetwork): Record<string, unknown> {
   };
 }
 
-function envelope(rng: Rng, time: number, c: OktaClient, net: OktaNetwork, actor: Record<string, unknown>): Record<string, unknown> {
+export function envelope(rng: Rng, time: number, c: OktaClient, net: OktaNetwork, actor: Record<string, unknown>): Record<string, unknown> {
   return {
     actor,
     client: clientBlock(c, net),
@@ -70,10 +70,10 @@ const clientActor = (c: OktaClient): Record<string, unknown> => ({
   detailEntry: null,
 });
 
-const tokenPath = (c: OktaClient): string => (c.authServer.orgServer ? '/oauth2/v1/token' : `/oauth2/${c.authServer.id}/v1/token`);
+export const tokenPath = (c: OktaClient): string => (c.authServer.orgServer ? '/oauth2/v1/token' : `/oauth2/${c.authServer.id}/v1/token`);
 const revokePath = (c: OktaClient): string => (c.authServer.orgServer ? '/oauth2/v1/revoke' : `/oauth2/${c.authServer.id}/v1/revoke`);
 
-function authServerTarget(c: OktaClient): Record<string, unknown> {
+export function authServerTarget(c: OktaClient): Record<string, unknown> {
   return {
     id: c.authServer.id,
     type: 'AuthorizationServer',

@@ -10,6 +10,7 @@ import {
 import { awsReplica, awsWorkload, clientReplica, podWorkload, replicaPlans, type ReplicaPlan, type SimClock } from './background.js';
 import { HOUR, buildEstate, type ClientSpec, type FleetSpec } from './estate.js';
 import { mergeActors } from './merge.js';
+import { REALISTIC_ATTACK_NAMES, simulateRealistic, type RealisticAttackName } from './realistic-simulator.js';
 import type { ActorSpec, SimEvent } from './types.js';
 
 export const DEFAULT_START = Date.UTC(2026, 0, 5, 0, 0, 0);
@@ -19,10 +20,20 @@ export interface SimulateOptions {
   /** Epoch ms of the first event; default 2026-01-05T00:00:00Z. */
   start: number;
   hours: number;
-  attacks: AttackName[];
+  /** Default profile: the five ATTACK_NAMES; realistic: REALISTIC_ATTACK_NAMES. */
+  attacks: readonly (AttackName | RealisticAttackName)[];
   /** Background size multiplier (replica/instance counts), default 1. */
   scale?: number;
+  /**
+   * `default`: two days' worth of a small estate (demo, tests). `realistic`: whole days (hours
+   * must be a multiple of 24, at least 5 days) of the realistic estate with its hard negatives;
+   * attacks after a learning week (realistic-simulator.ts).
+   */
+  profile?: SimulationProfile;
 }
+
+export const SIMULATION_PROFILES = ['default', 'realistic'] as const;
+export type SimulationProfile = (typeof SIMULATION_PROFILES)[number];
 
 export interface SimulateResult {
   /** Re-iterable: every iteration regenerates the same events. */
@@ -40,13 +51,23 @@ function validate(opts: SimulateOptions): void {
   if (!(opts.hours > 0) || opts.hours > 24 * 366) throw new RangeError('simulate: hours must be in (0, 8784]');
   const scale = opts.scale ?? 1;
   if (!(scale > 0) || scale > 1000) throw new RangeError('simulate: scale must be in (0, 1000]');
-  for (const a of opts.attacks) if (!(ATTACK_NAMES as readonly string[]).includes(a)) throw new RangeError(`simulate: unknown attack "${a}"`);
-  if (opts.attacks.length > 0 && opts.hours < 8) throw new RangeError('simulate: attacks need at least 8 hours (a learning period first)');
+  const profile = opts.profile ?? 'default';
+  if (!(SIMULATION_PROFILES as readonly string[]).includes(profile)) throw new RangeError(`simulate: unknown profile "${profile}"`);
+  const known: readonly string[] = profile === 'realistic' ? REALISTIC_ATTACK_NAMES : ATTACK_NAMES;
+  for (const a of opts.attacks) if (!known.includes(a)) throw new RangeError(`simulate: unknown attack "${a}" for the ${profile} profile`);
+  if (profile === 'realistic') {
+    if (opts.hours % 24 !== 0 || opts.hours < 5 * 24) throw new RangeError('simulate: the realistic profile runs whole days, at least 5 (hours = 24 × days)');
+  } else if (opts.attacks.length > 0 && opts.hours < 8) {
+    throw new RangeError('simulate: attacks need at least 8 hours (a learning period first)');
+  }
 }
 
 export function simulate(opts: SimulateOptions): SimulateResult {
   validate(opts);
   const scale = opts.scale ?? 1;
+  if (opts.profile === 'realistic') {
+    return simulateRealistic({ seed: opts.seed, start: opts.start, days: opts.hours / 24, scale, attacks: opts.attacks as RealisticAttackName[] });
+  }
   const clock: SimClock = { seed: opts.seed >>> 0, start: opts.start, end: opts.start + opts.hours * HOUR };
   const times = attackTimes(clock.seed, clock.start, opts.hours);
   // Victims keep their deploys clear of every attack slot, enabled or not, so toggling an
@@ -76,7 +97,7 @@ export function simulate(opts: SimulateOptions): SimulateResult {
 
   const attackActors: ActorSpec[] = [];
   const attacks: InjectedAttack[] = [];
-  const enabled = new Set(opts.attacks);
+  const enabled = new Set(opts.attacks as AttackName[]);
   for (const name of ATTACK_NAMES) {
     if (!enabled.has(name)) continue;
     const t0 = times[name];

@@ -5,6 +5,15 @@ export interface SimEvent {
   format: SourceFormat;
   time: number;
   record: Record<string, unknown>;
+  /**
+   * When it really happened, if the record's own clock is off (a gateway node with a skewed
+   * clock writes `time` = at + skew). Actors and the merge order by `at ?? time`.
+   */
+  at?: number;
+  /** Delivery lag: the record reaches the stream this long after `at ?? time` (a late source). */
+  delay?: number;
+  /** Set on records an attacker produced (ground truth: everything else is benign). */
+  attack?: string;
 }
 
 /** An actor: lazily produces its events in non-decreasing time order, none before `start`. */

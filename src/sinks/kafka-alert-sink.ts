@@ -2,7 +2,7 @@
  * Alerts to a Kafka topic for subscribers: one JSON alert per message, keyed like the detector
  * routes its state (token_fp for token-keyed detectors, issuer for issuer-keyed ones), so every
  * alert about one token or issuer lands in one partition, in order. Headers carry detector, severity, kind and alert_id so subscribers can route or dedupe
- * without parsing the value.
+ * without parsing the value, and `format` (native | ocsf) with `content-type` (OCSF adds ocsf_version, ocsf_class_uid).
  *
  * Delivery is at-least-once: a batch redelivered after a crash can produce an alert again with
  * the same deterministic alert_id. Subscribers dedupe on alert_id; this sink also remembers the
@@ -11,6 +11,9 @@
 import type { Message, Producer } from 'kafkajs';
 import type { Alert } from '../../schemas/alert.js';
 import { DETECTORS } from '../../detectors/index.js';
+import type { AlertFormat } from '../ocsf/alert-format.js';
+import { toDetectionFinding } from '../ocsf/detection-finding.js';
+import { OCSF_VERSION } from '../ocsf/validate.js';
 
 const KEY_BY = new Map<string, 'token' | 'issuer'>(DETECTORS.map((d) => [d.meta.id, d.meta.key_by]));
 
@@ -24,14 +27,32 @@ export interface KafkaAlertSinkOptions {
   topic: string;
   /** Recently sent alert ids remembered to skip in-process repeats. */
   maxRememberedIds?: number;
+  /** `alerts.format`: native alerts, OCSF Detection Findings, or both (two messages per alert, told apart by the `format` header). */
+  format?: AlertFormat;
 }
 
 export function alertMessage(alert: Alert): Message {
   return {
     key: alertKey(alert),
     value: JSON.stringify(alert),
-    headers: { detector: alert.detector, severity: alert.severity, kind: alert.kind, alert_id: alert.alert_id },
+    headers: { detector: alert.detector, severity: alert.severity, kind: alert.kind, alert_id: alert.alert_id, format: 'native', 'content-type': 'application/json' },
   };
+}
+
+/** The alert as an OCSF 1.8.0 Detection Finding: same key and routing headers, `format: ocsf`. */
+export function ocsfAlertMessage(alert: Alert): Message {
+  return {
+    key: alertKey(alert),
+    value: JSON.stringify(toDetectionFinding(alert)),
+    headers: { detector: alert.detector, severity: alert.severity, kind: alert.kind, alert_id: alert.alert_id, format: 'ocsf', 'content-type': 'application/json', ocsf_version: OCSF_VERSION, ocsf_class_uid: '2004' },
+  };
+}
+
+/** The messages for one alert in the configured format(s); `both` puts native first. */
+export function alertMessages(alert: Alert, format: AlertFormat = 'native'): Message[] {
+  if (format === 'native') return [alertMessage(alert)];
+  if (format === 'ocsf') return [ocsfAlertMessage(alert)];
+  return [alertMessage(alert), ocsfAlertMessage(alert)];
 }
 
 export class KafkaAlertSink {
@@ -72,7 +93,7 @@ export class KafkaAlertSink {
     if (fresh.length === 0) return 0;
     this.inFlight += fresh.length;
     try {
-      await this.producer.send({ topic: this.opts.topic, acks: -1, messages: fresh.map(alertMessage) });
+      await this.producer.send({ topic: this.opts.topic, acks: -1, messages: fresh.flatMap((a) => alertMessages(a, this.opts.format)) });
     } finally {
       this.inFlight -= fresh.length;
     }

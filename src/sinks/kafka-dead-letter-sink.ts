@@ -6,6 +6,9 @@
  *   reason_message  readable reason (field path and problem; never a token value)
  *   source_topic, source_partition, source_offset   where the record was read
  *   format          the configured or detected vendor format, or "auto" when none matched
+ *   envelope, envelope_index   for a record unwrapped from an envelope (src/envelopes): the chain,
+ *                   outermost first (e.g. "cloudwatch_logs/eventbridge"), and the failing record's
+ *                   position in it; absent for a plain record. The value is still the whole message.
  */
 import type { IHeaders, Message, Producer } from 'kafkajs';
 import type { TokenwatchError } from '../core/errors.js';
@@ -18,9 +21,15 @@ export interface DeadLetter {
   offset: string;
   format: string;
   error: TokenwatchError;
+  /** Set when the failing record was unwrapped from an envelope (OpenedRecord.envelope). */
+  envelope?: string;
+  envelope_index?: number;
 }
 
+/** Headers every dead letter carries. */
 export const DEAD_LETTER_HEADERS = ['reason_code', 'reason_message', 'source_topic', 'source_partition', 'source_offset', 'format'] as const;
+/** Headers a dead letter carries only when the failing record came out of an envelope. */
+export const DEAD_LETTER_ENVELOPE_HEADERS = ['envelope', 'envelope_index'] as const;
 
 const MAX_REASON = 1000;
 
@@ -33,6 +42,10 @@ export function deadLetterMessage(d: DeadLetter): Message {
     source_offset: d.offset,
     format: d.format,
   };
+  if (d.envelope !== undefined) {
+    headers.envelope = d.envelope;
+    headers.envelope_index = String(d.envelope_index ?? 0);
+  }
   return { key: d.key, value: d.value, headers };
 }
 

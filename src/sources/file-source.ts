@@ -3,15 +3,20 @@
  * single pretty-printed JSON object). NDJSON is streamed line by line; a document that does
  * not parse line by line is read whole (bounded by maxDocumentBytes) and split into records.
  */
-import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { TokenwatchError } from '../core/errors.js';
+import type { OpenedRecord } from '../envelopes/index.js';
+import { openInput } from '../pipeline/decompress.js';
 
 export interface RawRecord {
   /** The record's text (NDJSON line) or, for records split out of a document, its parsed value. */
   text?: string;
   value?: unknown;
-  origin: { file: string; index: number };
+  /** `envelope`/`envelope_index`: the record was unwrapped from an envelope (src/envelopes). */
+  origin: { file: string; index: number; envelope?: string; envelope_index?: number };
+  /** Set once the record was decompressed, parsed and unwrapped (src/envelopes/open-records.ts), or when the input stream failed. */
+  opened?: OpenedRecord;
 }
 
 export interface FileSourceOptions {
@@ -19,9 +24,11 @@ export interface FileSourceOptions {
   maxDocumentBytes: number;
   /** Incremented as input is read (characters ≈ bytes for log text), for progress display. */
   progress?: { bytes: number };
+  /** Most bytes a gzip/zstd input may decompress to (limits.max_decompressed_file_bytes). */
+  maxDecompressedBytes?: number;
 }
 
-export const DEFAULT_FILE_SOURCE_OPTIONS: FileSourceOptions = { maxDocumentBytes: 512 * 1024 * 1024 };
+export const DEFAULT_FILE_SOURCE_OPTIONS: FileSourceOptions = { maxDocumentBytes: 512 * 1024 * 1024, maxDecompressedBytes: 64 * 1024 ** 3 };
 
 const RECORDS_LINE = /^\s*\{\s*"Records"\s*:/;
 
@@ -40,11 +47,31 @@ function recordsOf(line: string): unknown[] | undefined {
   }
 }
 
-/** Yields raw records; a broken document yields one record carrying its text so the decode stage rejects it with a reason. */
+/**
+ * Yields raw records; a broken document yields one record carrying its text so the decode stage
+ * rejects it with a reason. gzip/zstd input (by magic bytes) is decompressed as it streams; when
+ * it turns out corrupt or exceeds maxDecompressedBytes, the records read so far stand and one
+ * record carrying the error ends the input.
+ */
 export async function* readRecords(input: string | Readable, name: string, opts: FileSourceOptions = DEFAULT_FILE_SOURCE_OPTIONS): AsyncGenerator<RawRecord> {
-  const stream = typeof input === 'string' ? createReadStream(input, { encoding: 'utf8' }) : input.setEncoding('utf8');
-  const progress = opts.progress;
-  if (progress) stream.on('data', (chunk: string) => (progress.bytes += chunk.length));
+  const opened = await openInput(input, { maxDecompressedBytes: opts.maxDecompressedBytes ?? DEFAULT_FILE_SOURCE_OPTIONS.maxDecompressedBytes!, progress: opts.progress });
+  if (!opened.compression) {
+    yield* readText(opened.stream, name, opts);
+    return;
+  }
+  let index = 0;
+  try {
+    for await (const rec of readText(opened.stream, name, opts)) {
+      index = rec.origin.index + 1;
+      yield rec;
+    }
+  } catch (err) {
+    if (!(err instanceof TokenwatchError)) throw err;
+    yield { text: '', origin: { file: name, index }, opened: { error: err } };
+  }
+}
+
+async function* readText(stream: Readable, name: string, opts: FileSourceOptions): AsyncGenerator<RawRecord> {
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let index = 0;
   let mode: 'unknown' | 'ndjson' | 'document' = 'unknown';

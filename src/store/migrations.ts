@@ -20,6 +20,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { TokenwatchError } from '../core/errors.js';
 import { assertDatabaseName } from './clickhouse-client.js';
+import { alertsOcsfViewStatements } from '../ocsf/clickhouse-view.js';
 
 export interface StoreFeatures {
   lowCardinality: boolean;
@@ -213,6 +214,11 @@ WHERE action = 'mint' AND issuer != ''
 GROUP BY issuer, minute`,
       ];
     },
+  },
+  {
+    // alerts as OCSF Detection Finding JSON; built from string functions 18.16 has too (src/ocsf/clickhouse-view.ts)
+    id: '0005_alerts_ocsf_view',
+    statements: ({ database: db, features: f }) => alertsOcsfViewStatements(db, f),
   },
 ];
 

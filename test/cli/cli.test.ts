@@ -14,7 +14,7 @@ const tw = (...args: string[]) => spawnSync(process.execPath, ['bin/tokenwatch.j
 
 describe('tokenwatch CLI', () => {
   it('simulates, then replays to alerts and a dead-letter file with a summary', () => {
-    const sim = tw('simulate', '--seed', '5', '--hours', '12', '--scale', '0.2', '--attacks', 'sts_replay', '--out', join(dir, 'sim.ndjson'), '--truth', join(dir, 'truth.json'), '--estate-config', join(dir, 'estate.yaml'));
+    const sim = tw('simulate', '--seed', '5', '--hours', '48', '--scale', '0.2', '--attacks', 'sts_replay', '--out', join(dir, 'sim.ndjson'), '--truth', join(dir, 'truth.json'), '--estate-config', join(dir, 'estate.yaml'));
     expect(sim.status, sim.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8')).map((a: { name: string }) => a.name)).toEqual(['sts_replay']);
     // one broken record appended: it must land in the dead-letter file, not stop the run
@@ -22,9 +22,9 @@ describe('tokenwatch CLI', () => {
     const r = tw('replay', join(dir, 'sim.ndjson'), '--config', join(dir, 'estate.yaml'), '--out', join(dir, 'alerts.ndjson'), '--dead-letter', join(dir, 'dl.ndjson'), '--no-store');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/invalid: 1 \(invalid_json=1\)/);
-    expect(r.stderr).toMatch(/alerts: [1-9]\d* \(.*token_replay=/);
+    expect(r.stderr).toMatch(/alerts: [1-9]\d* \(.*credential_context=/);
     const alerts = readFileSync(join(dir, 'alerts.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(alerts.some((a) => a.detector === 'token_replay' && a.kind === 'second_context')).toBe(true);
+    expect(alerts.some((a) => a.detector === 'credential_context' && a.kind === 'new_context')).toBe(true);
     expect(JSON.parse(readFileSync(join(dir, 'dl.ndjson'), 'utf8')).error.code).toBe('invalid_json');
   }, 120_000);
 

@@ -47,7 +47,9 @@ describe('cross_service_reuse cases', () => {
 describe('cross_service_reuse behaviour', () => {
   it('config defaults parse, every field is described, bad CIDRs are rejected', () => {
     const cfg = crossServiceReuse.config.parse({});
-    expect(cfg.workload_networks).toEqual(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']);
+    // Workload networks are learned by credential_context; declaring them here is opt-in.
+    expect(cfg.workload_networks).toEqual([]);
+    expect(cfg.cluster_networks).toEqual([]);
     expect(cfg.allowed_platform_pairs).toContainEqual(['okta', 'gateway']);
     const shape = (crossServiceReuse.config as unknown as { shape: Record<string, { description?: string }> }).shape;
     for (const [k, f] of Object.entries(shape)) expect(f.description, k).toBeTruthy();
@@ -65,7 +67,7 @@ describe('cross_service_reuse behaviour', () => {
   });
 
   it('EC2 escape evidence holds the mint and the offending use; severity critical; UA change raises the score', () => {
-    const c = byName('EC2 instance credentials used from a public IP with a different user agent');
+    const c = byName('EC2 instance credentials used from a public IP outside the declared workload networks, with a different user agent');
     const [d] = runCase(c);
     expect(d).toBeDefined();
     expect(d!.severity).toBe('critical');
@@ -73,17 +75,19 @@ describe('cross_service_reuse behaviour', () => {
     expect(d!.events.map((e) => e.action)).toEqual(['mint', 'use']);
     expect(d!.events[1]!.network?.ip).toBe('198.51.100.23');
     expect(d!.baseline.home_workload).toEqual({ kind: 'ec2_instance', id: 'i-0a1b2c3d4e5f60718' });
-    expect(d!.baseline.allowed_networks).toEqual(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']);
+    expect(d!.baseline.allowed_networks).toEqual(['10.0.0.0/8', '198.51.100.0/28']);
     expect(d!.baseline.user_agent_changed).toBe(true);
     expect(d!.baseline.platforms_seen).toEqual(['aws']);
   });
 
-  it('an instance-role session from a public IPv6 address escapes; link-local does not', () => {
+  it('with declared workload networks, an instance-role session from a public IPv6 address escapes; link-local does not; undeclared, nothing is judged', () => {
     const token = { fp: fp('v6'), kind: 'sts_session' } as const;
     const workload = { kind: 'ec2_instance', id: 'i-1' } as const;
     const base = { token, source: 'cloudtrail', platform: 'aws', workload } as const;
-    expect(run(make(), [ev({ ...base, time: T0, network: { ip: 'fe80::1' } })])).toEqual([]);
-    const drafts = run(make(), [ev({ ...base, time: T0, network: { ip: '2001:db8:1::7' } })]);
+    const declared = { workload_networks: ['10.0.0.0/8'] };
+    expect(run(make(declared), [ev({ ...base, time: T0, network: { ip: 'fe80::1' } })])).toEqual([]);
+    expect(run(make(), [ev({ ...base, time: T0, network: { ip: '2001:db8:1::7' } })])).toEqual([]);
+    const drafts = run(make(declared), [ev({ ...base, time: T0, network: { ip: '2001:db8:1::7' } })]);
     expect(drafts.map((d) => d.kind)).toEqual(['workload_escape']);
   });
 

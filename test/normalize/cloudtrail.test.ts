@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { cloudtrail } from '../../src/normalize/cloudtrail.js';
 import { createFingerprinter } from '../../src/core/fingerprint.js';
 import { TokenEvent } from '../../schemas/token-event.js';
+import { tokenReplay } from '../../detectors/token-replay/index.js';
+import { feedDetector } from '../detectors/feed-detector.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/vendors/cloudtrail/', import.meta.url));
 const ctx = { fingerprint: createFingerprinter({ key: 'test-key-0123456789abcdef' }) };
@@ -150,7 +152,7 @@ describe('cloudtrail format', () => {
     expect(run(reactivate).map((e) => e.action)).toEqual(['use']);
   });
 
-  it('AssumeRoleWithWebIdentity from GitHub Actions: a mint only, bound to the CI run', () => {
+  it('AssumeRoleWithWebIdentity from GitHub Actions: a mint only, bound to the repo and ref, subject = the OIDC subject', () => {
     const events = run(load('sts-assume-role-with-web-identity-github.json'));
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
@@ -159,12 +161,81 @@ describe('cloudtrail format', () => {
       token: { fp: fp('ASIAEXAMPLEGHAOIDC04'), kind: 'sts_session', hint: 'ASIA' },
       issuer: `arn:aws:iam::${ACCT}:role/gha-payments-deploy`,
       minted_by: `arn:aws:iam::${ACCT}:oidc-provider/token.actions.githubusercontent.com:sts.amazonaws.com:repo:example-org/payments:ref:refs/heads/main`,
-      subject: 'GitHubActions',
+      subject: 'repo:example-org/payments:ref:refs/heads/main',
       audience: ['sts.amazonaws.com'],
-      workload: { kind: 'ci_oidc', id: 'repo:example-org/payments:ref:refs/heads/main' },
+      workload: { kind: 'ci_oidc', id: 'example-org/payments:ref:refs/heads/main' },
       expires_at: Date.UTC(2024, 6, 15, 13, 0, 5),
     });
     expect(events[0]?.parent_fp).toBeUndefined();
+  });
+
+  it('a GitHub environment subject names repo and environment; other web identities get no CI workload', () => {
+    const env = load('sts-assume-role-with-web-identity-github.json');
+    (env.responseElements as Record<string, unknown>).subjectFromWebIdentityToken = 'repo:example-org/payments:environment:production';
+    expect(run(env)[0]).toMatchObject({
+      subject: 'repo:example-org/payments:environment:production',
+      workload: { kind: 'ci_oidc', id: 'example-org/payments:environment:production' },
+    });
+    const mobile = load('sts-assume-role-with-web-identity-github.json');
+    const resp = mobile.responseElements as Record<string, unknown>;
+    resp.provider = 'cognito-identity.amazonaws.com';
+    resp.subjectFromWebIdentityToken = 'us-east-1:0f1e2d3c-4b5a-4697-8877-665544332211';
+    mobile.userIdentity = { type: 'WebIdentityUser', principalId: 'cognito-identity.amazonaws.com:us-east-1:0f1e2d3c', userName: 'us-east-1:0f1e2d3c', identityProvider: 'cognito-identity.amazonaws.com' };
+    const [e] = run(mobile);
+    expect(e?.workload).toBeUndefined();
+    expect(e?.subject).toBe('GitHubActions');
+  });
+
+  it('AttachUserPolicy AWSCompromisedKeyQuarantineV2: a reuse signal keyed by the quarantined user', () => {
+    const events = run(load('iam-attach-user-policy-quarantine.json'));
+    expect(events.map((e) => e.action)).toEqual(['use', 'reuse_signal']);
+    const userArn = `arn:aws:iam::${ACCT}:user/backup-agent`;
+    expect(events[1]).toEqual({
+      event_id: 'cloudtrail:f0e1d2c3-b4a5-4968-8776-655443322110:reuse_signal',
+      source: 'cloudtrail',
+      platform: 'aws',
+      time: Date.parse('2024-09-03T08:01:42Z'),
+      service: 'iam.amazonaws.com',
+      operation: 'AttachUserPolicy',
+      network: { ip: '203.0.113.9' },
+      user_agent: expect.stringContaining('command/iam.attach-user-policy') as unknown as string,
+      outcome: 'success',
+      action: 'reuse_signal',
+      token: { fp: ctx.fingerprint('aws:iam_user', userArn), kind: 'aws_access_key' },
+      issuer: userArn,
+      authority: 'iam.amazonaws.com',
+      signal: 'AWSCompromisedKeyQuarantineV2',
+    });
+    // token_replay raises its vendor_reuse_signal alert on it
+    const alerts = feedDetector(tokenReplay.create(tokenReplay.config.parse({})), events);
+    expect(alerts.map((a) => a.kind)).toEqual(['vendor_reuse_signal']);
+    expect(alerts[0]?.summary).toContain('AWSCompromisedKeyQuarantineV2');
+  });
+
+  it('other managed policies, the V3 name and a failed attach: only V1/V2/V3 quarantine on success signals', () => {
+    const other = load('iam-attach-user-policy-quarantine.json');
+    (other.requestParameters as Record<string, unknown>).policyArn = 'arn:aws:iam::aws:policy/ReadOnlyAccess';
+    expect(run(other).map((e) => e.action)).toEqual(['use']);
+    const lookalike = load('iam-attach-user-policy-quarantine.json');
+    (lookalike.requestParameters as Record<string, unknown>).policyArn = `arn:aws:iam::${ACCT}:policy/AWSCompromisedKeyQuarantineV2`;
+    expect(run(lookalike).map((e) => e.action)).toEqual(['use']);
+    const v3 = load('iam-attach-user-policy-quarantine.json');
+    (v3.requestParameters as Record<string, unknown>).policyArn = 'arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3';
+    expect(run(v3)[1]?.signal).toBe('AWSCompromisedKeyQuarantineV3');
+    const v1 = load('iam-attach-user-policy-quarantine.json');
+    (v1.requestParameters as Record<string, unknown>).policyArn = 'arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine';
+    expect(run(v1)[1]?.signal).toBe('AWSCompromisedKeyQuarantine');
+    const denied = { ...load('iam-attach-user-policy-quarantine.json'), errorCode: 'AccessDenied', errorMessage: 'not authorized' };
+    expect(run(denied).map((e) => e.action)).toEqual(['use']);
+  });
+
+  it('records without a credential validate and normalize to nothing', () => {
+    expect(run(load('service-event-without-identity-type.json'))).toEqual([]);
+    expect(run(load('service-event-without-user-identity.json'))).toEqual([]);
+    expect(run(load('aws-service-principal-call.json'))).toEqual([]);
+    // only a service event may omit userIdentity
+    const apiCall = { ...load('service-event-without-user-identity.json'), eventType: 'AwsApiCall' };
+    expect(cloudtrail.schema.safeParse(apiCall).success).toBe(false);
   });
 
   it('GetSessionToken: the session belongs to the calling user; IPv6 source stays an ip', () => {
@@ -233,6 +304,7 @@ describe('cloudtrail format', () => {
     ['invalid-redacted-key.json', 'userIdentity.accessKeyId'],
     ['invalid-assume-role-without-credentials.json', 'responseElements.credentials'],
     ['invalid-missing-user-identity.json', 'userIdentity'],
+    ['invalid-quarantine-without-user-name.json', 'requestParameters.userName'],
   ])('rejects partial record %s at %s', (name, path) => {
     const r = cloudtrail.schema.safeParse(load(name));
     expect(r.success).toBe(false);

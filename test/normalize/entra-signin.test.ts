@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { entraSignin } from '../../src/normalize/entra-signin.js';
+import { ENTRA_APP_CREDENTIAL_NAMESPACE, entraAudit } from '../../src/normalize/entra-audit.js';
 import { createFingerprinter } from '../../src/core/fingerprint.js';
 import { sha256Hex } from '../../src/core/hash.js';
 import { TokenEvent } from '../../schemas/token-event.js';
@@ -20,12 +21,14 @@ function run(raw: Record<string, unknown>): TokenEvent[] {
 
 const TENANT = '6f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
 const SP_UTI = 'Qm9ndXNVdGlGb3JUZXN0cw';
+const SP_KEY_ID = '11112222-3333-4444-5555-666677778888';
 
 describe('entra sign-in normalizer', () => {
-  it('maps an Azure Monitor service-principal sign-in to an oauth_access mint', () => {
+  it('maps an Azure Monitor service-principal sign-in to an oauth_access mint and a use of the app credential it presented', () => {
+    const eventId = `entra_signin:${sha256Hex(`b2c3d4e5-f607-4819-a2b3-c4d5e6f70819|${SP_UTI}`)}`;
     expect(run(fixture('service-principal-monitor'))).toEqual([
       {
-        event_id: `entra_signin:${sha256Hex(`b2c3d4e5-f607-4819-a2b3-c4d5e6f70819|${SP_UTI}`)}`,
+        event_id: eventId,
         source: 'entra_signin',
         platform: 'azure',
         action: 'mint',
@@ -39,7 +42,58 @@ describe('entra sign-in normalizer', () => {
         outcome: 'success',
         operation: 'ServicePrincipalSignInLogs',
       },
+      {
+        // clientCredentialType clientAssertion: a certificate-signed assertion
+        event_id: `${eventId}:credential`,
+        source: 'entra_signin',
+        platform: 'azure',
+        action: 'use',
+        time: Date.parse('2025-03-04T09:59:58.521Z'),
+        token: { fp: ctx.fingerprint(ENTRA_APP_CREDENTIAL_NAMESPACE, SP_KEY_ID), kind: 'app_certificate' },
+        issuer: '3c4d5e6f-7081-4923-b4c5-d6e7f8091a2b',
+        authority: `entra:${TENANT}`,
+        audience: ['00000003-0000-0000-c000-000000000000'],
+        service: 'Microsoft Graph',
+        network: { ip: '20.50.60.70', asn: '8075' },
+        outcome: 'success',
+        operation: 'ServicePrincipalSignInLogs',
+      },
     ]);
+  });
+
+  it('ties an app secret minted in the audit log to its sign-ins: same fingerprint, kind app_secret', () => {
+    const audit = JSON.parse(readFileSync(new URL('../fixtures/vendors/entra_audit/graph-add-service-principal-credentials.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const parsedAudit = entraAudit.schema.safeParse(audit);
+    if (!parsedAudit.success) throw new Error(parsedAudit.error.message);
+    const [mint] = entraAudit.normalize(parsedAudit.data, ctx);
+    expect(mint).toMatchObject({ action: 'mint', token: { kind: 'app_secret' } });
+
+    const signIn = fixture('service-principal-monitor');
+    // Entra writes the key id as the audit log's KeyIdentifier, sometimes in upper case
+    signIn.properties.servicePrincipalCredentialKeyId = 'C7890F61-2F17-478F-BC60-60FD19C09588';
+    signIn.properties.clientCredentialType = 'clientSecret';
+    signIn.properties.status = { errorCode: 7000222, failureReason: 'The provided client secret keys are expired.' };
+    const [, use] = run(signIn);
+    expect(use).toMatchObject({ action: 'use', outcome: 'failure', token: { fp: mint!.token.fp, kind: 'app_secret' } });
+  });
+
+  it('adds no credential use without a key id, for federated / managed identity sign-ins, or for user sign-ins', () => {
+    const none = fixture('service-principal-monitor');
+    delete none.properties.servicePrincipalCredentialKeyId;
+    expect(run(none).map((e) => e.action)).toEqual(['mint']);
+    const federated = fixture('service-principal-monitor');
+    federated.properties.clientCredentialType = 'federatedIdentityCredential';
+    expect(run(federated)).toHaveLength(1);
+    const user = fixture('user-signin-failure-monitor');
+    user.properties.servicePrincipalCredentialKeyId = SP_KEY_ID;
+    expect(run(user)).toHaveLength(1);
+    // older rows without clientCredentialType: a thumbprint means a certificate, none a secret
+    const cert = fixture('service-principal-monitor');
+    delete cert.properties.clientCredentialType;
+    cert.properties.servicePrincipalCredentialThumbprint = 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678';
+    expect(run(cert)[1]!.token.kind).toBe('app_certificate');
+    cert.properties.servicePrincipalCredentialThumbprint = '';
+    expect(run(cert)[1]!.token.kind).toBe('app_secret');
   });
 
   it('maps the Graph signIn resource shape (no envelope)', () => {
@@ -144,6 +198,6 @@ describe('entra sign-in normalizer', () => {
 
   it('never leaks the uniqueTokenIdentifier into normalized output', () => {
     const out = JSON.stringify(['service-principal-monitor', 'service-principal-graph-api', 'user-signin-failure-monitor'].flatMap((n) => run(fixture(n))));
-    for (const uti of [SP_UTI, 'U2Vjb25kVXRpVGVzdFZhbA', 'RmFpbGVkVXNlclNpZ25Jbg']) expect(out).not.toContain(uti);
+    for (const uti of [SP_UTI, 'U2Vjb25kVXRpVGVzdFZhbA', 'RmFpbGVkVXNlclNpZ25Jbg', SP_KEY_ID]) expect(out).not.toContain(uti);
   });
 });

@@ -2,8 +2,9 @@
  * Integration: task state survives a restart through the changelog topic (real local Kafka,
  * scripts/services.sh up). Runner A sees a role session's home context and stops gracefully
  * (checkpoints written); runner B in the same group sees the same key replayed from outside.
- * B can only call that a second context with A's state, restored from the changelog. The
- * control is identical except that B reads an empty changelog topic: no alert.
+ * B can only call that a new context (credential_context, issuer-keyed, its learning shortened
+ * to one observation for the test) with A's state, restored from the changelog. The control is
+ * identical except that B reads an empty changelog topic: no alert.
  */
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
@@ -61,6 +62,8 @@ function scenario(name: string, control: boolean): Scenario {
     hmac_key_env: 'TW_CL_HMAC_KEY',
     // no idle flush during the test: the checkpoint must carry the events still in the reorder buffer
     engine: { idle_flush_seconds: 600 },
+    // what A learned is one context of one credential: judge from that
+    detectors: { credential_context: { learning_hours: 0, min_observations: 1, suspect_surprise: 0.5, alert_surprise: 0.5 } },
     kafka: {
       brokers: BROKERS,
       client_id: `tw-cl-${name}`,
@@ -148,7 +151,7 @@ async function restartAcross(s: Scenario): Promise<{ a: KafkaRunner; b: KafkaRun
   return { a, b, alerts: alertReader.messages, changelog: cl.messages.map((m) => m.value!) };
 }
 
-const secondContext = (msgs: CollectedMessage[]) => alertsOf(msgs).filter((x) => x.detector === 'token_replay' && x.kind === 'second_context' && x.token_fp === stolenFp);
+const secondContext = (msgs: CollectedMessage[]) => alertsOf(msgs).filter((x) => x.detector === 'credential_context' && x.token_fp === stolenFp);
 
 describe('changelog checkpoints (real Kafka)', () => {
   it('a restarted runner resumes task state from the changelog; without it the replay goes unseen', async () => {
@@ -160,12 +163,12 @@ describe('changelog checkpoints (real Kafka)', () => {
     // A checkpointed its tasks, among them the session's task with the home event still buffered
     expect(await counter(withState.a, 'written')).toBeGreaterThan(0);
     const checkpoints = withState.changelog.map((v) => JSON.parse(gunzipSync(v).toString('utf8')) as TaskCheckpoint);
-    const sessionTask = checkpoints.filter((c) => c.topic === main.config.kafka!.topics.by_token && c.pending.some((e) => (e as { token: { fp: string } }).token.fp === stolenFp)).at(-1);
+    const sessionTask = checkpoints.filter((c) => c.topic === main.config.kafka!.topics.by_issuer && c.pending.some((e) => (e as { token: { fp: string } }).token.fp === stolenFp)).at(-1);
     expect(sessionTask).toBeDefined();
     expect(sessionTask!.v).toBe(1);
     expect(Number(sessionTask!.offset)).toBeGreaterThanOrEqual(BEFORE.length);
     expect(sessionTask!.pending.length).toBeGreaterThan(0);
-    expect(sessionTask!.engine.token_replay).toBeDefined();
+    expect(sessionTask!.engine.credential_context).toBeDefined();
     expect(JSON.stringify(checkpoints)).not.toContain(session.accessKeyId);
 
     // B restored it and saw the key used outside its home context

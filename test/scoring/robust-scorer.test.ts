@@ -60,9 +60,9 @@ describe('RobustScorer', () => {
     expect(b[60]).toBeGreaterThan(0.9);
   });
 
-  it('does not learn anomalies: a sustained shift keeps scoring high (unless excludeAnomalies is off)', () => {
+  it('does not learn anomalies: a sustained shift keeps scoring high without level-shift learning (unless excludeAnomalies is off)', () => {
     const run = (excludeAnomalies: boolean): number[] => {
-      const s = new RobustScorer({ minHistory: 50, window: 100, seasonality: 'none', excludeAnomalies });
+      const s = new RobustScorer({ minHistory: 50, window: 100, seasonality: 'none', excludeAnomalies, levelShiftAfter: 0 });
       const rnd = noise(3);
       for (let i = 0; i < 100; i++) s.score(T0 + i * 60_000, 50 + rnd() * 3);
       const out: number[] = [];
@@ -73,6 +73,60 @@ describe('RobustScorer', () => {
     expect(Math.min(...kept)).toBeGreaterThan(0.9);
     const absorbed = run(false);
     expect(absorbed[absorbed.length - 1]!).toBeLessThan(0.5);
+  });
+
+  it('learns a steady level shift once it has persisted for levelShiftAfter points, then scores low again', () => {
+    const s = new RobustScorer({ minHistory: 50, window: 100, seasonality: 'none', levelShiftAfter: 24 });
+    const rnd = noise(13);
+    for (let i = 0; i < 100; i++) s.score(T0 + i * 60_000, 50 + rnd() * 3);
+    const after: ReturnType<RobustScorer['assess']>[] = [];
+    for (let i = 100; i < 200; i++) after.push(s.assess(T0 + i * 60_000, 500 + rnd() * 3));
+    // The first 24 points of the new level are anomalous; the 24th completes the run and is learned.
+    expect(after.slice(0, 24).every((a) => a.anomalous)).toBe(true);
+    expect(after.findIndex((a) => a.level_shift)).toBe(23);
+    expect(Math.max(...after.slice(24).map((a) => a.score))).toBeLessThan(0.5);
+    expect(after[60]!.median).toBeGreaterThan(490);
+  });
+
+  it('never learns a level that keeps rising (a slow attacker ramping up is not absorbed)', () => {
+    const s = new RobustScorer({ minHistory: 50, window: 100, seasonality: 'none', levelShiftAfter: 24 });
+    const rnd = noise(14);
+    for (let i = 0; i < 100; i++) s.score(T0 + i * 60_000, 50 + rnd() * 3);
+    const ramp: ReturnType<RobustScorer['assess']>[] = [];
+    // +4% per point from 1.5× the baseline: every point anomalous, the run never steady.
+    for (let i = 0; i < 150; i++) ramp.push(s.assess(T0 + (100 + i) * 60_000, 75 * 1.04 ** i));
+    expect(ramp.some((a) => a.level_shift)).toBe(false);
+    expect(ramp.slice(5).every((a) => a.anomalous)).toBe(true);
+    expect(ramp[149]!.median).toBeLessThan(60);
+  });
+
+  it("direction 'both' scores drops as well as rises; 'up' ignores drops", () => {
+    const both = new RobustScorer({ minHistory: 20, seasonality: 'none', direction: 'both' });
+    const up = new RobustScorer({ minHistory: 20, seasonality: 'none' });
+    const rnd = noise(15);
+    for (let i = 0; i < 100; i++) {
+      const v = 100 + rnd() * 5;
+      both.score(T0 + i * 60_000, v);
+      up.score(T0 + i * 60_000, v);
+    }
+    const drop = both.assess(T0 + 100 * 60_000, 20);
+    expect(drop.anomalous).toBe(true);
+    expect(drop.score).toBeGreaterThan(0.9);
+    expect(drop.z).toBeLessThan(0);
+    expect(up.assess(T0 + 100 * 60_000, 20).score).toBe(0);
+    expect(() => new RobustScorer({ direction: 'sideways' as 'up' })).toThrow(RangeError);
+  });
+
+  it('a pending level-shift run survives snapshot/restore', () => {
+    const opts = { minHistory: 50, window: 100, seasonality: 'none' as const, levelShiftAfter: 24 };
+    const pts = Array.from({ length: 200 }, (_, i) => ({ time: T0 + i * 60_000, value: i < 100 ? 50 + (i % 3) : 500 + (i % 3) }));
+    const whole = scoreSeries(pts, opts);
+    const a = new RobustScorer(opts);
+    const first = pts.slice(0, 110).map((p) => a.score(p.time, p.value));
+    const snap = JSON.parse(JSON.stringify(a.snapshot())) as ReturnType<RobustScorer['snapshot']>;
+    expect(snap.pending).toHaveLength(10);
+    const b = RobustScorer.fromState(snap, opts);
+    expect([...first, ...pts.slice(110).map((p) => b.score(p.time, p.value))]).toEqual(whole);
   });
 
   it('minRatio and minValue gate what counts as anomalous (and so what is learned)', () => {

@@ -1,0 +1,252 @@
+/**
+ * credential_context, keyed by issuer: every token of one issuer (role, OAuth client, service
+ * account) reaches the same task, so the issuer's learned contexts, its workloads' contexts and
+ * each token's own contexts live side by side.
+ *
+ * A use from a context the token already had only refreshes what was learned. A use from a new
+ * context is judged against the issuer and the workload: each dimension that is new to the token
+ * and not yet the issuer's (or the workload's) own adds −ln P(new value), with P the issuer's
+ * learned novelty rate. High surprise alerts at once; moderate surprise makes the context a
+ * suspect that alerts when the token's earlier context is used again within the window (two
+ * contexts active at once — a copy, not a move: after a NAT or region change the old context
+ * falls silent).
+ */
+import type { TokenEvent } from '../../schemas/token-event.js';
+import { KeyedState, type KeyedEntry } from '../../src/core/keyed-state.js';
+import { isoTime } from '../../src/core/time.js';
+import type { AlertDraft, DetectorInstance } from '../types.js';
+import type { CredentialContextConfig } from './config.js';
+import { contextOf, describeContext, DIMENSIONS, sameContext, valueOf, type Dimension, type UseContext } from './context.js';
+import { meta, type CredentialContextKind } from './meta.js';
+import { isTrusted, newProfile, noveltyRate, observe, refresh, summarizeProfile, type ContextProfile } from './profile.js';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+const MAX_TRIGGER_EVENTS = 6;
+
+export interface TokenContext extends UseContext {
+  first: number;
+  last: number;
+}
+
+interface Suspect {
+  context: TokenContext;
+  surprise: number;
+  novel: Dimension[];
+  event: TokenEvent;
+  /** The issuer/workload baseline the new context was judged against, for the alert. */
+  profiles: { issuer: unknown; workload: unknown };
+}
+
+export interface TokenRecord {
+  contexts: TokenContext[];
+  workload?: string;
+  first_event?: TokenEvent;
+  suspect?: Suspect;
+  alerted_at?: number;
+}
+
+export interface CredentialContextState {
+  version: 1;
+  issuers: [string, KeyedEntry<ContextProfile>][];
+  workloads: [string, KeyedEntry<ContextProfile>][];
+  tokens: [string, KeyedEntry<TokenRecord>][];
+}
+
+/** What evidence needs of an event (a token's record lives for hours and most never alert). */
+function evidenceOf(e: TokenEvent): TokenEvent {
+  const t: TokenEvent = { event_id: e.event_id, source: e.source, platform: e.platform, action: e.action, time: e.time, token: e.token };
+  if (e.issuer !== undefined) t.issuer = e.issuer;
+  if (e.subject !== undefined) t.subject = e.subject;
+  if (e.service !== undefined) t.service = e.service;
+  if (e.network !== undefined) t.network = e.network;
+  if (e.user_agent !== undefined) t.user_agent = e.user_agent;
+  if (e.workload !== undefined) t.workload = e.workload;
+  if (e.operation !== undefined) t.operation = e.operation;
+  return t;
+}
+
+const tokenHas = (rec: TokenRecord, d: Dimension, v: string): boolean => rec.contexts.some((c) => valueOf(c, d) === v);
+const shortFp = (fp: string): string => `${fp.slice(0, 12)}…`;
+
+function describe(c: UseContext): string {
+  const parts = [c.ip, c.asn, c.cloud, c.ua].filter((p) => p !== undefined);
+  return parts.length > 0 ? parts.join(', ') : 'an unknown context';
+}
+
+export class CredentialContextDetector implements DetectorInstance<CredentialContextState> {
+  private readonly issuers: KeyedState<ContextProfile>;
+  private readonly workloads: KeyedState<ContextProfile>;
+  private readonly tokens: KeyedState<TokenRecord>;
+  private readonly windowMs: number;
+  private readonly learningMs: number;
+  private readonly gapMs: number;
+
+  constructor(private readonly config: CredentialContextConfig) {
+    this.issuers = new KeyedState(config.max_issuers, config.issuer_idle_ttl_days * DAY_MS);
+    this.workloads = new KeyedState(config.max_workloads, config.workload_idle_ttl_days * DAY_MS);
+    this.tokens = new KeyedState(config.max_tokens, config.token_idle_ttl_hours * HOUR_MS);
+    this.windowMs = config.context_window_minutes * 60_000;
+    this.learningMs = config.learning_hours * HOUR_MS;
+    this.gapMs = config.concurrency_min_gap_seconds * 1000;
+  }
+
+  process(event: TokenEvent): AlertDraft[] {
+    if (event.action !== 'use' || event.issuer === undefined) return [];
+    const ctx = contextOf(event);
+    if (ctx === undefined) return [];
+    const t = event.time;
+    const issuer = this.issuers.touch(event.issuer, t, () => newProfile(t));
+    const workloadKey = event.workload !== undefined && event.workload.kind !== 'other' ? `${event.issuer}\0${event.workload.kind}:${event.workload.id}` : undefined;
+    const workload = workloadKey !== undefined ? this.workloads.touch(workloadKey, t, () => newProfile(t)) : undefined;
+    const fp = event.token.fp;
+    const rec = this.tokens.touch(fp, t, () => ({ contexts: [] }));
+    rec.first_event ??= evidenceOf(event);
+    if (workloadKey !== undefined) rec.workload = workloadKey;
+    if (rec.suspect !== undefined && t - rec.suspect.event.time > this.windowMs) delete rec.suspect;
+
+    const known = rec.contexts.find((c) => sameContext(c, ctx));
+    if (known !== undefined) {
+      if (t > known.last) known.last = t;
+      refresh(issuer, ctx, t);
+      if (workload) refresh(workload, ctx, t);
+      return this.confirmSuspect(rec, fp, known, event);
+    }
+    return this.newContext(rec, fp, ctx, event, issuer, workload);
+  }
+
+  advance(watermark: number): AlertDraft[] {
+    this.tokens.evictIdle(watermark);
+    this.workloads.evictIdle(watermark);
+    this.issuers.evictIdle(watermark);
+    return [];
+  }
+
+  snapshot(): CredentialContextState {
+    return structuredClone({ version: 1, issuers: this.issuers.toJSON(), workloads: this.workloads.toJSON(), tokens: this.tokens.toJSON() });
+  }
+
+  restore(state: CredentialContextState): void {
+    if (state.version !== 1) throw new Error(`credential_context: unsupported state version ${String(state.version)}`);
+    this.issuers.load(structuredClone(state.issuers));
+    this.workloads.load(structuredClone(state.workloads));
+    this.tokens.load(structuredClone(state.tokens));
+  }
+
+  size(): number {
+    return this.tokens.size + this.issuers.size + this.workloads.size;
+  }
+
+  private learning(p: ContextProfile, t: number): boolean {
+    return t - p.first_seen < this.learningMs || p.observations < this.config.min_observations;
+  }
+
+  private newContext(rec: TokenRecord, fp: string, ctx: UseContext, event: TokenEvent, issuer: ContextProfile, workload: ContextProfile | undefined): AlertDraft[] {
+    const t = event.time;
+    const trusted = this.config.trusted_after_tokens;
+    // With no earlier context of its own, a token is compared with its workload's other credentials.
+    const comparable = rec.contexts.length > 0 || (workload !== undefined && workload.observations > 0);
+    const novel: Dimension[] = [];
+    let surprise = 0;
+    for (const d of DIMENSIONS) {
+      const v = valueOf(ctx, d);
+      if (v === undefined || tokenHas(rec, d, v) || isTrusted(issuer, d, v, trusted)) continue;
+      if (workload !== undefined && isTrusted(workload, d, v, trusted)) continue;
+      novel.push(d);
+      surprise += -Math.log(noveltyRate(issuer, d));
+    }
+    const judged = comparable && novel.length > 0 && !this.learning(issuer, t);
+    const baselineIssuer = judged ? summarizeProfile(issuer, novel) : null;
+    const baselineWorkload = judged ? summarizeProfile(workload, novel) : null;
+
+    const alreadyHad = (d: Dimension, v: string): boolean => tokenHas(rec, d, v);
+    observe(issuer, ctx, t, this.config.max_values_per_dimension, alreadyHad);
+    if (workload) observe(workload, ctx, t, this.config.max_values_per_dimension, alreadyHad);
+    const stored: TokenContext = { ...ctx, first: t, last: t };
+    rec.contexts.push(stored);
+    if (rec.contexts.length > this.config.max_contexts_per_token) {
+      let oldest = 0;
+      for (let i = 1; i < rec.contexts.length; i++) if (rec.contexts[i]!.last < rec.contexts[oldest]!.last) oldest = i;
+      rec.contexts.splice(oldest, 1);
+    }
+    if (!judged || surprise < this.config.suspect_surprise) return [];
+    if (surprise >= this.config.alert_surprise) {
+      const previous = this.mostRecentOther(rec, stored);
+      return this.alert(rec, fp, event, stored, previous, novel, surprise, false, { issuer: baselineIssuer, workload: baselineWorkload });
+    }
+    rec.suspect = { context: stored, surprise, novel, event: evidenceOf(event), profiles: { issuer: baselineIssuer, workload: baselineWorkload } };
+    return [];
+  }
+
+  /** The token's earlier context used again after a suspect appeared: two contexts at once. */
+  private confirmSuspect(rec: TokenRecord, fp: string, known: TokenContext, event: TokenEvent): AlertDraft[] {
+    const s = rec.suspect;
+    if (s === undefined || sameContext(s.context, known) || known.first >= s.context.first) return [];
+    // Requests in flight during a move (and skewed clocks) interleave for a moment; a copy keeps going.
+    if (event.time - s.context.first < this.gapMs) return [];
+    delete rec.suspect;
+    return this.alert(rec, fp, event, s.context, known, s.novel, s.surprise, true, s.profiles, s.event);
+  }
+
+  private mostRecentOther(rec: TokenRecord, self: TokenContext): TokenContext | undefined {
+    let best: TokenContext | undefined;
+    for (const c of rec.contexts) if (c !== self && (best === undefined || c.last > best.last)) best = c;
+    return best;
+  }
+
+  private alert(
+    rec: TokenRecord,
+    fp: string,
+    trigger: TokenEvent,
+    fresh: TokenContext,
+    previous: TokenContext | undefined,
+    novel: Dimension[],
+    surprise: number,
+    concurrent: boolean,
+    profiles: { issuer: unknown; workload: unknown } | null,
+    suspectEvent?: TokenEvent,
+  ): AlertDraft[] {
+    const t = trigger.time;
+    if (rec.alerted_at !== undefined && t - rec.alerted_at < this.windowMs) return [];
+    rec.alerted_at = t;
+    const kind: CredentialContextKind = rec.workload !== undefined ? 'workload_credential_exfiltration' : 'new_context';
+    const critical = kind === 'workload_credential_exfiltration' || novel.includes('asn') || concurrent;
+    const events: TokenEvent[] = [];
+    for (const e of [rec.first_event, suspectEvent]) if (e !== undefined && e.event_id !== trigger.event_id && !events.some((x) => x.event_id === e.event_id)) events.push(e);
+    events.sort((a, b) => a.time - b.time);
+    events.push(evidenceOf(trigger));
+    const workloadText = rec.workload !== undefined ? ` (workload ${rec.workload.split('\0')[1]})` : '';
+    return [
+      {
+        kind,
+        severity: critical ? 'critical' : 'high',
+        score: Math.min(1, 0.5 + surprise / 20 + (concurrent ? 0.2 : 0)),
+        title: meta.kinds[kind]!.title,
+        summary:
+          `Token ${shortFp(fp)}${workloadText} was used from ${describe(fresh)}, new to the token and to its issuer ` +
+          `(new ${novel.join(', ')}; surprise ${surprise.toFixed(1)})` +
+          (concurrent && previous ? `, while its earlier context ${describe(previous)} stayed in use.` : '.'),
+        dedup_key: `${kind}:${fp}`,
+        token_fp: fp,
+        ...(trigger.issuer !== undefined && { issuer: trigger.issuer }),
+        ...(trigger.subject !== undefined && { subject: trigger.subject }),
+        ...(trigger.service !== undefined && { service: trigger.service }),
+        events: events.slice(-MAX_TRIGGER_EVENTS),
+        baseline: {
+          new_context: describeContext(fresh),
+          previous_context: previous ? { ...describeContext(previous), last_seen: isoTime(previous.last) } : null,
+          new_dimensions: novel,
+          surprise: Number(surprise.toFixed(2)),
+          thresholds: { suspect: this.config.suspect_surprise, alert: this.config.alert_surprise },
+          both_contexts_active: concurrent,
+          token_contexts: rec.contexts.length,
+          ...(profiles ? { issuer_profile: profiles.issuer, workload_profile: profiles.workload } : {}),
+        },
+      },
+    ];
+  }
+}
+
+export function createCredentialContext(config: CredentialContextConfig): CredentialContextDetector {
+  return new CredentialContextDetector(config);
+}
