@@ -85,6 +85,11 @@ export const positiveCases: DetectorCase<Partial<CredentialContextConfig>>[] = [
     expect: [{ kind: 'new_context', token_fp: fp(`foreign-0-${LEARN_H}`) }],
   },
   {
+    name: "a stolen refresh token redeemed from a hosting ASN: the new token's first use is elsewhere while the user's app keeps working",
+    events: mobileUsers(true),
+    expect: [{ kind: 'new_context', token_fp: fp('mu-stolen') }],
+  },
+  {
     name: 'instance credentials used from a private address in another /16 (VPN, peered VPC)',
     events: theft('vpn', { ip: '10.99.4.7' }, BOTO3, true),
     expect: [{ kind: 'workload_credential_exfiltration', token_fp: fp(`vpn-0-${LEARN_H}`) }],
@@ -117,6 +122,41 @@ function mobile(): TokenEvent[] {
   return byTime(out);
 }
 
+/**
+ * Users of a mobile app on two carriers (CGNAT, addresses change every call); each user's app gets a
+ * new access token every hour. With `thief`, user 0's refresh token is redeemed from a hosting
+ * provider and the new access token is used from there while the user's own app keeps working.
+ */
+function mobileUsers(thief: boolean): TokenEvent[] {
+  const out: TokenEvent[] = [];
+  const carriers = [
+    { asn: 'AS21928', v4: (x: number, y: number) => `172.${56 + (x % 8)}.${y % 250}.${(x * 7 + y) % 250}` },
+    { asn: 'AS6167', v4: (x: number, y: number) => `174.${192 + (x % 32)}.${y % 250}.${(x * 3 + y) % 250}` },
+  ];
+  const use = (time: number, token: string, user: number, ip: string, asn: string): TokenEvent =>
+    ev({
+      event_id: `cc:mu${++n}`,
+      time,
+      token: { fp: fp(token), kind: 'oauth_access' },
+      source: 'kong',
+      platform: 'gateway',
+      action: 'use',
+      issuer: 'client:mobile-app',
+      subject: `user-${user}`,
+      service: 'orders-api',
+      network: { ip, asn } as TokenEvent['network'],
+      user_agent: OKHTTP,
+    });
+  for (let h = 0; h < LEARN_H + 2; h++) {
+    for (let u = 0; u < 12; u++) {
+      const c = carriers[u % 2]!;
+      for (let k = 0; k < 4; k++) out.push(use(T0 + h * HOUR + k * 15 * MIN + u * 11_000, `mu-${u}-${h}`, u, c.v4(h * 4 + k + u, u * 13 + h), c.asn));
+    }
+  }
+  if (thief) for (const m of [3, 9, 14]) out.push(use(ATTACK + m * MIN, 'mu-stolen', 0, `95.216.10.${m}`, 'AS24940'));
+  return byTime(out);
+}
+
 export const negativeCases: DetectorCase<Partial<CredentialContextConfig>>[] = [
   {
     name: 'NAT pool across two /24s, app and sidecar with two SDKs on one session',
@@ -134,6 +174,11 @@ export const negativeCases: DetectorCase<Partial<CredentialContextConfig>>[] = [
       ...fleet('move', T0, LEARN_H, 3, natPool, boto),
       ...fleet('move', T0 + LEARN_H * HOUR, 6, 3, (i) => aws(`34.200.1.${i + 1}`), boto).map((e) => ({ ...e, event_id: `${e.event_id}:moved` })),
     ]),
+    expect: [],
+  },
+  {
+    name: 'mobile users on two carriers get a new access token every hour (first uses from ever-new CGNAT addresses)',
+    events: mobileUsers(false),
     expect: [],
   },
   {

@@ -15,8 +15,8 @@ export const CredentialContextConfig = z.object({
   concurrency_min_gap_seconds: z
     .number()
     .nonnegative()
-    .default(120)
-    .describe('The earlier context must be used this long after the new one appeared (a move with requests in flight, or skewed clocks, interleaves briefly).'),
+    .default(300)
+    .describe('The earlier context must be used this long after the new one appeared (a move with requests in flight, or skewed clocks, interleaves briefly; a new shared egress is meanwhile used by other credentials of the issuer).'),
   max_values_per_dimension: z.number().int().min(4).max(4096).default(64).describe('Values remembered per issuer/workload and dimension; least recently seen evicted first.'),
   max_contexts_per_token: z.number().int().min(2).max(64).default(8).describe('Contexts remembered per token.'),
   max_issuers: z.number().int().positive().default(50_000).describe('Issuer profiles held; least recently seen evicted first.'),

@@ -18,7 +18,7 @@ import type { AlertDraft, DetectorInstance } from '../types.js';
 import type { CredentialContextConfig } from './config.js';
 import { contextOf, describeContext, DIMENSIONS, sameContext, valueOf, type Dimension, type UseContext } from './context.js';
 import { meta, type CredentialContextKind } from './meta.js';
-import { isTrusted, newProfile, noveltyRate, observe, refresh, summarizeProfile, type ContextProfile } from './profile.js';
+import { findValue, isTrusted, newProfile, noveltyRate, observe, refresh, summarizeProfile, type ContextProfile } from './profile.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -97,22 +97,61 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     if (ctx === undefined) return [];
     const t = event.time;
     const issuer = this.issuers.touch(event.issuer, t, () => newProfile(t));
-    const workloadKey = event.workload !== undefined && event.workload.kind !== 'other' ? `${event.issuer}\0${event.workload.kind}:${event.workload.id}` : undefined;
+    // The holder the credential belongs to: its workload (instance, pod, CI run) or, for user-bound
+    // tokens, its subject; every credential minted for one holder is compared with the others.
+    const workloadKey =
+      event.workload !== undefined && event.workload.kind !== 'other'
+        ? `${event.issuer}\0${event.workload.kind}:${event.workload.id}`
+        : event.subject !== undefined && event.subject !== event.issuer
+          ? `${event.issuer}\0subject:${event.subject}`
+          : undefined;
     const workload = workloadKey !== undefined ? this.workloads.touch(workloadKey, t, () => newProfile(t)) : undefined;
     const fp = event.token.fp;
     const rec = this.tokens.touch(fp, t, () => ({ contexts: [] }));
     rec.first_event ??= evidenceOf(event);
     if (workloadKey !== undefined) rec.workload = workloadKey;
     if (rec.suspect !== undefined && t - rec.suspect.event.time > this.windowMs) delete rec.suspect;
+    const out = workload !== undefined ? this.confirmHolderSuspect(workload, issuer, fp, ctx, event) : [];
 
     const known = rec.contexts.find((c) => sameContext(c, ctx));
     if (known !== undefined) {
       if (t > known.last) known.last = t;
       refresh(issuer, ctx, t);
       if (workload) refresh(workload, ctx, t);
-      return this.confirmSuspect(rec, fp, known, event);
+      return out.concat(this.confirmSuspect(rec, fp, known, event, issuer));
     }
-    return this.newContext(rec, fp, ctx, event, issuer, workload);
+    return out.concat(this.newContext(rec, fp, ctx, event, issuer, workload));
+  }
+
+  /**
+   * Another credential of the holder used from a context the holder had before its suspect
+   * appeared: the holder is still where it was, so the suspect credential is a copy.
+   */
+  private confirmHolderSuspect(holder: ContextProfile, issuer: ContextProfile, fp: string, ctx: UseContext, event: TokenEvent): AlertDraft[] {
+    const s = holder.suspect;
+    if (s === undefined) return [];
+    const t = event.time;
+    if (t - s.time > this.windowMs) {
+      delete holder.suspect;
+      return [];
+    }
+    if (fp === s.fp || t - s.time < this.gapMs) return [];
+    // In one of the new dimensions, this use has a value the holder had before the suspect appeared.
+    let before: number | undefined;
+    for (const d of s.novel) {
+      const v = valueOf(ctx, d);
+      if (v === undefined || v === s.values[d]) continue;
+      const known = findValue(holder, d, v);
+      if (known !== undefined && known.first < s.time) before = Math.min(before ?? known.first, known.first);
+    }
+    if (before === undefined) return [];
+    delete holder.suspect;
+    if (this.nowShared(issuer, s.novel, s.values)) return [];
+    const rec = this.tokens.get(s.fp);
+    const fresh = rec?.contexts.find((c) => s.novel.every((d) => valueOf(c, d) === s.values[d]));
+    if (rec === undefined || fresh === undefined) return [];
+    const previous: TokenContext = { ...ctx, first: before, last: t };
+    return this.alert(rec, s.fp, event, fresh, previous, s.novel, s.surprise, true, s.profiles, s.event as TokenEvent);
   }
 
   advance(watermark: number): AlertDraft[] {
@@ -174,18 +213,38 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
       const previous = this.mostRecentOther(rec, stored);
       return this.alert(rec, fp, event, stored, previous, novel, surprise, false, { issuer: baselineIssuer, workload: baselineWorkload });
     }
-    rec.suspect = { context: stored, surprise, novel, event: evidenceOf(event), profiles: { issuer: baselineIssuer, workload: baselineWorkload } };
+    const profiles = { issuer: baselineIssuer, workload: baselineWorkload };
+    if (rec.contexts.length > 1) rec.suspect = { context: stored, surprise, novel, event: evidenceOf(event), profiles };
+    else if (workload !== undefined) {
+      // A credential whose first use is already elsewhere: its holder's other credentials must show concurrency.
+      const values: Partial<Record<Dimension, string>> = {};
+      for (const d of novel) values[d] = valueOf(ctx, d);
+      workload.suspect = { fp, time: t, values, surprise, novel, event: evidenceOf(event), profiles };
+    }
     return [];
   }
 
   /** The token's earlier context used again after a suspect appeared: two contexts at once. */
-  private confirmSuspect(rec: TokenRecord, fp: string, known: TokenContext, event: TokenEvent): AlertDraft[] {
+  private confirmSuspect(rec: TokenRecord, fp: string, known: TokenContext, event: TokenEvent, issuer: ContextProfile): AlertDraft[] {
     const s = rec.suspect;
     if (s === undefined || sameContext(s.context, known) || known.first >= s.context.first) return [];
     // Requests in flight during a move (and skewed clocks) interleave for a moment; a copy keeps going.
     if (event.time - s.context.first < this.gapMs) return [];
     delete rec.suspect;
+    if (this.nowShared(issuer, s.novel, s.context)) return [];
     return this.alert(rec, fp, event, s.context, known, s.novel, s.surprise, true, s.profiles, s.event);
+  }
+
+  /**
+   * Meanwhile other credentials of the issuer use the suspect's new values too: a new shared egress
+   * (a NAT gateway of a new fleet, a new region), not a copy of one credential.
+   */
+  private nowShared(issuer: ContextProfile, novel: readonly Dimension[], values: UseContext | Partial<Record<Dimension, string>>): boolean {
+    for (const d of novel) {
+      const v = 'private' in values ? valueOf(values as UseContext, d) : (values as Partial<Record<Dimension, string>>)[d];
+      if (v === undefined || !isTrusted(issuer, d, v, this.config.trusted_after_tokens)) return false;
+    }
+    return novel.length > 0;
   }
 
   private mostRecentOther(rec: TokenRecord, self: TokenContext): TokenContext | undefined {
@@ -209,13 +268,14 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     const t = trigger.time;
     if (rec.alerted_at !== undefined && t - rec.alerted_at < this.windowMs) return [];
     rec.alerted_at = t;
-    const kind: CredentialContextKind = rec.workload !== undefined ? 'workload_credential_exfiltration' : 'new_context';
+    const holder = rec.workload?.split('\0')[1];
+    const kind: CredentialContextKind = holder !== undefined && !holder.startsWith('subject:') ? 'workload_credential_exfiltration' : 'new_context';
     const critical = kind === 'workload_credential_exfiltration' || novel.includes('asn') || concurrent;
     const events: TokenEvent[] = [];
     for (const e of [rec.first_event, suspectEvent]) if (e !== undefined && e.event_id !== trigger.event_id && !events.some((x) => x.event_id === e.event_id)) events.push(e);
     events.sort((a, b) => a.time - b.time);
     events.push(evidenceOf(trigger));
-    const workloadText = rec.workload !== undefined ? ` (workload ${rec.workload.split('\0')[1]})` : '';
+    const workloadText = holder !== undefined ? ` (${holder.startsWith('subject:') ? holder.replace(':', ' ') : `workload ${holder}`})` : '';
     return [
       {
         kind,

@@ -16,8 +16,24 @@ export interface ValueStat {
   tokens: number;
 }
 
+/**
+ * A first use of a credential from a context new to its holder (workload or subject), waiting for
+ * the holder's other credentials to show the old context is still in use.
+ */
+export interface HolderSuspect {
+  fp: string;
+  time: number;
+  /** The suspect context's value of each new dimension. */
+  values: Partial<Record<Dimension, string>>;
+  surprise: number;
+  novel: Dimension[];
+  event: unknown;
+  profiles: { issuer: unknown; workload: unknown };
+}
+
 export interface ContextProfile {
   first_seen: number;
+  suspect?: HolderSuspect;
   /** New token contexts observed (the denominator of the novelty rate); halved with `news` to stay recent. */
   observations: number;
   /** Per dimension: observations that brought a value never seen before. */

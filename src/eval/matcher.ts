@@ -26,7 +26,7 @@ export interface EvalAttack {
   detectors: readonly string[];
   start: number;
   end: number;
-  identity: { token?: { namespace: string; id: string }; issuer?: string };
+  identity: { token?: { namespace: string; id: string }; also_tokens?: { namespace: string; id: string }[]; issuer?: string };
   description?: string;
 }
 
@@ -49,6 +49,8 @@ export interface MatchResult {
 interface Keyed {
   attack: EvalAttack;
   tokenFp?: string;
+  /** Fingerprints of the other tokens the attack produced. */
+  alsoFps: string[];
   issuer?: string;
 }
 
@@ -59,7 +61,7 @@ interface Keyed {
  */
 function names(alert: EvalAlert, k: Keyed): boolean {
   if (k.tokenFp !== undefined) {
-    if (alert.token_fp === k.tokenFp) return true;
+    if (alert.token_fp === k.tokenFp || (alert.token_fp !== undefined && k.alsoFps.includes(alert.token_fp))) return true;
     return k.issuer !== undefined && alert.token_fp === undefined && alert.issuer === k.issuer;
   }
   return k.issuer !== undefined && alert.issuer === k.issuer;
@@ -74,6 +76,7 @@ export function matchAlerts(
   const keyed: Keyed[] = attacks.map((attack) => ({
     attack,
     tokenFp: attack.identity.token ? fingerprint(attack.identity.token.namespace, attack.identity.token.id) : undefined,
+    alsoFps: (attack.identity.also_tokens ?? []).map((t) => fingerprint(t.namespace, t.id)),
     issuer: attack.identity.issuer,
   }));
   const outcomes = new Map<EvalAttack, AttackOutcome>(attacks.map((a) => [a, { attack: a, detected: false, alerts: 0, detectors: [] }]));

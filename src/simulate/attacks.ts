@@ -33,6 +33,8 @@ export const CREDENTIAL_DETECTORS: readonly string[] = ['credential_context', 't
  */
 export interface AttackIdentity {
   token?: { namespace: 'aws' | 'jti'; id: string };
+  /** Other tokens the attack produced that an alert may name (an access token minted from a stolen refresh token). */
+  also_tokens?: { namespace: 'aws' | 'jti'; id: string }[];
   issuer?: string;
 }
 

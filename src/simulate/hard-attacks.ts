@@ -177,7 +177,7 @@ export function refreshTokenReuse(clock: SimClock, estate: Estate, spec: ClientS
     events.push(gatewayEvent(rng, estate, spec, t, ip, device.userAgent, token, 200));
   }
   events.sort((a, b) => (a.at ?? a.time) - (b.at ?? b.time));
-  const b = built('refresh_token_reuse', ['token_replay'], { token: { namespace: 'jti', id: refreshTokenId }, issuer: spec.client.clientId }, events,
+  const b = built('refresh_token_reuse', ['token_replay', 'credential_context', 'mint_rate_spike'], { token: { namespace: 'jti', id: refreshTokenId }, also_tokens: [{ namespace: 'jti', id: token.claims.jti }], issuer: spec.client.clientId }, events,
     `Refresh token of ${device.user.login}'s ${spec.client.name} redeemed from ${ip} (Hetzner) with the app's user agent; no vendor reuse signal`);
   return { ...b, injection: { time: time - 2 * MIN, refreshTokenId } };
 }
