@@ -1,7 +1,7 @@
 /**
  * The context a credential is used from, reduced to comparable dimensions: network (public /24 v4,
- * /48 v6, private /16), ASN, cloud provider/region and user-agent family. Unknown dimensions are
- * left out and never count as new.
+ * /48 v6, private /16), ASN organisation (the AS number when no organisation is known), cloud
+ * provider/region and user-agent family. Unknown dimensions are left out and never count as new.
  */
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { memoize } from '../memo.js';
@@ -52,7 +52,10 @@ export function contextOf(event: TokenEvent): UseContext | undefined {
     c.ip = n.ip;
     c.network = n.key;
   }
-  if (net?.asn !== undefined) c.asn = net.asn.toUpperCase();
+  // The organisation, not the AS number: a carrier or cloud announces its addresses from several
+  // ASNs (Verizon AS6167 and AS22394, Amazon AS16509 and AS14618), one network owner to a client.
+  if (net?.as_org !== undefined) c.asn = net.as_org.toLowerCase();
+  else if (net?.asn !== undefined) c.asn = net.asn.toUpperCase();
   if (net?.cloud_provider !== undefined) c.cloud = net.cloud_region !== undefined ? `${net.cloud_provider}:${net.cloud_region}` : net.cloud_provider;
   if (ua !== undefined) c.ua = ua;
   return c;

@@ -27,6 +27,8 @@ const MAX_TRIGGER_EVENTS = 6;
 export interface TokenContext extends UseContext {
   first: number;
   last: number;
+  /** Seen on the token's mint (the caller's context), not on a use. */
+  mint?: true;
 }
 
 interface Suspect {
@@ -66,7 +68,8 @@ function evidenceOf(e: TokenEvent): TokenEvent {
   return t;
 }
 
-const tokenHas = (rec: TokenRecord, d: Dimension, v: string): boolean => rec.contexts.some((c) => valueOf(c, d) === v);
+/** The token was used from this value (a mint's context is where it was requested, not used). */
+const tokenHas = (rec: TokenRecord, d: Dimension, v: string): boolean => rec.contexts.some((c) => c.mint !== true && valueOf(c, d) === v);
 const shortFp = (fp: string): string => `${fp.slice(0, 12)}…`;
 
 function describe(c: UseContext): string {
@@ -92,7 +95,12 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
   }
 
   process(event: TokenEvent): AlertDraft[] {
-    if (event.action !== 'use' || event.issuer === undefined) return [];
+    if (event.issuer === undefined) return [];
+    if (event.action === 'mint') {
+      this.seedFromMint(event);
+      return [];
+    }
+    if (event.action !== 'use') return [];
     const ctx = contextOf(event);
     if (ctx === undefined) return [];
     const t = event.time;
@@ -113,14 +121,17 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     if (rec.suspect !== undefined && t - rec.suspect.event.time > this.windowMs) delete rec.suspect;
     const out = workload !== undefined ? this.confirmHolderSuspect(workload, issuer, fp, ctx, event) : [];
 
-    const known = rec.contexts.find((c) => sameContext(c, ctx));
+    const known = rec.contexts.find((c) => c.mint !== true && sameContext(c, ctx));
+    // The owner back in a context the token had before the suspect (its own earlier use, or where it was requested).
+    const older = known ?? rec.contexts.find((c) => c.mint === true && sameContext(c, ctx));
+    const confirmed = older !== undefined ? this.confirmSuspect(rec, fp, older, event, issuer) : [];
     if (known !== undefined) {
       if (t > known.last) known.last = t;
       refresh(issuer, ctx, t);
       if (workload) refresh(workload, ctx, t);
-      return out.concat(this.confirmSuspect(rec, fp, known, event, issuer));
+      return out.concat(confirmed);
     }
-    return out.concat(this.newContext(rec, fp, ctx, event, issuer, workload));
+    return out.concat(confirmed, this.newContext(rec, fp, ctx, event, issuer, workload));
   }
 
   /**
@@ -154,6 +165,20 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     return this.alert(rec, s.fp, event, fresh, previous, s.novel, s.surprise, true, s.profiles, s.event as TokenEvent);
   }
 
+  /**
+   * The context a token was requested from (an AssumeRole call from the workload's egress with its
+   * SDK) is where its owner is: a first use from elsewhere is then judged against it. It teaches
+   * the issuer nothing (a grant is seen from the IdP's vantage point, not where tokens are used).
+   */
+  private seedFromMint(event: TokenEvent): void {
+    const ctx = contextOf(event);
+    if (ctx === undefined || ctx.network === undefined) return;
+    const rec = this.tokens.touch(event.token.fp, event.time, () => ({ contexts: [] }));
+    if (rec.contexts.length > 0) return;
+    rec.contexts.push({ ...ctx, first: event.time, last: event.time, mint: true });
+    rec.first_event ??= evidenceOf(event);
+  }
+
   advance(watermark: number): AlertDraft[] {
     this.tokens.evictIdle(watermark);
     this.workloads.evictIdle(watermark);
@@ -183,8 +208,12 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
   private newContext(rec: TokenRecord, fp: string, ctx: UseContext, event: TokenEvent, issuer: ContextProfile, workload: ContextProfile | undefined): AlertDraft[] {
     const t = event.time;
     const trusted = this.config.trusted_after_tokens;
-    // With no earlier context of its own, a token is compared with its workload's other credentials.
-    const comparable = rec.contexts.length > 0 || (workload !== undefined && workload.observations > 0);
+    // With no earlier use of its own, a token is compared with its holder's other credentials, or
+    // with where it was requested from.
+    const used = rec.contexts.some((c) => c.mint !== true);
+    const holderHistory = workload !== undefined && workload.observations > 0;
+    const mintedElsewhere = rec.contexts.some((c) => c.mint === true && !sameContext(c, ctx));
+    const comparable = used || holderHistory || mintedElsewhere;
     const novel: Dimension[] = [];
     let surprise = 0;
     for (const d of DIMENSIONS) {
@@ -209,13 +238,15 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
       rec.contexts.splice(oldest, 1);
     }
     if (!judged || surprise < this.config.suspect_surprise) return [];
-    if (surprise >= this.config.alert_surprise) {
+    // At once only against the owner's own uses: where a token was requested says less (a grant
+    // is seen from the IdP's side), so a first use elsewhere waits for the owner to show up.
+    if (surprise >= this.config.alert_surprise && (used || holderHistory)) {
       const previous = this.mostRecentOther(rec, stored);
       return this.alert(rec, fp, event, stored, previous, novel, surprise, false, { issuer: baselineIssuer, workload: baselineWorkload });
     }
     const profiles = { issuer: baselineIssuer, workload: baselineWorkload };
-    if (rec.contexts.length > 1) rec.suspect = { context: stored, surprise, novel, event: evidenceOf(event), profiles };
-    else if (workload !== undefined) {
+    if (used || mintedElsewhere) rec.suspect = { context: stored, surprise, novel, event: evidenceOf(event), profiles };
+    if (!used && workload !== undefined) {
       // A credential whose first use is already elsewhere: its holder's other credentials must show concurrency.
       const values: Partial<Record<Dimension, string>> = {};
       for (const d of novel) values[d] = valueOf(ctx, d);
@@ -228,6 +259,10 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
   private confirmSuspect(rec: TokenRecord, fp: string, known: TokenContext, event: TokenEvent, issuer: ContextProfile): AlertDraft[] {
     const s = rec.suspect;
     if (s === undefined || sameContext(s.context, known) || known.first >= s.context.first) return [];
+    // A new public egress is confirmed by the old public egress when the token had one: a move from
+    // one NAT to another never brings the old one back, while the VPC-endpoint (private) traffic of
+    // the same instance carries on either way.
+    if (!s.context.private && known.private && rec.contexts.some((c) => !c.private && c !== s.context && c.first < s.context.first)) return [];
     // Requests in flight during a move (and skewed clocks) interleave for a moment; a copy keeps going.
     if (event.time - s.context.first < this.gapMs) return [];
     delete rec.suspect;

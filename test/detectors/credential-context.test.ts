@@ -65,6 +65,32 @@ describe('credential_context', () => {
     expect(run(events, { concurrency_min_gap_seconds: 10 })).toHaveLength(1);
   });
 
+  it("judges a first use against the context the session was requested from (the thief used it before its owner did)", () => {
+    const key = 's-chained';
+    const mint = ev({ event_id: 't:mint', time: T0 + 30 * HOUR, token: { fp: fp(key), kind: 'sts_session' }, source: 'cloudtrail', platform: 'aws', action: 'mint', issuer: ROLE, network: aws('52.1.2.10'), user_agent: BOTO3 });
+    const thief = [6, 10, 15].map((m) => use(T0 + 30 * HOUR + m * MIN, key, aws('54.166.23.141')));
+    const owner = [use(T0 + 30 * HOUR + 19 * MIN, key, { ip: '10.40.35.211' }), use(T0 + 30 * HOUR + 39 * MIN, key, aws('52.1.2.10'))];
+    const alerts = run(byTime([...background(32), mint, ...thief, ...owner]));
+    expect(alerts.map((a) => [a.kind, a.token_fp])).toEqual([['new_context', fp(key)]]);
+    expect(alerts[0]!.baseline).toMatchObject({ both_contexts_active: true, previous_context: { network: '52.1.2.0/24' } });
+    // without the mint there is nothing of the owner's to compare the first use with
+    expect(run(byTime([...background(32), ...thief, ...owner]))).toEqual([]);
+  });
+
+  it('stays quiet when one instance moves from one NAT to another while its VPC-endpoint traffic carries on', () => {
+    const t = T0 + 30 * HOUR;
+    const key = 's-0-30';
+    const events = byTime([
+      ...background(30),
+      use(t + 1 * MIN, key, aws('52.1.2.10')),
+      use(t + 2 * MIN, key, { ip: '10.0.3.4' }),
+      // the NAT gateway is replaced: public calls now leave through 3.80.10.5, private ones carry on
+      ...[10, 20, 30, 40].map((m) => use(t + m * MIN, key, aws('3.80.10.5'))),
+      ...[12, 22, 32, 42].map((m) => use(t + m * MIN, key, { ip: '10.0.3.4' })),
+    ]);
+    expect(run(events)).toEqual([]);
+  });
+
   it('gives the same alerts after a snapshot/restore in the middle of the stream', () => {
     const thief = [5, 15].map((m) => use(T0 + 30 * HOUR + m * MIN + 30_000, 's-1-30', aws('3.80.10.5')));
     const events = byTime([...background(32), ...thief]);

@@ -211,7 +211,10 @@ describe('realistic profile: attacks and their ground truth', () => {
     const detectors = Object.fromEntries(run.attacks.map((a) => [a.name, a.detectors]));
     for (const n of ['mint_loop', 'mint_slow_ramp', 'mint_peak_burst']) expect(detectors[n]).toEqual(['mint_rate_spike']);
     for (const n of ['scope_escalation', 'scope_sensitive_read']) expect(detectors[n]).toEqual(['scope_drift']);
-    for (const n of ['use_after_revoke', 'use_10min_after_revoke', 'refresh_token_reuse']) expect(detectors[n]).toEqual(['token_replay']);
+    for (const n of ['use_after_revoke', 'use_10min_after_revoke']) expect(detectors[n]).toEqual(['token_replay']);
+    // Okta does not log which refresh token a grant redeemed: the theft shows as the new token's
+    // context (credential_context) or the grant's context (mint_rate_spike), as well as any reuse.
+    expect(detectors.refresh_token_reuse).toEqual(['token_replay', 'credential_context', 'mint_rate_spike']);
     for (const n of ['sts_replay', 'ec2_credential_escape', 'stolen_sts_same_region', 'stolen_sts_other_asn', 'instance_credentials_private']) {
       expect(detectors[n]).toEqual([...CREDENTIAL_DETECTORS]);
     }
