@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { SourceFormat, TokenAction } from './token-event.js';
 
-export const DETECTOR_IDS = ['mint_rate_spike', 'token_replay', 'scope_drift', 'cross_service_reuse', 'credential_context'] as const;
+export const DETECTOR_IDS = ['mint_rate_spike', 'token_replay', 'scope_drift', 'cross_service_reuse', 'credential_context', 'policy_violation'] as const;
 export const DetectorId = z.enum(DETECTOR_IDS);
 export type DetectorId = z.infer<typeof DetectorId>;
 
@@ -54,5 +54,11 @@ export const Alert = z.object({
   owasp_nhi: z.array(z.string()),
   runbook: z.string(),
   dedup_key: z.string(),
+  /**
+   * Repeats of this (detector, dedup key) folded into this alert within the suppression window.
+   * Absent on the alert as first published (its repeats come later); set on the alert's entry in
+   * its incident (schemas/incident.ts), which is written once the incident closes.
+   */
+  suppressed_repeats: z.number().int().nonnegative().optional(),
 });
 export type Alert = z.infer<typeof Alert>;

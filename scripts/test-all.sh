@@ -13,10 +13,21 @@ fi
 npm run build
 
 scripts/services.sh up
+
+# headless Chromium for the HTML report test (test/report/report-embedded.test.ts): Debian's package
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  # package lists may be stale or absent on a fresh machine: update only when the install fails
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q chromium ||
+    { $sudo_cmd apt-get update -q && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q chromium; }
+fi
 export KAFKA_BROKERS=127.0.0.1:19092
 export CLICKHOUSE_URL=http://127.0.0.1:18123
 
 npx vitest run
+
+# Detection quality on the realistic estate (1 seed × 8 days): exits non-zero below bench/eval-floors.json.
+npm run eval -- --ci
 
 if [ -d ../shared/corpus ]; then
   node dist/scripts/conformance.js ../shared/corpus

@@ -195,9 +195,12 @@ const WEB = 'arn:aws:iam::111122223333:role/web-frontend';
 const MOBILE = 'okta-client:0oa-mobile-app';
 const VPS = { ip: '159.203.114.7', asn: 'AS14061', ua: 'python-requests/2.31.0' };
 
-/** Drafts of the peak-hour burst: spikes from the third anomalous bucket, one ramp for the hour. */
+/**
+ * Drafts of the peak-hour burst: spikes from the third anomalous bucket; ramps: the running
+ * 30-minute window 25 minutes in (running-window.ts), then the hour when it closes.
+ */
 const PEAK_SPIKES = 10;
-const PEAK_RAMPS = 1;
+const PEAK_RAMPS = 2;
 /** Hours of the ×2 day that alert as a ramp (the first at 03:00, three hours in). */
 const RAMP_HOURS = 20;
 
@@ -235,8 +238,9 @@ export const positive: readonly DetectorCase<MintRateSpikeConfig>[] = [
         { issuer: CHECKOUT, times: [...poissonTimes(T0, end, dayCurve, 3, 4), ...loopTimes(attack, attack + HOUR, 40)].sort((a, b) => a - b) },
       ]);
     },
-    // The hour also stands out against the same hour on earlier days: one ramp for it.
-    [...spikes(CHECKOUT, 10), ...ramps(CHECKOUT, 1)],
+    // It also stands out against the same hours on earlier days: ramps for the running 30 minutes
+    // 15 minutes in, for the hour when it closes, and for the 30 minutes to 04:05 (still mostly loop).
+    [...spikes(CHECKOUT, 10), ...ramps(CHECKOUT, 3)],
   ),
   lazyCase(
     'peak-hour burst: ~3.5× the busiest hour of the day, judged against the learned variability (no ×5 floor)',

@@ -28,9 +28,14 @@ import type { MintRateSpikeConfig } from './config.js';
 import { NOVELTY_ALERT, contextOf, keyOf, learnContext, noveltyOf, type MintContext } from './context.js';
 import { contextDraft, rampDraft, spikeDraft } from './drafts.js';
 import { addBucket, newTrendState, type TrendOptions, type TrendState } from './trend.js';
+import { addRunningBucket, newRunningState, type RunningState } from './running-window.js';
 
 const MIN_MS = 60_000;
 const HOUR_MS = 60 * MIN_MS;
+/** User agents remembered per issuer for release start-up (releaseMint). */
+const MAX_RELEASES = 16;
+/** How long after a user agent's first mint its mints count as a release starting up. */
+const RELEASE_FRESH_MS = 10 * MIN_MS;
 /** Raw MIDAS-R edge score mapped to 0.5 (see normalizeScore). */
 const EDGE_HALF_SCORE = 100;
 
@@ -39,6 +44,8 @@ interface OpenBucket {
   count: number;
   /** count minus start-up mints of first-seen workloads. */
   judged: number;
+  /** Of `judged`, mints by a user agent new to the issuer (a new release starting up): not counted by the running windows. */
+  fresh: number;
   /** Highest normalised MIDAS-R edge score of the bucket's mints. */
   edge: number;
   /** First max_evidence − 1 mints of the bucket, plus the latest one last. */
@@ -65,6 +72,10 @@ interface IssuerCommon {
   /** Consecutive anomalous buckets up to the last closed one. */
   streak: number;
   trend: TrendState;
+  /** User agents seen minting (first 128 characters → first mint time), least recently seen first; bounded. */
+  releases: [string, number][];
+  /** The last two hours of buckets for the running 30/60-minute windows (./running-window.ts). */
+  running: RunningState;
   kinds: ContextKinds;
   first_mint: number;
   mints: number;
@@ -125,8 +136,18 @@ export function scorerOptions(config: MintRateSpikeConfig): RobustScorerOptions 
   };
 }
 
+/**
+ * Extra mints an hour window needs (at most min_count). The window's z against the learned noise
+ * and its ratio do the judging; this floor only keeps a handful of mints from counting, so a
+ * ~3.5× hour of an issuer that mints 3 an hour (8 extra) still can.
+ */
+const TREND_MIN_EXCESS = 7;
+
 function trendOptions(config: MintRateSpikeConfig): TrendOptions {
-  return { minDays: config.trend_min_days, threshold: config.trend_threshold, minExcess: config.min_count, shiftHours: Math.round(config.level_shift_hours) };
+  return {
+    minDays: config.trend_min_days, threshold: config.trend_threshold, minExcess: Math.min(config.min_count, TREND_MIN_EXCESS),
+    shiftHours: Math.round(config.level_shift_hours),
+  };
 }
 
 export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeState> {
@@ -160,6 +181,8 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
       next: null,
       streak: 0,
       trend: newTrendState(),
+      running: newRunningState(this.sizeMs),
+      releases: [],
       kinds: { asn: false, network: false, client: false },
       first_mint: event.time,
       mints: 0,
@@ -177,12 +200,16 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
       this.close(issuer, st, drafts);
     }
     if (!st.open) {
-      st.open = { start, count: 0, judged: 0, edge: 0, sample: [] };
+      st.open = { start, count: 0, judged: 0, fresh: 0, edge: 0, sample: [] };
       if (start + this.sizeMs <= this.closedThrough) this.pendingLate = true;
     }
     const b = st.open;
     b.count++;
-    if (!this.startupMint(st, event, start)) b.judged++;
+    const release = this.releaseMint(st, event);
+    if (!this.startupMint(st, event, start)) {
+      b.judged++;
+      if (release) b.fresh++;
+    }
     const ctx = contextOf(event);
     const edge = this.scoreEdges(issuer, ctx, event.time);
     if (edge > b.edge) b.edge = edge;
@@ -220,6 +247,8 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
             next: v.next,
             streak: v.streak,
             trend: { ...v.trend, counts: v.trend.counts.slice() },
+            running: { ...v.running, buckets: v.running.buckets.slice() },
+            releases: v.releases.map(([u, t]) => [u, t]),
             kinds: { ...v.kinds },
             first_mint: v.first_mint,
             mints: v.mints,
@@ -255,10 +284,13 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
       state.issuers.map(([k, e]) => {
         const v = e.value;
         const live: LiveIssuer = {
-          open: v.open ? { ...v.open, sample: structuredClone(v.open.sample) } : null,
+          open: v.open ? { ...v.open, fresh: v.open.fresh ?? 0, sample: structuredClone(v.open.sample) } : null,
           next: v.next,
           streak: v.streak,
           trend: { ...v.trend, counts: v.trend.counts.slice() },
+          // A checkpoint from before the running windows starts them empty.
+          running: v.running ? { ...v.running, buckets: v.running.buckets.slice() } : newRunningState(this.sizeMs),
+          releases: v.releases ? v.releases.map(([u, t]) => [u, t]) : [],
           kinds: { ...v.kinds },
           first_mint: v.first_mint,
           mints: v.mints,
@@ -290,11 +322,13 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
         {
           touched: e.touched,
           value: {
-            open: e.value.open ? { ...e.value.open, judged: e.value.open.count, edge: 0 } : null,
+            open: e.value.open ? { ...e.value.open, judged: e.value.open.count, fresh: 0, edge: 0 } : null,
             next: e.value.next,
             streak: e.value.streak,
             scorer: e.value.scorer,
             trend: newTrendState(),
+            running: newRunningState(this.sizeMs),
+            releases: [],
             kinds: { asn: false, network: false, client: false },
             first_mint: e.touched,
             mints: 0,
@@ -325,6 +359,33 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
       return true;
     }
     return false;
+  }
+
+  /**
+   * A mint by a user agent the issuer has not minted with before, within RELEASE_FRESH_MS of that
+   * agent's first mint: a new release (the version is in the agent) starting up, whose replicas all
+   * mint at once — the OAuth-client counterpart of first-seen workloads, for grants that name no
+   * workload. An issuer's first agent is never fresh.
+   */
+  private releaseMint(st: LiveIssuer, e: TokenEvent): boolean {
+    const ua = e.user_agent;
+    if (!ua) return false;
+    const key = ua.length > 128 ? ua.slice(0, 128) : ua;
+    const list = st.releases;
+    let i = list.length - 1;
+    while (i >= 0 && list[i]![0] !== key) i--;
+    if (i < 0) {
+      const isNew = list.length > 0;
+      list.push([key, e.time]);
+      if (list.length > MAX_RELEASES) list.shift();
+      return isNew;
+    }
+    const entry = list[i]!;
+    if (i !== list.length - 1) {
+      list.splice(i, 1);
+      list.push(entry);
+    }
+    return entry[1] !== st.first_mint && e.time - entry[1] < RELEASE_FRESH_MS;
   }
 
   /** Count issuer → audience / network / client edges in MIDAS-R; the highest normalised score. */
@@ -382,7 +443,9 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
     }
     const lastOfHour = (b.start + this.sizeMs) % HOUR_MS === 0;
     const t = addBucket(st.trend, b.start, b.judged, lastOfHour, this.trendOpts);
+    const r = addRunningBucket(st.running, st.trend, b.start, this.sizeMs, b.judged - b.fresh, this.trendOpts);
     if (t?.anomalous) drafts.push(rampDraft(this.config, issuer, b, t));
+    else if (r) drafts.push(rampDraft(this.config, issuer, b, r));
   }
 }
 

@@ -18,6 +18,8 @@ export interface BucketFacts {
   sample: readonly TokenEvent[];
   /** Highest MIDAS-R edge score (0..1) of the bucket's issuer → audience/network/client edges. */
   edge: number;
+  /** Of `judged`, start-up mints of a release (a user agent new to the issuer), left out of running windows. */
+  fresh?: number;
 }
 
 function common(issuer: string, events: readonly TokenEvent[]): Pick<AlertDraft, 'issuer' | 'subject' | 'service' | 'events'> {
@@ -70,19 +72,21 @@ export function spikeDraft(c: MintRateSpikeConfig, issuer: string, b: BucketFact
 }
 
 export function rampDraft(c: MintRateSpikeConfig, issuer: string, b: BucketFacts, t: TrendAssessment): AlertDraft {
-  const end = t.hour_start + 3_600_000;
+  const end = t.window_end ?? t.hour_start + 3_600_000;
+  const span = t.window_hours < 1 ? `${Math.round(t.window_hours * 60)} minutes` : `${t.window_hours} hours`;
+  const unit = t.window_hours < 1 ? `${Math.round(t.window_hours * 60)}-minute` : `${t.window_hours}-hour`;
   return {
     kind: 'ramp',
     score: zToScore(t.z, c.trend_threshold),
     title: meta.kinds.ramp!.title,
     summary:
-      `${issuer} minted ${t.observed} tokens in the ${t.window_hours} hours to ${isoTime(end)}, ${round(t.ratio)}× the ` +
-      `${round(t.expected)} of the same hours on earlier days (z ${round(t.z)} over ${t.days} days; a ${t.window_hours}-hour window needs ×${t.min_ratio}); ` +
-      `anomalous for ${t.streak} consecutive hours.`,
+      `${issuer} minted ${t.observed} tokens in the ${span} to ${isoTime(end)}, ${round(t.ratio)}× the ` +
+      `${round(t.expected)} of the same hours on earlier days (z ${round(t.z)} over ${t.days} days; a ${unit} window needs ×${t.min_ratio}); ` +
+      (t.window_end !== undefined ? `judged while it runs (without its densest 10 minutes ${round(t.rest_ratio ?? 0)}×).` : `anomalous for ${t.streak} consecutive hours.`),
     dedup_key: issuer,
     ...common(issuer, b.sample),
     baseline: {
-      window_hours: t.window_hours,
+      window_hours: round(t.window_hours),
       window_end: isoTime(end),
       observed: t.observed,
       expected: round(t.expected),
@@ -94,6 +98,7 @@ export function rampDraft(c: MintRateSpikeConfig, issuer: string, b: BucketFacts
       threshold: c.trend_threshold,
       earlier_days: t.days,
       consecutive_hours: t.streak,
+      ...(t.rest_ratio !== undefined ? { ratio_without_densest_10_min: round(t.rest_ratio), release_startup_mints_left_out: b.fresh ?? 0 } : {}),
       edge_burst_score: round(b.edge),
     },
   };

@@ -10,7 +10,10 @@ export const meta: DetectorMeta = {
     'compares each closed bucket with that issuer\'s own robust baseline (median/MAD of the recent day, same hour on ' +
     'earlier days when known): `spike` when a sustained run of buckets is far above the learned variability. ' +
     'Hourly counts are compared with the same hours on earlier days and a week earlier over 1–24 hour windows: ' +
-    '`ramp` for a slow ramp (×2 a day alerts the same day) or a burst hidden in the peak hour. Anomalous buckets and ' +
+    '`ramp` for a slow ramp (×2 a day alerts the same day) or a burst hidden in the peak hour; the running 30 minutes ' +
+    'are judged at every bucket the same way (×3, and still ×2 without their densest 10 minutes, so a restart or a ' +
+    'fleet refreshing in lockstep is quiet), which catches a few-times-normal burst of a small issuer while it runs. ' +
+    'A release\'s start-up mints (a user agent new to the issuer, its first 10 minutes) do not count there. Anomalous buckets and ' +
     'hours are not learned until the new level has persisted for level_shift_hours and held steady (a level still ' +
     'rising day over day never is). A first-seen workload\'s start-up mints do not count, so a deploy stampede is ' +
     'quiet while the same workloads minting more is not. `new_context`: a mint from an ASN (network.asn, from ' +

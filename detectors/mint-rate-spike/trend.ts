@@ -72,6 +72,10 @@ export interface TrendState {
 export interface TrendAssessment {
   /** The closed hour (epoch ms of its start). */
   hour_start: number;
+  /** End of a running window (running-window.ts) that does not end on the hour; absent for hours. */
+  window_end?: number;
+  /** Running windows: the ratio without the window's densest 10 minutes. */
+  rest_ratio?: number;
   anomalous: boolean;
   /** The most anomalous window (or the best-scoring one when none is). */
   window_hours: number;
@@ -134,6 +138,27 @@ export function dispersionOf(st: TrendState, h: number, minDays: number): number
   }
   if (ratios.length < 24) return 1;
   return Math.max(MIN_DISPERSION, median(ratios) / CHI2_1_MEDIAN);
+}
+
+/**
+ * The expectation and day-to-day spread of the single hour `h` from the same hour on earlier
+ * days (judgeHour's rule for a 1-hour window), or undefined while fewer than minDays are known.
+ * `current` is the hour being accumulated (bounds the ring).
+ */
+export function hourExpectation(st: TrendState, h: number, current: number, minDays: number, phi: number): { expected: number; spread: number; days: number } | undefined {
+  const earlier: number[] = [];
+  let weekAgo: number | undefined;
+  for (let d = 1; d <= 7; d++) {
+    const e = windowSum(st, h - 24 * d, 1, current);
+    if (e === undefined) break;
+    earlier.push(e);
+    if (d === 7) weekAgo = e;
+  }
+  if (earlier.length < minDays) return undefined;
+  const med = median(earlier.slice());
+  const spread = MAD_TO_SIGMA * median(earlier.map((e) => Math.abs(e - med)));
+  const expected = weekAgo !== undefined ? Math.max(med, weekAgo - 2 * Math.sqrt(phi * Math.max(weekAgo, 1))) : Math.max(...earlier);
+  return { expected, spread, days: earlier.length };
 }
 
 /** Judge hour `h` (complete) over every window; exported for tests. */

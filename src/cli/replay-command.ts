@@ -1,5 +1,6 @@
 /** `tokenwatch replay`: the embedded runner over files or stdin. */
 import { createWriteStream, mkdirSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SourceFormat } from '../../schemas/token-event.js';
@@ -11,6 +12,8 @@ import { DeadLetterFile } from '../sinks/dead-letter-file.js';
 import { runReplay, type ReplayInput, type ReplaySummary } from '../runners/embedded-runner.js';
 import { openReplayStore } from '../runners/replay-store.js';
 import { AlertFormat, openAlertOutputs } from '../ocsf/alert-format.js';
+import { openAlertDelivery } from '../sinks/delivery-sinks.js';
+import { hygieneAlert, type HygieneAlert } from '../hygiene/hygiene-alert.js';
 
 export async function replayCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -21,6 +24,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
       out: { type: 'string' },
       'alert-format': { type: 'string' },
       'ocsf-out': { type: 'string' },
+      incidents: { type: 'string' },
+      'hygiene-out': { type: 'string' },
       'dead-letter': { type: 'string', default: '.tokenwatch/dead-letter.ndjson' },
       'data-dir': { type: 'string' },
       'store-url': { type: 'string' },
@@ -52,6 +57,10 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const alertOutputs = openAlertOutputs({ format: alertFormat.data, out: values.out, ocsfOut: values['ocsf-out'], stdout: process.stdout }, (p) => createWriteStream(p));
   const alertsOut = alertOutputs.stream;
   const store = values['no-store'] ? undefined : await openReplayStore(config, log);
+  const incidentsOut = values.incidents ? createWriteStream(values.incidents) : undefined;
+  // SET / webhook / Splunk HEC from `sinks:` in the config (README: Alert delivery)
+  const delivery = openAlertDelivery(config.sinks);
+  let hygiene: HygieneAlert[] | undefined;
   const tty = process.stderr.isTTY && !values.quiet;
   // total size of file inputs (stdin has none): the bar shows a fraction when it is known
   const totalBytes = inputs.reduce((n, i) => (typeof i.source === 'string' ? n + statSync(i.source).size : n), 0);
@@ -59,15 +68,25 @@ export async function replayCommand(argv: string[]): Promise<number> {
   let summary: ReplaySummary;
   try {
     summary = await runReplay({
-      config, inputs, fingerprint, format, alertsOut, deadLetters, store,
+      config, inputs, fingerprint, format, alertsOut, deadLetters, store, incidentsOut, delivery,
       onProgress: tty
         ? (p) => process.stderr.write(`\r${progressLine(p, totalBytes, (performance.now() - t0) / 1000)}`)
         : undefined,
     });
     if (tty) process.stderr.write('\r\x1b[K');
+    if (store && config.hygiene.enabled) {
+      // one hygiene pass over the stored inventory, as of the newest stored event (README: Token hygiene)
+      const report = await store.hygieneReport();
+      hygiene = report.findings.map((f) => hygieneAlert(f, report.as_of));
+      if (values['hygiene-out']) await writeFile(values['hygiene-out'], hygiene.map((h) => JSON.stringify(h) + '\n').join(''));
+      await delivery?.offerFindings(hygiene);
+    }
+    await delivery?.close(); // delivers what is queued; rejects when a sink gave up on a batch
   } finally {
+    await delivery?.close().catch(() => undefined);
     await deadLetters.close();
     await alertOutputs.close();
+    if (incidentsOut) await new Promise<void>((resolve, reject) => incidentsOut.end((err?: Error | null) => (err ? reject(err) : resolve())));
     await store?.close();
   }
   const lines = [
@@ -78,7 +97,10 @@ export async function replayCommand(argv: string[]): Promise<number> {
     `  skipped: ${summary.skipped_no_credential} without a credential${summary.skipped_control_messages ? `, ${summary.skipped_control_messages} CloudWatch Logs control messages` : ''}`,
     `  duplicates dropped: ${summary.duplicates}, late events: ${summary.late_events}`,
     `  alerts: ${summary.alerts} (${fmt(summary.alerts_by_detector)})${values.out ? ` → ${alertOutputs.destinations.join(', ')}` : ''}`,
+    `  incidents: ${summary.incidents}${values.incidents ? ` → ${values.incidents}` : ''}`,
     `  tokens in inventory: ${summary.tokens_in_inventory}`,
+    ...(hygiene ? [`  hygiene findings: ${hygiene.length} (${fmt(countBy(hygiene.map((h) => h.finding)))})${values['hygiene-out'] ? ` → ${values['hygiene-out']}` : ''}`] : []),
+    ...(delivery ? [`  delivered: ${Object.entries(delivery.stats()).map(([n, st]) => `${n}=${st.delivered}${st.items_failed ? ` (${st.items_failed} failed)` : ''}`).join(', ')}`] : []),
     store ? `  store: ${store.describe()}` : '  store: disabled',
   ];
   process.stderr.write(lines.join('\n') + '\n');
@@ -95,6 +117,12 @@ export function progressLine(p: { records: number; alerts: number; bytes: number
   const filled = Math.round(frac * width);
   const eta = frac > 0 ? Math.round((secs / frac) * (1 - frac)) : 0;
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(frac * 100)).padStart(3)}%  ${tail} · ETA ${eta}s   `;
+}
+
+function countBy(keys: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of keys) out[k] = (out[k] ?? 0) + 1;
+  return out;
 }
 
 function fmt(r: Record<string, number>): string {

@@ -65,6 +65,7 @@ export const StoreConfig = z
     // the Kafka runtime commits a batch only once its rows are stored: this bounds that wait
     flush_interval_ms: z.number().int().positive().default(100).describe('longest a row waits before its insert (raise for fewer, larger inserts)'),
     max_queue_rows: z.number().int().positive().default(50_000),
+    max_time_to_store_ms: z.number().int().positive().default(5000).describe('Kafka runner: pause consumption while the oldest unstored row is older than this (and while the queue is 80 % full)'),
     max_retries: z.number().int().nonnegative().default(8),
     base_delay_ms: z.number().int().positive().default(200),
     write_events: z.boolean().default(true).describe('also store normalized token events (feeds the minting-rate view)'),
@@ -104,6 +105,66 @@ export const EnrichConfig = z
   .strict();
 export type EnrichConfig = z.infer<typeof EnrichConfig>;
 
+/** Alert delivery over HTTP (src/sinks/http-batcher.ts): batching, retry with backoff, bounded queue. */
+const DeliveryFields = {
+  max_batch: z.number().int().positive().default(100).describe('items per request (SET push: SETs handled per drain, one per POST)'),
+  flush_interval_ms: z.number().int().positive().default(1000).describe('longest an item waits before its request'),
+  max_queue: z.number().int().positive().default(10_000).describe('items queued or in flight; producers wait beyond this (backpressure)'),
+  max_retries: z.number().int().nonnegative().default(6),
+  base_delay_ms: z.number().int().positive().default(500).describe('first backoff step; doubles per retry, equal jitter; a Retry-After header wins'),
+  max_delay_ms: z.number().int().positive().default(60_000),
+  timeout_ms: z.number().int().positive().default(10_000).describe('per request; no answer in time is retried like a 5xx'),
+};
+const MinSeverity = z.enum(['low', 'medium', 'high', 'critical']);
+export const SinksConfig = z
+  .object({
+    set: z
+      .object({
+        url: z.string().url().describe('SSF receiver push endpoint (RFC 8935)'),
+        issuer: z.string().min(1).describe('`iss` of the SETs (this transmitter)'),
+        audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).describe('`aud` of the SETs (the receiver)'),
+        alg: z.enum(['none', 'HS256', 'RS256', 'ES256']).default('none').describe('none = unsigned SET; HS256 shared secret; RS256/ES256 PEM private key'),
+        key_env: z.string().optional().describe('environment variable holding the HS256 secret or the PEM private key'),
+        kid: z.string().optional(),
+        bearer_env: z.string().optional().describe('environment variable holding the receiver bearer token'),
+        min_severity: MinSeverity.default('critical'),
+        events: z.record(z.string(), z.enum(['session-revoked', 'credential-change'])).default({ token_replay: 'session-revoked', credential_context: 'credential-change' }).describe('CAEP event type per detector'),
+        credential_type: z.string().default('password').describe('credential-change credential_type'),
+        ...DeliveryFields,
+      })
+      .strict()
+      .optional(),
+    webhook: z
+      .object({
+        url: z.string().url(),
+        secret_env: z.string().optional().describe('environment variable holding the HMAC-SHA256 key for X-Tokenwatch-Signature'),
+        min_severity: MinSeverity.default('medium'),
+        alert_format: z.enum(['native', 'ocsf']).default('native'),
+        headers: z.record(z.string(), z.string()).optional(),
+        hygiene: z.boolean().default(true).describe('also deliver hygiene findings'),
+        ...DeliveryFields,
+      })
+      .strict()
+      .optional(),
+    splunk_hec: z
+      .object({
+        url: z.string().url().describe('HEC base URL (https://host:8088); /services/collector/event is appended'),
+        token_env: z.string().default('SPLUNK_HEC_TOKEN'),
+        index: z.string().optional(),
+        source: z.string().default('tokenwatch'),
+        sourcetype: z.string().default('tokenwatch:alert'),
+        host: z.string().optional(),
+        min_severity: MinSeverity.default('low'),
+        alert_format: z.enum(['native', 'ocsf']).default('native'),
+        hygiene: z.boolean().default(true).describe('also deliver hygiene findings'),
+        ...DeliveryFields,
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type SinksConfig = z.infer<typeof SinksConfig>;
+
 export const TokenwatchConfig = z
   .object({
     hmac_key_env: z.string().default('TOKENWATCH_HMAC_KEY').describe('environment variable holding the fingerprint HMAC key'),
@@ -118,14 +179,45 @@ export const TokenwatchConfig = z
         // decompression-bomb bounds (src/pipeline/decompress.ts)
         max_decompressed_bytes: z.number().int().positive().default(64 * 1024 * 1024).describe('largest decompressed Kafka value, base64 payload or envelope (a whole CloudWatch Logs batch, lookup-events page)'),
         max_decompressed_file_bytes: z.number().int().positive().default(64 * 1024 ** 3).describe('most bytes one compressed file or stdin stream may decompress to (streamed, never held whole)'),
+        // plausible event-time window (src/pipeline/plausible-time.ts): outside it an event is dead-lettered as implausible_time
+        max_future_skew_seconds: z.number().positive().default(86_400).describe('dead-letter events this far ahead of the newest accepted event time of their partition (or of the clock, for a partition\'s first event)'),
+        // off by default: a backfill sharing a partition with live data is legitimately far behind
+        max_event_age_days: z.number().nonnegative().default(0).describe('dead-letter events this far behind the newest accepted event time of their partition (0: no bound; e.g. 30, the token_events retention)'),
+        min_event_time: z.iso.datetime({ offset: true }).default('2000-01-01T00:00:00Z').describe('dead-letter events dated before this instant'),
       })
       .strict()
-      .default({ max_event_bytes: 256 * 1024, max_depth: 32, max_decompressed_bytes: 64 * 1024 * 1024, max_decompressed_file_bytes: 64 * 1024 ** 3 }),
+      .default({ max_event_bytes: 256 * 1024, max_depth: 32, max_decompressed_bytes: 64 * 1024 * 1024, max_decompressed_file_bytes: 64 * 1024 ** 3, max_future_skew_seconds: 86_400, max_event_age_days: 0, min_event_time: '2000-01-01T00:00:00Z' }),
+    dead_letter: z
+      .object({ payload: z.enum(['mask', 'truncate', 'drop']).default('mask').describe('what a dead letter keeps of the failed record (file and topic): mask = the record with secret and credential-id fields masked; truncate = that, cut to 1 KiB; drop = no payload, only reason and origin') })
+      .strict()
+      .default({ payload: 'mask' }),
     store: StoreConfig.default(StoreConfig.parse({})),
     alerts: z
       .object({ format: AlertFormat.default('native').describe('alert schema on the Kafka alert topic and from replay: native, ocsf (OCSF 1.8.0 Detection Finding) or both') })
       .strict()
       .default({ format: 'native' }),
+    exceptions: z
+      .object({ file: z.string().min(1).optional().describe('YAML/JSON exceptions file (schemas/exception.ts) applied before alerts are raised; see README: Exceptions') })
+      .strict()
+      .default({}),
+    policy: z
+      .object({
+        file: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Issuer policy file (schemas/policy.ts), relative to the config file; loaded into detectors.policy_violation.policy (see README: Issuer policy)'),
+      })
+      .strict()
+      .default({}),
+    sinks: SinksConfig.default({}).describe('alert delivery: SET push (SSF/CAEP), webhook, Splunk HEC'),
+    hygiene: z
+      .object({
+        enabled: z.boolean().default(true).describe('run the token hygiene queries (replay: once at the end; Kafka runner: periodically) and deliver new findings'),
+        interval_minutes: z.number().positive().default(60).describe('Kafka runner: minutes between hygiene passes'),
+      })
+      .strict()
+      .default({ enabled: true, interval_minutes: 60 }),
     kafka: KafkaConfig.optional(),
     http: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9464) }).strict().default({ host: '127.0.0.1', port: 9464 }),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),

@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { TokenwatchError } from '../core/errors.js';
 import { DETECTORS } from '../../detectors/index.js';
 import { TokenwatchConfig } from './config-schema.js';
+import { readPolicy } from '../policy/policy-file.js';
 
 /** Turn zod issues into "path: problem — fix" lines. */
 function describeIssues(err: z.ZodError, prefix = ''): { path: string; message: string }[] {
@@ -53,7 +55,24 @@ export async function loadConfig(file?: string): Promise<TokenwatchConfig> {
   } catch (cause) {
     throw new TokenwatchError('config_invalid', `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(cause as Error).message}`, undefined, { cause });
   }
-  return parseConfig(raw);
+  return parseConfig(await withPolicyFile(raw, file));
+}
+
+/**
+ * `policy.file` names the issuer policy: read it here (detectors do no I/O) into the
+ * policy_violation detector's config, relative to the config file.
+ */
+async function withPolicyFile(raw: unknown, configFile: string): Promise<unknown> {
+  const r = raw as { policy?: { file?: unknown }; detectors?: Record<string, Record<string, unknown> | undefined> } | null;
+  const file = r?.policy?.file;
+  if (r === null || typeof file !== 'string' || file.length === 0) return raw;
+  const detectors = { ...(r.detectors ?? {}) };
+  if (detectors.policy_violation?.policy !== undefined) {
+    throw new TokenwatchError('config_invalid', 'invalid config:\n  policy.file: detectors.policy_violation.policy is also set — keep one of them');
+  }
+  const policy = await readPolicy(resolve(dirname(configFile), file));
+  detectors.policy_violation = { ...(detectors.policy_violation ?? {}), policy };
+  return { ...r, detectors };
 }
 
 /** The detector set with validated configs. */

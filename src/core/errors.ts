@@ -5,6 +5,7 @@
  */
 export const ERROR_CODES = [
   'invalid_json', // bytes are not JSON
+  'invalid_utf8', // bytes are not valid UTF-8 (rejected at the edge, never decoded with replacement characters)
   'too_large', // raw event exceeds max_event_bytes, or decompresses beyond max_decompressed_bytes
   'decompression_failed', // gzip/zstd data that is corrupt or truncated
   'hostile_input', // __proto__/constructor keys, excessive depth
@@ -12,6 +13,7 @@ export const ERROR_CODES = [
   'schema_violation', // vendor schema rejected the event
   'normalize_failed', // schema accepted but the normalizer could not map it
   'invalid_token_event', // the normalizer produced an event that fails the canonical schema
+  'implausible_time', // well-formed event whose time lies outside the plausible window (limits.*event_time*)
   'config_invalid',
   'sink_failed',
   'source_failed',

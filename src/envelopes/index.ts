@@ -16,6 +16,7 @@ import { cloudwatchLogs } from './cloudwatch-logs.js';
 import { elasticsearch } from './elasticsearch.js';
 import { eventbridge } from './eventbridge.js';
 import { guarddutyFindings } from './guardduty-findings.js';
+import { azureEventHubs } from './azure-event-hubs.js';
 import { logstash } from './logstash.js';
 import { lookupEvents } from './lookup-events.js';
 import { splitConcatenatedJson } from './concatenated-json.js';
@@ -24,7 +25,7 @@ import { isObject } from './types.js';
 
 export type { Envelope, EnvelopeLimits } from './types.js';
 
-export const ENVELOPES: readonly Envelope[] = [cloudtrailRecords, eventbridge, cloudwatchLogs, lookupEvents, guarddutyFindings, elasticsearch, logstash];
+export const ENVELOPES: readonly Envelope[] = [cloudtrailRecords, eventbridge, cloudwatchLogs, lookupEvents, guarddutyFindings, azureEventHubs, elasticsearch, logstash];
 
 /** The framing of objects written back to back (src/envelopes/concatenated-json.ts), named like an envelope. */
 export const CONCATENATED_JSON = {

@@ -90,7 +90,7 @@ export function openAlertOutputs(opts: { format: AlertFormat; out?: string; ocsf
     stream = new OcsfNdjsonStream(opts.out !== undefined ? file(opts.out) : opts.stdout);
     destinations.push(`${opts.out ?? 'stdout'} (ocsf)`);
   } else {
-    if (opts.out === undefined) throw new TokenwatchError('config_invalid', '--alert-format both needs --out FILE for the native alerts (OCSF goes to --ocsf-out, default FILE with .ocsf.ndjson)');
+    if (opts.out === undefined) throw new TokenwatchError('config_invalid', '--alert-format both (or alerts.format: both in the config) needs --out FILE for the native alerts; OCSF goes to --ocsf-out (default: FILE with .ocsf.ndjson)');
     const ocsfPath = opts.ocsfOut ?? defaultOcsfPath(opts.out);
     stream = new OcsfNdjsonStream(file(ocsfPath), file(opts.out));
     destinations.push(`${opts.out} (native)`, `${ocsfPath} (ocsf)`);

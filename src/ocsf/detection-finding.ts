@@ -35,6 +35,7 @@ const ANALYTIC_TYPE: Record<Alert['detector'], { id: number; caption: string }> 
   scope_drift: { id: 2, caption: 'Behavioral' }, // scopes beyond the issuer's history
   token_replay: { id: 1, caption: 'Rule' }, // use after revoke/expiry, one-time reuse
   cross_service_reuse: { id: 1, caption: 'Rule' }, // audience / workload binding rules
+  policy_violation: { id: 1, caption: 'Rule' }, // the declared issuer policy
 };
 
 /** The finding as a plain JSON object (the OCSF schema, not TypeScript, is its contract). */

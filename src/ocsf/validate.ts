@@ -6,6 +6,7 @@
  * Checked, recursively through every object and array element: required attributes, unknown
  * attributes, types (string/integer/long/float/boolean/json/object and the string subtypes'
  * regex, max_len and range), enum values (`*_id` and string enums such as http_method),
+ * enum captions in their sibling attributes (severity_id 5 → severity "Critical"),
  * object constraints (at_least_one / just_one) and profile gating (an attribute from a profile
  * may appear only when `metadata.profiles` lists it; it is then held to its requirement).
  *
@@ -26,7 +27,8 @@ interface AttributeDef {
   requirement?: 'required' | 'recommended' | 'optional';
   enum?: Record<string, unknown>;
   profiles?: string[] | null;
-  '@deprecated'?: unknown;
+  /** The string attribute holding this enum's caption (severity_id → severity). */
+  sibling?: string;
 }
 interface ObjectDef {
   name: string;
@@ -139,12 +141,25 @@ function checkObject(schema: OcsfSchema, def: ObjectDef, value: unknown, path: s
     if (gate.length > 0 && !gate.some((g) => profiles.has(g))) continue;
     issues.push({ path: join2(path, key), message: `required attribute of ${def.name} is missing` });
   }
+  checkSiblings(attrs, value, path, issues);
   const c = def.constraints;
   if (c?.at_least_one && !c.at_least_one.some((k) => value[k] !== undefined)) {
     issues.push({ path: path || '(root)', message: `${def.name} needs at least one of: ${c.at_least_one.join(', ')}` });
   }
   if (c?.just_one && c.just_one.filter((k) => value[k] !== undefined).length !== 1) {
     issues.push({ path: path || '(root)', message: `${def.name} needs exactly one of: ${c.just_one.join(', ')}` });
+  }
+}
+
+/** An enum id and its caption attribute must agree, except for 99 Other, whose caption is the source's own label. */
+function checkSiblings(attrs: Record<string, AttributeDef>, value: Record<string, unknown>, path: string, issues: OcsfIssue[]): void {
+  for (const [key, a] of Object.entries(attrs)) {
+    if (a.sibling === undefined || a.enum === undefined) continue;
+    const id = value[key];
+    const caption = value[a.sibling];
+    if (typeof caption !== 'string' || (typeof id !== 'number' && typeof id !== 'string') || String(id) === '99') continue;
+    const expected = (a.enum[String(id)] as { caption?: string } | undefined)?.caption;
+    if (expected !== undefined && caption !== expected) issues.push({ path: join2(path, a.sibling), message: `${JSON.stringify(caption)} disagrees with ${key} ${id} ("${expected}")` });
   }
 }
 

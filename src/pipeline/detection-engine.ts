@@ -6,9 +6,9 @@
  * reorder within a bounded buffer, hand released events to every detector, advance
  * detectors on the watermark, suppress repeats per (detector, dedup key) within a window.
  */
-import type { Alert } from '../../schemas/alert.js';
+import type { Alert, DetectorId } from '../../schemas/alert.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
-import type { DetectorDefinition, DetectorInstance, KeyBy } from '../../detectors/types.js';
+import type { AlertDraft, DetectorDefinition, DetectorInstance, KeyBy } from '../../detectors/types.js';
 import { buildAlert } from './alert-builder.js';
 import { ReorderBuffer, type ReorderOptions } from './reorder-buffer.js';
 import { KeyedState } from '../core/keyed-state.js';
@@ -27,6 +27,21 @@ export interface EngineOptions {
   /** Detectors are advanced when the watermark moves by at least this much. */
   advanceEveryMs: number;
   inventory?: TokenInventory;
+  /** Drops drafts before they become alerts (operator exceptions, src/exceptions/); sees the trigger event's time. */
+  alertFilter?: AlertFilter;
+  /** Sees every released event and every suppressed repeat (the incident builder: chains and repeat counts). */
+  observer?: EngineObserver;
+}
+
+export interface EngineObserver {
+  observeEvent(ev: TokenEvent): void;
+  /** A repeat of the alert `alertId` was suppressed at event time `time`. */
+  observeSuppressed(alertId: string, time: number): void;
+}
+
+/** Decides, before suppression, whether a detector's draft is dropped; returns the id of the rule that dropped it. */
+export interface AlertFilter {
+  drop(detector: DetectorId, draft: AlertDraft, time: number): string | undefined;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: Omit<EngineOptions, 'detectors'> = {
@@ -66,7 +81,7 @@ export class DetectionEngine {
   private recentOrder: (string | undefined)[] = [];
   private recentHead = 0;
   /** Per (detector, dedup key): event time of the last alert emitted, forgotten once its window passed. */
-  private readonly lastAlertAt: KeyedState<{ at: number }>;
+  private readonly lastAlertAt: KeyedState<{ at: number; alertId: string }>;
   private lastAdvance = -Infinity;
   private readonly counters = { events_in: 0, duplicates: 0, suppressed: 0 };
   private readonly alertsPerDetector: Record<string, number> = {};
@@ -125,6 +140,7 @@ export class DetectionEngine {
     const alerts: Alert[] = [];
     for (const ev of ready) {
       this.opts.inventory?.observe(ev);
+      this.opts.observer?.observeEvent(ev);
       for (const t of this.tasks) {
         for (const d of t.instance.process(ev)) this.emit(t, d, ev.time, alerts);
       }
@@ -148,17 +164,20 @@ export class DetectionEngine {
   }
 
   private emit(t: Task, draft: Parameters<typeof buildAlert>[1], time: number, out: Alert[]): void {
+    if (this.opts.alertFilter?.drop(t.definition.meta.id, draft, time) !== undefined) return; // excepted: counted by the filter
     const key = `${t.definition.meta.id}:${draft.dedup_key}`;
     const prev = this.lastAlertAt.get(key);
     if (prev !== undefined && time - prev.at < this.opts.suppressWindowMs) {
       this.counters.suppressed++;
+      this.opts.observer?.observeSuppressed(prev.alertId, time);
       return;
     }
     this.lastAlertAt.delete(key); // re-touch with this alert's time as the start of a new window
-    this.lastAlertAt.touch(key, time, () => ({ at: time }));
+    const alert = buildAlert(t.definition.meta, draft);
+    this.lastAlertAt.touch(key, time, () => ({ at: time, alertId: alert.alert_id }));
     const id = t.definition.meta.id;
     this.alertsPerDetector[id] = (this.alertsPerDetector[id] ?? 0) + 1;
-    out.push(buildAlert(t.definition.meta, draft));
+    out.push(alert);
   }
 
   stats(): EngineStats {

@@ -21,12 +21,19 @@ import { openRecords } from '../envelopes/open-records.js';
 import { toDeadLetter, type DeadLetter } from '../sinks/dead-letter-file.js';
 import { NdjsonAlertSink } from '../sinks/ndjson-sink.js';
 import { enrichStageFor } from '../enrich/enrich-stage.js';
+import { exceptionFilterFor } from '../exceptions/exception-file.js';
+import type { ExceptionFilter } from '../exceptions/exception-filter.js';
+import { IncidentBuilder } from '../incidents/incident-builder.js';
+import { writeIncidentsNdjson } from '../incidents/incident-ndjson.js';
+import type { Incident } from '../../schemas/incident.js';
+import { PlausibleTimeGuard, plausibleTimeOptions } from '../pipeline/plausible-time.js';
 
 /** Where alerts, inventory and events are stored (ClickHouse embedded or server). */
 export interface ReplayStore {
   writeAlerts(alerts: readonly Alert[]): Promise<void>;
   writeInventory(records: readonly InventoryRecord[]): Promise<void>;
   writeEvents?(events: readonly TokenEvent[]): Promise<void>;
+  writeIncidents?(incidents: readonly Incident[]): Promise<void>;
   flush(): Promise<void>;
 }
 
@@ -44,6 +51,14 @@ export interface ReplayOptions {
   alertsOut: Writable;
   deadLetters: { write(dl: DeadLetter): Promise<void> };
   store?: ReplayStore;
+  /** Incidents (correlated alerts) as NDJSON, written as each closes. */
+  incidentsOut?: Writable;
+  /** Drops drafts before they become alerts; default: the exceptions of `config.exceptions.file`. */
+  alertFilter?: ExceptionFilter;
+  /** Run only these detector families (`policy check`: policy_violation; `policy suggest`: none). */
+  onlyDetectors?: readonly string[];
+  /** HTTP delivery sinks (SET, webhook, Splunk HEC): alerts are offered as they are raised (src/sinks/delivery-sinks.ts). */
+  delivery?: { offerAlerts(alerts: readonly Alert[]): Promise<void> };
   /** Store batch size (events/alerts/inventory rows buffered before a write). */
   storeBatch?: number;
   /** Called every 10k records; `bytes` is how much of the inputs has been read. */
@@ -59,6 +74,7 @@ export interface ReplaySummary {
   records_by_source: Record<string, number>;
   alerts: number;
   alerts_by_detector: Record<string, number>;
+  incidents: number;
   duplicates: number;
   late_events: number;
   tokens_in_inventory: number;
@@ -69,28 +85,38 @@ export interface ReplaySummary {
   skipped_control_messages: number;
   /** Records unwrapped from an envelope, by envelope chain. */
   records_by_envelope: Record<string, number>;
+  /** Drafts dropped by an exception, per exception id (with an exceptions file). */
+  excepted?: Record<string, number>;
+  /** Drafts that matched only an expired exception and were raised, per exception id. */
+  exceptions_expired_matches?: Record<string, number>;
 }
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const started = performance.now();
   const cfg = opts.config;
   const limits: DecodeLimits & RecordLimits = { maxEventBytes: cfg.limits.max_event_bytes, maxDepth: cfg.limits.max_depth, maxDecompressedBytes: cfg.limits.max_decompressed_bytes };
+  const incidents = new IncidentBuilder();
   const inventory = new TokenInventory({ maxTokens: cfg.inventory.max_tokens, maxSetSize: cfg.inventory.max_set_size });
+  const alertFilter = opts.alertFilter ?? exceptionFilterFor(cfg);
   const engine = new DetectionEngine({
-    detectors: detectorSet(cfg),
+    detectors: detectorSet(cfg).filter((d) => !opts.onlyDetectors || opts.onlyDetectors.includes(d.definition.meta.id)),
+    alertFilter,
     reorder: { maxDelayMs: cfg.engine.reorder_max_delay_seconds * 1000, maxBuffered: cfg.engine.reorder_max_buffered },
     suppressWindowMs: cfg.engine.suppress_window_minutes * 60_000,
     maxSuppressKeys: cfg.engine.max_suppress_keys,
     maxRecentEventIds: cfg.engine.max_recent_event_ids,
     advanceEveryMs: 60_000,
     inventory,
+    observer: incidents,
   });
   const alertSink = new NdjsonAlertSink(opts.alertsOut);
   const ctx = { fingerprint: opts.fingerprint };
   const enrich = enrichStageFor(cfg.enrich); // IP → ASN/country/cloud, between normalize and the engine
+  // implausible event times are dead-lettered before they can move the watermark
+  const plausible = new PlausibleTimeGuard(plausibleTimeOptions(cfg.limits));
   const s: ReplaySummary = {
     records: 0, events: 0, invalid: 0, invalid_by_code: {}, events_by_source: {}, records_by_source: {},
-    alerts: 0, alerts_by_detector: {}, duplicates: 0, late_events: 0, tokens_in_inventory: 0, elapsed_ms: 0,
+    alerts: 0, alerts_by_detector: {}, incidents: 0, duplicates: 0, late_events: 0, tokens_in_inventory: 0, elapsed_ms: 0,
     skipped_no_credential: 0, skipped_control_messages: 0, records_by_envelope: {},
   };
   const batch = opts.storeBatch ?? 5000;
@@ -119,7 +145,17 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     s.alerts += alerts.length;
     for (const a of alerts) s.alerts_by_detector[a.detector] = (s.alerts_by_detector[a.detector] ?? 0) + 1;
     await alertSink.write(alerts);
+    if (opts.delivery) await opts.delivery.offerAlerts(alerts); // waits only when a sink's queue is full
     if (opts.store) pendingAlerts.push(...alerts);
+    incidents.observeAlerts(alerts);
+    await writeClosedIncidents();
+  };
+  const writeClosedIncidents = async (): Promise<void> => {
+    const closed = incidents.drain();
+    if (closed.length === 0) return;
+    s.incidents += closed.length;
+    if (opts.incidentsOut) await writeIncidentsNdjson(opts.incidentsOut, closed);
+    await opts.store?.writeIncidents?.(closed);
   };
 
   const reject = async (rec: RawRecord, error: TokenwatchError, format?: string): Promise<void> => {
@@ -127,13 +163,15 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     s.invalid_by_code[error.code] = (s.invalid_by_code[error.code] ?? 0) + 1;
     const raw = rec.text ?? safeStringify(rec.value);
     // origin: file and index, plus envelope and envelope_index for a record unwrapped from an envelope
-    await opts.deadLetters.write(toDeadLetter(raw, error, rec.origin as DeadLetter['origin'], format));
+    await opts.deadLetters.write(toDeadLetter(raw, error, rec.origin as DeadLetter['origin'], format, cfg.dead_letter.payload));
   };
 
   let lastProgress = 0;
   const read = { bytes: 0 };
   // a record split out of a JSON document gets the same size and hostility checks as a text line
   const decodeRecord = (rec: RawRecord): DecodeResult => {
+    // the file source decodes UTF-8 with replacement characters: one in a line means its bytes were not UTF-8
+    if (rec.text !== undefined && rec.text.includes('\uFFFD')) return { ok: false, error: new TokenwatchError('invalid_utf8', 'record holds bytes that are not valid UTF-8 (or a literal U+FFFD replacement character)') };
     if (rec.opened) return decodeOpened(rec.opened, ctx, opts.format);
     if (rec.text !== undefined) return decodeText(rec.text, ctx, opts.format, limits);
     const checked = parseJsonRecord(safeStringify(rec.value), limits);
@@ -155,13 +193,21 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     }
     s.records_by_source[result.format] = (s.records_by_source[result.format] ?? 0) + 1;
     if (result.events.length === 0) s.skipped_no_credential++;
+    let implausible: TokenwatchError | undefined;
     for (const ev of result.events) {
+      const bad = plausible.check(ev);
+      if (bad) {
+        implausible ??= bad;
+        continue;
+      }
       enrich?.enrich(ev);
       s.events++;
       s.events_by_source[ev.source] = (s.events_by_source[ev.source] ?? 0) + 1;
       if (opts.store?.writeEvents && cfg.store.write_events) pendingEvents.push(ev);
       await emit(engine.ingest(ev));
     }
+    // one dead letter per record, naming its first implausible event (its plausible events went on)
+    if (implausible) await reject(rec, implausible, result.format);
     if (pendingEvents.length >= batch || pendingAlerts.length >= batch || inventory.dirtyCount >= batch) await flushStore(false);
     // let timers, signals and I/O callbacks run: readline + sync processing alone never yields a macrotask
     if (s.records % 2000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -171,11 +217,17 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     }
   }
   await emit(engine.finish());
+  incidents.finish();
+  await writeClosedIncidents();
   await flushStore(true);
   const st = engine.stats();
   s.duplicates = st.duplicates;
   s.late_events = st.late;
   s.tokens_in_inventory = inventory.size;
+  if (alertFilter) {
+    s.excepted = alertFilter.countsByException();
+    s.exceptions_expired_matches = alertFilter.expiredMatches();
+  }
   s.skipped_control_messages = opening.control_messages;
   s.elapsed_ms = Math.round(performance.now() - started);
   return s;

@@ -9,10 +9,14 @@ import { migrate } from '../store/migrations.js';
 import { timePrecisionFor } from '../store/rows.js';
 import { ClickHouseSink, type SinkKind, type SinkRowTypes } from '../sinks/clickhouse-sink.js';
 import type { ReplayStore } from './embedded-runner.js';
+import { writeIncidents } from '../incidents/incident-store.js';
+import { runHygieneReport, type HygieneReport } from '../hygiene/hygiene-report.js';
 
 export interface OpenReplayStore extends ReplayStore {
   close(): Promise<void>;
   describe(): string;
+  /** Token hygiene findings and revocation latency as of the newest stored event (src/hygiene/). */
+  hygieneReport(): Promise<HygieneReport>;
 }
 
 /** Writes in flight at once; beyond this the runner waits (the sink itself bounds its queue too). */
@@ -39,6 +43,7 @@ export async function openReplayStore(cfg: TokenwatchConfig, log: Logger): Promi
     writeAlerts: (rows) => write('alerts', rows),
     writeInventory: (rows) => write('inventory', rows),
     writeEvents: cfg.store.write_events ? (rows) => write('events', rows) : undefined,
+    writeIncidents: (rows) => writeIncidents(store.client, s.database, timePrecisionFor(m.features), rows),
     flush: async () => {
       await Promise.all(inflight.splice(0));
       await sink.flush();
@@ -52,5 +57,6 @@ export async function openReplayStore(cfg: TokenwatchConfig, log: Logger): Promi
       }
     },
     describe: () => where,
+    hygieneReport: () => runHygieneReport(store.client, s.database),
   };
 }

@@ -3,9 +3,11 @@
  *
  * One consumer group reads the input topics and the two repartition topics; eachBatch
  * dispatches by topic:
- *   stage 1 (ingest, input topics): decode + validate + normalize each record; TokenEvent JSON
+ *   stage 1 (ingest, input topics; repartition-stage.ts, the record edge in
+ *     src/sources/kafka-source.ts): decode + validate + normalize each record; TokenEvent JSON
  *     goes to `by_token` keyed by token fingerprint (a mint with parent_fp also keyed by the
- *     parent) and to `by_issuer` keyed by issuer; invalid records go to the dead-letter topic.
+ *     parent) and to `by_issuer` keyed by issuer; invalid records and implausible event times go
+ *     to the dead-letter topic.
  *   stage 2 (detect, repartition topics): one DetectionEngine task per (repartition topic,
  *     partition), Kafka Streams' task model: token-keyed detectors and the token inventory in
  *     by_token tasks, issuer-keyed detectors in by_issuer tasks. Every event of one token (or
@@ -19,7 +21,7 @@
  * subscribers dedupe on alert_id.
  *
  * Detector state lives in memory, per task, and is checkpointed Kafka Streams-style to the
- * compacted changelog topic: gzipped JSON keyed `${repartition topic}:${partition}`, written at
+ * compacted changelog topic (changelog-store.ts): gzipped JSON keyed `${repartition topic}:${partition}`, written at
  * most every kafka.checkpoint_interval_seconds right after a batch of the task was committed, and
  * for every task on a graceful stop (before leaving the group). A checkpoint holds the detector
  * state, the events still in the reorder buffer and the offset its state covers. When a task is
@@ -30,11 +32,11 @@
  *
  * Watermarks are per task, from its own events; when the whole consumer has been idle for
  * engine.idle_flush_seconds, every task is advanced to the newest event time this instance has
- * seen, so quiet partitions still close their windows.
+ * seen, so quiet partitions still close their windows. Consumption pauses while the ClickHouse
+ * sink is behind (backpressure.ts); batches heartbeat while they wait (batch-heartbeat.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import kafkajs from 'kafkajs';
 import type { Alert } from '../../schemas/alert.js';
 import { TokenEvent } from '../../schemas/token-event.js';
@@ -46,11 +48,12 @@ import { createFingerprinter } from '../core/fingerprint.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { TokenInventory } from '../inventory/token-inventory.js';
 import type { InventoryRecord } from '../inventory/inventory-record.js';
-import { decodeOpened, openRecord, reasonInEnvelope, type OpenedRecord, type RecordLimits } from '../envelopes/index.js';
 import { DetectionEngine } from '../pipeline/detection-engine.js';
 import type { NormalizeContext } from '../normalize/types.js';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.js';
+import { startRunnerDelivery, type RunnerDelivery } from '../sinks/delivery-sinks.js';
 import { KafkaAlertSink } from '../sinks/kafka-alert-sink.js';
+import { IncidentPublisher } from '../incidents/incident-publisher.js';
 import { KafkaDeadLetterSink, type DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
 import { createStoreClientFromConfig, type StoreClient } from '../store/clickhouse-client.js';
 import { migrate, detectServer } from '../store/migrations.js';
@@ -58,32 +61,18 @@ import { timePrecisionFor } from '../store/rows.js';
 import { createKafka, type Env } from './kafka-client.js';
 import { startOpsServer, type OpsServer, type Readiness } from './http-server.js';
 import { createMetrics, type RuntimeMetrics } from './metrics.js';
+import { exceptionFilterFor } from '../exceptions/exception-file.js';
 import { ensureTopics } from './topics.js';
-import { enrichStageFor, type EnrichStage } from '../enrich/enrich-stage.js';
+import { enrichStageFor } from '../enrich/enrich-stage.js';
+import { plausibleTimeOptions } from '../pipeline/plausible-time.js';
+import { BackpressureController } from './backpressure.js';
+import { withHeartbeats } from './batch-heartbeat.js';
+import { RepartitionStage, ROUTE_HEADER } from './repartition-stage.js';
+import { ChangelogStore, MAX_CHECKPOINT_BYTES, RESTORE_TIMEOUT_MS, type TaskCheckpoint } from './changelog-store.js';
 
-const { CompressionTypes, Partitioners } = kafkajs;
+const { Partitioners } = kafkajs;
 
-/** Checkpoints larger than this (gzipped) are skipped: the changelog topic takes at most 16 MiB per message. */
-export const MAX_CHECKPOINT_BYTES = 15 * 1024 * 1024;
-/** A restore that takes longer starts the task empty. */
-const RESTORE_TIMEOUT_MS = 10_000;
-
-/** A task's checkpoint on the changelog topic (gzipped JSON). */
-export interface TaskCheckpoint {
-  v: 1;
-  topic: string;
-  partition: number;
-  /** Engine watermark (null: none yet). */
-  watermark: number | null;
-  engine: Record<string, unknown>;
-  /** Next offset of the repartition partition: the state includes exactly the events below it. */
-  offset: string;
-  /** Ingested events still held in the reorder buffer (not in the detector state yet); re-ingested on restore. */
-  pending: unknown[];
-}
-
-/** Changelog key of a task. */
-export const checkpointKey = (topic: string, partition: number): string => `${topic}:${partition}`;
+export { MAX_CHECKPOINT_BYTES, checkpointKey, type TaskCheckpoint } from './changelog-store.js';
 
 export interface KafkaRunnerOptions {
   config: TokenwatchConfig;
@@ -104,8 +93,7 @@ export interface KafkaRunnerOptions {
   onFatal?: (err: Error) => void;
 }
 
-/** Header on repartitioned events: `token` for the event's own key, `parent` for a mint's copy keyed by parent_fp. */
-export const ROUTE_HEADER = 'tw_route';
+export { ROUTE_HEADER } from './repartition-stage.js';
 
 type Role = 'input' | 'by_token' | 'by_issuer';
 
@@ -152,8 +140,10 @@ export interface RunnerStats {
   assigned_partitions: number;
   /** Idle periods in which task watermarks were advanced. */
   idle_flushes: number;
-  /** Times consumption was paused because the ClickHouse sink was near full. */
+  /** Times consumption was paused because the ClickHouse sink was near full or its oldest row too old. */
   backpressure_pauses: number;
+  /** Events dead-lettered as implausible_time (outside the plausible event-time window). */
+  events_implausible: number;
   paused: boolean;
 }
 
@@ -172,20 +162,18 @@ export class KafkaRunner {
   private readonly log: Logger;
   private readonly env: Env;
   private readonly roles = new Map<string, Role>();
-  private readonly inputFormat = new Map<string, SourceFormat | 'auto'>();
   private readonly tasks = new Map<string, Task>();
-  private readonly limits: RecordLimits;
-  private readonly ctx: NormalizeContext;
-  /** IP → ASN/country/cloud before repartitioning, so every task sees enriched events. */
-  private readonly enrich: EnrichStage | null;
 
   private kafka?: Kafka;
   private admin?: Admin;
   private producer?: Producer;
   private consumer?: Consumer;
   private alertSink?: KafkaAlertSink;
+  private incidents?: IncidentPublisher;
   private deadLetters?: KafkaDeadLetterSink;
   private storeClient?: StoreClient;
+  /** SET / webhook / Splunk HEC sinks and the periodic hygiene job (src/sinks/delivery-sinks.ts). */
+  private delivery?: RunnerDelivery;
   private store?: ClickHouseSink;
   private ops?: OpsServer;
   private timers: NodeJS.Timeout[] = [];
@@ -194,18 +182,18 @@ export class KafkaRunner {
   private rebalancing = false;
   private crashed: Error | undefined;
   private storeError: Error | undefined;
-  private paused = false;
+  private backpressure?: BackpressureController;
+  /** Stage 1: input records → repartitioned events and dead letters. */
+  private readonly repartition: RepartitionStage;
   private stopping?: Promise<void>;
   private lastMessageAt = Date.now();
   private instanceMaxEventTime = -Infinity;
   private idleFlushedTo = -Infinity;
   private idleRunning = false;
-  private readonly counters = { records_in: 0, records_invalid: 0, records_skipped: 0, events_repartitioned: 0, events_detected: 0, alerts: 0, idle_flushes: 0, backpressure_pauses: 0 };
+  private readonly counters = { records_in: 0, records_invalid: 0, records_skipped: 0, events_repartitioned: 0, events_detected: 0, alerts: 0, idle_flushes: 0, events_implausible: 0 };
   private assignedPartitions = 0;
-  /** Group generations seen; the changelog is read once per generation for the tasks it creates. */
-  private generation = 0;
-  private changelogLoad?: { generation: number; checkpoints: Promise<Map<string, Buffer>> };
-  private restoreReads = 0;
+  /** Task checkpoints on the changelog topic (changelog-store.ts). */
+  private changelog?: ChangelogStore;
   private readonly inflight = new Set<Promise<void>>();
   private draining = false;
 
@@ -215,15 +203,14 @@ export class KafkaRunner {
     this.kcfg = this.cfg.kafka;
     this.env = opts.env ?? process.env;
     this.log = (opts.logger ?? createLogger({ level: this.cfg.log.level })).child({ component: 'kafka-runner', instance: this.instanceId });
+    const formats = new Map<string, SourceFormat | 'auto'>();
     for (const i of this.kcfg.inputs) {
       this.roles.set(i.topic, 'input');
-      this.inputFormat.set(i.topic, i.format);
+      formats.set(i.topic, i.format);
     }
     this.roles.set(this.kcfg.topics.by_token, 'by_token');
     this.roles.set(this.kcfg.topics.by_issuer, 'by_issuer');
-    this.limits = { maxEventBytes: this.cfg.limits.max_event_bytes, maxDepth: this.cfg.limits.max_depth, maxDecompressedBytes: this.cfg.limits.max_decompressed_bytes };
-    this.enrich = enrichStageFor(this.cfg.enrich);
-    this.ctx = {
+    const ctx: NormalizeContext = {
       fingerprint: createFingerprinter({
         key: this.env[this.cfg.hmac_key_env],
         onDevKey: () => this.log.warn({ env: this.cfg.hmac_key_env }, 'using the built-in development HMAC key: fingerprints are guessable; set the env var to a random secret (32+ bytes) in production'),
@@ -232,12 +219,27 @@ export class KafkaRunner {
     this.metrics = createMetrics({
       defaultMetrics: opts.http !== false,
       stateKeys: () => this.stateKeys(),
+      exceptions: exceptionFilterFor(this.cfg), // loads and validates exceptions.file at start; shared by every task
       queueDepths: () => ({
         clickhouse: this.store?.queueDepth ?? 0,
         kafka_alerts: this.alertSink?.queueDepth ?? 0,
         kafka_dead_letter: this.deadLetters?.queueDepth ?? 0,
       }),
     });
+    const l = this.cfg.limits;
+    this.repartition = new RepartitionStage({
+      ctx,
+      limits: { maxEventBytes: l.max_event_bytes, maxDepth: l.max_depth, maxDecompressedBytes: l.max_decompressed_bytes },
+      enrich: enrichStageFor(this.cfg.enrich), // IP → ASN/country/cloud before repartitioning, so every task sees enriched events
+      plausible: plausibleTimeOptions(l),
+      formats,
+      metrics: this.metrics,
+      counters: this.counters,
+    });
+  }
+
+  private get heartbeatIntervalMs(): number {
+    return Math.max(500, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 10));
   }
 
   get groupId(): string {
@@ -250,7 +252,7 @@ export class KafkaRunner {
   }
 
   stats(): RunnerStats {
-    return { ...this.counters, tasks: this.tasks.size, assigned_partitions: this.assignedPartitions, paused: this.paused };
+    return { ...this.counters, backpressure_pauses: this.backpressure?.pauses ?? 0, tasks: this.tasks.size, assigned_partitions: this.assignedPartitions, paused: this.backpressure?.paused ?? false };
   }
 
   readiness(): Readiness {
@@ -259,7 +261,9 @@ export class KafkaRunner {
     if (this.crashed) reasons.push(`consumer crashed: ${this.crashed.message}`);
     if (!this.joined) reasons.push('consumer has not joined its group');
     if (this.rebalancing) reasons.push('consumer group is rebalancing');
-    if (this.storeError) reasons.push(`clickhouse sink failing: ${this.storeError.message}`);
+    // red from the first failed insert attempt (while retrying), not only once a batch gave up
+    const storeFailing = this.store?.failing ?? this.storeError;
+    if (storeFailing) reasons.push(`clickhouse sink failing: ${storeFailing.message.slice(0, 300)}`);
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -272,17 +276,20 @@ export class KafkaRunner {
     this.log.info({ created: topics.created, partitions: topics.partitions }, 'kafka topics ready');
 
     if (this.opts.store !== false) await this.openStore();
+    this.delivery = startRunnerDelivery(this.cfg, { env: this.env, log: this.log, store: this.storeClient });
 
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     await this.producer.connect();
-    this.alertSink = new KafkaAlertSink(this.producer, { topic: this.kcfg.topics.alerts });
-    this.deadLetters = new KafkaDeadLetterSink(this.producer, this.kcfg.topics.dead_letter);
+    this.alertSink = new KafkaAlertSink(this.producer, { topic: this.kcfg.topics.alerts, format: this.cfg.alerts.format });
+    this.changelog = new ChangelogStore({ kafka, admin: this.admin, producer: this.producer, topic: this.kcfg.topics.changelog, groupId: this.kcfg.group_id, instanceId: this.instanceId });
+    this.incidents = new IncidentPublisher({ producer: this.producer, topic: this.kcfg.topics.alerts, store: this.storeClient, database: this.cfg.store.database, log: this.log });
+    this.deadLetters = new KafkaDeadLetterSink(this.producer, this.kcfg.topics.dead_letter, { payload: this.cfg.dead_letter.payload, maxDecompressedBytes: this.cfg.limits.max_decompressed_bytes });
 
     const consumer = kafka.consumer({
       groupId: this.kcfg.group_id,
       allowAutoTopicCreation: false,
       sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.max(500, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 10)),
+      heartbeatInterval: this.heartbeatIntervalMs,
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onGroupJoin(e.payload.memberAssignment));
@@ -313,7 +320,8 @@ export class KafkaRunner {
       autoCommit: true,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 6,
-      eachBatch: (payload) => this.eachBatch(payload),
+      // heartbeats inside long batches too (a sink outage): see batch-heartbeat.ts
+      eachBatch: (payload) => withHeartbeats(payload.heartbeat, this.heartbeatIntervalMs, () => this.eachBatch(payload)),
     });
     this.timers.push(setInterval(() => void this.idleTick(), 500));
     if (this.store) this.timers.push(setInterval(() => this.backpressureTick(), 100));
@@ -337,6 +345,7 @@ export class KafkaRunner {
         base_delay_ms: s.base_delay_ms,
       },
     });
+    this.backpressure = new BackpressureController({ maxQueueRows: s.max_queue_rows, maxTimeToStoreMs: s.max_time_to_store_ms });
     this.log.info({ store: this.storeClient.kind, database: s.database }, 'clickhouse store ready');
   }
 
@@ -368,10 +377,11 @@ export class KafkaRunner {
     if (this.producer) await step('checkpoints', () => this.checkpointAll());
     // disconnect() stops the consumer: in-flight eachBatch calls finish and resolved offsets are committed
     if (this.consumer) await step('consumer', () => this.consumer!.disconnect());
+    if (this.delivery) await step('alert delivery', () => this.delivery!.close());
     if (this.store) await step('clickhouse sink', () => this.store!.close());
     if (this.storeClient) await step('clickhouse client', () => this.storeClient!.close());
     if (this.producer) await step('producer', () => this.producer!.disconnect());
-    await Promise.allSettled([this.changelogLoad?.checkpoints]);
+    await this.changelog?.settle();
     if (this.admin) await step('admin', () => this.admin!.disconnect());
     if (this.ops) await step('ops server', () => this.ops!.close());
     this.tasks.clear();
@@ -381,7 +391,7 @@ export class KafkaRunner {
   private onGroupJoin(assignment: Record<string, number[]>): void {
     this.joined = true;
     this.rebalancing = false;
-    this.generation++;
+    this.changelog?.newGeneration(); // tasks created from now on read the changelog afresh
     const owned = new Set<string>();
     for (const [topic, parts] of Object.entries(assignment)) for (const p of parts) owned.add(`${topic}/${p}`);
     this.assignedPartitions = owned.size;
@@ -392,6 +402,7 @@ export class KafkaRunner {
         dropped++;
       }
     }
+    this.repartition.keepOnly(owned);
     this.log.info({ partitions: owned.size, tasks_dropped: dropped }, 'joined consumer group');
   }
 
@@ -438,46 +449,10 @@ export class KafkaRunner {
     }
   }
 
-  /** Stage 1: decode + normalize → repartition topics; invalid → dead-letter topic. */
+  /** Stage 1 (repartition-stage.ts) → repartition topics; invalid and implausible → dead-letter topic. */
   private async ingestBatch({ batch }: EachBatchPayload): Promise<void> {
     const source = batch.topic;
-    const hint = this.inputFormat.get(source);
-    const format = hint === 'auto' ? undefined : hint;
-    const byToken: Message[] = [];
-    const byIssuer: Message[] = [];
-    const dead: DeadLetter[] = [];
-    for (const m of batch.messages) {
-      this.counters.records_in++;
-      this.metrics.countEventIn(source);
-      // decompressed (gzip/zstd, raw or base64) and unwrapped from envelopes before format detection
-      const opened: OpenedRecord[] = m.value === null ? [{ error: new TokenwatchError('invalid_json', 'empty message value') }] : openRecord(m.value, this.limits);
-      for (const o of opened) {
-        if (o.skipped) {
-          this.counters.records_skipped++;
-          this.metrics.countSkipped(source, 'control_message');
-          continue;
-        }
-        const r = decodeOpened(o, this.ctx, format);
-        if (!r.ok) {
-          this.counters.records_invalid++;
-          this.metrics.countInvalid(source, r.error.code);
-          // the dead letter is the message unchanged; the reason names the failing record inside an envelope
-          dead.push({ value: m.value, key: m.key, topic: source, partition: batch.partition, offset: m.offset, format: r.format ?? hint ?? 'auto', error: reasonInEnvelope(o, r.error), envelope: o.envelope, envelope_index: o.envelope_index });
-          continue;
-        }
-        if (r.events.length === 0) {
-          this.counters.records_skipped++;
-          this.metrics.countSkipped(source, 'no_credential');
-        }
-        for (const ev of r.events) {
-          this.enrich?.enrich(ev);
-          const value = JSON.stringify(ev);
-          byToken.push({ key: ev.token.fp, value, headers: { [ROUTE_HEADER]: 'token' } });
-          if (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp) byToken.push({ key: ev.parent_fp, value, headers: { [ROUTE_HEADER]: 'parent' } });
-          if (ev.issuer !== undefined) byIssuer.push({ key: ev.issuer, value });
-        }
-      }
-    }
+    const { byToken, byIssuer, dead } = this.repartition.process(source, batch.partition, batch.messages);
     const topicMessages = [
       { topic: this.kcfg.topics.by_token, messages: byToken },
       { topic: this.kcfg.topics.by_issuer, messages: byIssuer },
@@ -527,6 +502,8 @@ export class KafkaRunner {
         maxRecentEventIds: e.max_recent_event_ids,
         advanceEveryMs: 60_000,
         ...(inventory && { inventory }),
+        observer: this.incidents?.builder,
+        alertFilter: exceptionFilterFor(this.cfg),
       }),
       ...(inventory && { inventory }),
       nextOffset: -1n,
@@ -574,19 +551,13 @@ export class KafkaRunner {
       offset: task.committedOffset.toString(),
       pending: task.pending,
     };
-    const value = gzipSync(JSON.stringify(checkpoint));
     task.lastCheckpointAt = Date.now();
-    if (value.length > MAX_CHECKPOINT_BYTES) {
+    const { written, bytes } = await this.changelog!.write(checkpoint);
+    if (!written) {
       this.metrics.countCheckpoint('skipped');
-      this.log.warn({ task: task.id, bytes: value.length, max_bytes: MAX_CHECKPOINT_BYTES, state_keys: task.engine.stats().state_keys, pending: task.pending.length }, 'checkpoint too large: skipped');
+      this.log.warn({ task: task.id, bytes, max_bytes: MAX_CHECKPOINT_BYTES, state_keys: task.engine.stats().state_keys, pending: task.pending.length }, 'checkpoint too large: skipped');
       return;
     }
-    await this.producer!.send({
-      topic: this.kcfg.topics.changelog,
-      acks: -1,
-      compression: CompressionTypes.None, // gzipped already
-      messages: [{ key: checkpointKey(task.topic, task.partition), value }],
-    });
     this.metrics.countCheckpoint('written');
   }
 
@@ -602,41 +573,21 @@ export class KafkaRunner {
 
   /** Resume a new task from its latest checkpoint when that is at the group's committed offset. */
   private async restoreTask(task: Task): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), RESTORE_TIMEOUT_MS);
-    });
-    let found: [string, Map<string, Buffer>] | 'timeout';
-    try {
-      found = await Promise.race([Promise.all([this.committedOffsetOf(task.topic, task.partition), this.changelogCheckpoints()]), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (found === 'timeout') {
+    const found = await this.changelog!.lookup(task.topic, task.partition);
+    if (found.kind === 'timeout') {
       this.log.warn({ task: task.id, timeout_ms: RESTORE_TIMEOUT_MS }, 'checkpoint restore timed out: starting the task empty');
       return;
     }
-    const [committed, checkpoints] = found;
-    const raw = checkpoints.get(checkpointKey(task.topic, task.partition));
-    if (raw === undefined) {
+    if (found.kind === 'none') {
       this.log.debug({ task: task.id }, 'no checkpoint: starting the task empty');
       return;
     }
-    const cp = JSON.parse(gunzipSync(raw).toString('utf8')) as Partial<TaskCheckpoint>;
-    if (cp.v !== 1 || cp.topic !== task.topic || cp.partition !== task.partition || typeof cp.offset !== 'string' || typeof cp.engine !== 'object' || cp.engine === null || !Array.isArray(cp.pending)) {
-      throw new Error('checkpoint has an unexpected shape');
-    }
-    if (cp.offset !== committed) {
+    if (found.kind === 'stale') {
       this.metrics.countCheckpoint('stale');
-      this.log.info({ task: task.id, checkpoint_offset: cp.offset, committed_offset: committed }, 'checkpoint is not at the committed offset: starting the task empty');
+      this.log.info({ task: task.id, checkpoint_offset: found.offset, committed_offset: found.committed }, 'checkpoint is not at the committed offset: starting the task empty');
       return;
     }
-    const pending: TokenEvent[] = [];
-    for (const p of cp.pending) {
-      const r = TokenEvent.safeParse(p);
-      if (!r.success) throw new Error('checkpoint holds an invalid pending event');
-      pending.push(r.data);
-    }
+    const { checkpoint: cp, pending, committed } = found;
     task.engine.restore(cp.engine);
     if (typeof cp.watermark === 'number') {
       this.collect(task, task.engine.advanceTo(cp.watermark));
@@ -647,69 +598,6 @@ export class KafkaRunner {
     task.committedOffset = task.nextOffset;
     this.metrics.countCheckpoint('restored');
     this.log.info({ task: task.id, offset: committed, pending: pending.length, state_keys: task.engine.stats().state_keys }, 'task restored from its checkpoint');
-  }
-
-  private async committedOffsetOf(topic: string, partition: number): Promise<string> {
-    const res = await this.admin!.fetchOffsets({ groupId: this.kcfg.group_id, topics: [topic] });
-    return res.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
-  }
-
-  /** The latest checkpoint per key, read once per group generation (the topic is compacted: small). */
-  private changelogCheckpoints(): Promise<Map<string, Buffer>> {
-    if (this.changelogLoad?.generation !== this.generation) {
-      const checkpoints = this.readChangelog();
-      checkpoints.catch(() => undefined); // awaited by the tasks; a failure starts them empty
-      this.changelogLoad = { generation: this.generation, checkpoints };
-    }
-    return this.changelogLoad.checkpoints;
-  }
-
-  /** Read the changelog from its beginning to its high watermark with a short-lived consumer (own throwaway group). */
-  private async readChangelog(): Promise<Map<string, Buffer>> {
-    const topic = this.kcfg.topics.changelog;
-    const latest = new Map<string, Buffer>();
-    const ends = new Map<number, bigint>();
-    for (const p of await this.admin!.fetchTopicOffsets(topic)) if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
-    if (ends.size === 0) return latest;
-    const groupId = `${this.kcfg.group_id}.changelog-restore.${this.instanceId}.${++this.restoreReads}`;
-    const consumer = this.kafka!.consumer({
-      groupId,
-      allowAutoTopicCreation: false,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      // a checkpoint may be up to 16 MiB
-      maxBytesPerPartition: 2 * MAX_CHECKPOINT_BYTES,
-      maxBytes: 4 * MAX_CHECKPOINT_BYTES,
-    });
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`changelog not read within ${RESTORE_TIMEOUT_MS / 1000}s`)), RESTORE_TIMEOUT_MS);
-        const left = new Set(ends.keys());
-        consumer
-          .run({
-            autoCommit: false,
-            eachBatch: async ({ batch }) => {
-              for (const m of batch.messages) {
-                const key = m.key?.toString('utf8');
-                if (key === undefined) continue;
-                if (m.value === null) latest.delete(key);
-                else latest.set(key, m.value);
-              }
-              if (BigInt(batch.lastOffset()) + 1n >= (ends.get(batch.partition) ?? 0n)) left.delete(batch.partition);
-              if (left.size === 0) resolve();
-            },
-          })
-          .catch(reject);
-      });
-    } finally {
-      clearTimeout(timer);
-      await consumer.disconnect().catch(() => undefined);
-      await this.admin!.deleteGroups([groupId]).catch(() => undefined);
-    }
-    return latest;
   }
 
   private withTask<T>(task: Task, fn: () => Promise<T>): Promise<T> {
@@ -768,6 +656,7 @@ export class KafkaRunner {
     for (const a of alerts) this.metrics.countAlert(a.detector, a.severity);
     this.counters.alerts += alerts.length;
     task.outbox.alerts.push(...alerts);
+    this.incidents?.observe(alerts);
   }
 
   /**
@@ -781,6 +670,7 @@ export class KafkaRunner {
     if (dead.length > 0) jobs.push({ kind: 'dead', run: () => this.metrics.timeSink('kafka_dead_letter', () => this.deadLetters!.write(dead)) });
     if (alerts.length > 0) {
       jobs.push({ kind: 'alerts', run: () => this.metrics.timeSink('kafka_alerts', () => this.alertSink!.write(alerts)) });
+      if (this.delivery) jobs.push({ kind: 'alerts', run: () => this.delivery!.offerAlerts(alerts) }); // waits only for queue room
     }
     const store = this.store;
     if (store) {
@@ -851,21 +741,20 @@ export class KafkaRunner {
     this.log.debug({ watermark: new Date(target).toISOString(), alerts: n }, 'idle: advanced task watermarks');
   }
 
-  /** Pause fetching while the ClickHouse sink is near full; resume once it drained to half. */
+  /** Pause fetching while the ClickHouse sink is behind (queue length or time to store: backpressure.ts). */
   private backpressureTick(): void {
-    if (!this.store || !this.consumer || this.stopping) return;
-    const max = this.cfg.store.max_queue_rows;
-    const depth = this.store.queueDepth;
+    if (!this.store || !this.consumer || !this.backpressure || this.stopping) return;
+    const backlog = { depth: this.store.queueDepth, oldestAgeMs: this.store.oldestUnstoredAgeMs() };
+    const decision = this.backpressure.decide(backlog);
+    if (decision === undefined) return;
     const topics = [...this.roles.keys()].map((topic) => ({ topic }));
-    if (!this.paused && depth >= max * 0.8) {
-      this.paused = true;
-      this.counters.backpressure_pauses++;
+    if (decision === 'pause') {
+      // kafkajs keeps heartbeating while every topic is paused: membership survives the pause
       this.consumer.pause(topics);
-      this.log.warn({ queue_depth: depth, max_queue_rows: max }, 'clickhouse sink backlog: pausing consumption');
-    } else if (this.paused && depth <= max * 0.5) {
-      this.paused = false;
+      this.log.warn({ queue_depth: backlog.depth, oldest_unstored_ms: Math.round(backlog.oldestAgeMs), reason: this.backpressure.reason, max_queue_rows: this.cfg.store.max_queue_rows, max_time_to_store_ms: this.cfg.store.max_time_to_store_ms }, 'clickhouse sink behind: pausing consumption');
+    } else {
       this.consumer.resume(topics);
-      this.log.info({ queue_depth: depth }, 'clickhouse sink drained: resuming consumption');
+      this.log.info({ queue_depth: backlog.depth, oldest_unstored_ms: Math.round(backlog.oldestAgeMs) }, 'clickhouse sink caught up: resuming consumption');
     }
   }
 

@@ -45,6 +45,8 @@ export interface MetricsOptions {
   stateKeys?: () => Record<string, number>;
   /** Called on every scrape to refresh sink_queue_depth. */
   queueDepths?: () => Partial<Record<SinkName, number>>;
+  /** Operator exceptions (src/exceptions/): their per (detector, exception id) drop counts become alerts_excepted_total. */
+  exceptions?: { counts(): readonly { detector: string; exception: string; count: number }[] };
 }
 
 const DETECTOR_SET = new Set<string>(DETECTOR_IDS);
@@ -110,6 +112,19 @@ export function createMetrics(opts: MetricsOptions = {}): RuntimeMetrics {
     help: 'Valid input records that carry no credential (no_credential) or no records (control_message), by source (input topic) and reason; never dead-lettered',
     labelNames: ['source', 'reason'] as const,
     registers: [registry],
+  });
+
+  // exception ids are operator-chosen labels from the exceptions file (schema-checked), never tokens
+  new Counter({
+    name: 'tokenwatch_alerts_excepted_total',
+    help: 'Alert drafts dropped by an operator exception before they became alerts, by detector and exception id',
+    labelNames: ['detector', 'exception'] as const,
+    registers: [registry],
+    collect() {
+      if (!opts.exceptions) return;
+      this.reset(); // the filter's counts are cumulative: republish them as they stand
+      for (const c of opts.exceptions.counts()) this.inc({ detector: DETECTOR_SET.has(c.detector) ? c.detector : 'other', exception: c.exception }, c.count);
+    },
   });
 
   return {

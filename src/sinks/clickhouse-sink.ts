@@ -95,6 +95,8 @@ interface PendingWrite {
 interface QueuedRow {
   row: object;
   owner: PendingWrite;
+  /** this.now() when write() accepted the row: the age of the oldest unstored row is the time to store. */
+  at: number;
 }
 
 /**
@@ -156,6 +158,10 @@ export class ClickHouseSink {
   private waitingWriters = 0;
   private closed = false;
   private lastError: Error | undefined;
+  /** The last insert attempt failed (retrying or given up), until an insert succeeds. */
+  private attemptError: Error | undefined;
+  /** Accept time of the oldest row of each table's batch being inserted now. */
+  private readonly inflightSince: Partial<Record<SinkKind, number>> = {};
 
   constructor(opts: ClickHouseSinkOptions) {
     this.client = opts.client;
@@ -177,6 +183,23 @@ export class ClickHouseSink {
   /** Rows accepted by write() and not yet stored (or failed). */
   get queueDepth(): number {
     return this.depth;
+  }
+
+  /** Set while inserts fail (retrying or given up), cleared by the next successful insert: readiness turns red on it. */
+  get failing(): Error | undefined {
+    return this.attemptError;
+  }
+
+  /** How long (ms) the oldest accepted, not yet stored row has waited; 0 when every row is stored. */
+  oldestUnstoredAgeMs(): number {
+    let oldest = Infinity;
+    for (const k of SINK_KINDS) {
+      const head = this.queues[k][0];
+      if (head !== undefined && head.at < oldest) oldest = head.at;
+      const since = this.inflightSince[k];
+      if (since !== undefined && since < oldest) oldest = since;
+    }
+    return oldest === Infinity ? 0 : Math.max(0, this.now() - oldest);
   }
 
   write<K extends SinkKind>(kind: K, rows: readonly SinkRowTypes[K][]): Promise<void> {
@@ -248,7 +271,8 @@ export class ClickHouseSink {
     return new Promise<void>((resolve, reject) => {
       const owner: PendingWrite = { remaining: converted.length, settled: false, resolve, reject };
       const queue = this.queues[kind];
-      for (const row of converted) queue.push({ row, owner });
+      const at = this.now();
+      for (const row of converted) queue.push({ row, owner, at });
       this.depth += converted.length;
       this.schedule(kind);
     });
@@ -320,16 +344,19 @@ export class ClickHouseSink {
   private async writeBatch(kind: SinkKind, batch: QueuedRow[]): Promise<void> {
     const table = `${this.database}.${SINK_TABLES[kind]}`;
     const values = batch.map((q) => q.row);
+    this.inflightSince[kind] = batch[0]?.at;
     let error: unknown;
     for (let attempt = 0; ; attempt++) {
       const started = this.now();
       try {
         await this.client.insert({ table, values, format: 'JSONEachRow' });
         this.lastLatencyMs = this.now() - started;
+        this.attemptError = undefined;
         error = undefined;
         break;
       } catch (err) {
         error = err;
+        this.attemptError = err instanceof Error ? err : new Error(String(err));
         if (attempt >= this.cfg.max_retries || isPermanent(err)) break;
         this.stats.retries++;
         await this.sleep(this.backoffDelay(attempt));
@@ -337,6 +364,7 @@ export class ClickHouseSink {
     }
 
     this.depth -= batch.length;
+    delete this.inflightSince[kind];
     if (error === undefined) {
       this.stats.rows_written += batch.length;
       this.stats.rows_written_by_kind[kind] += batch.length;

@@ -1,37 +1,36 @@
 /**
  * Dead-letter NDJSON file: every record that failed decode/validate/normalize, with its
- * structured reason and origin. The raw record is kept so it can be fixed and replayed, with
- * known secret fields (STS sessionToken/secretAccessKey, client secrets, passwords) masked:
- * those are never needed to fingerprint a token.
+ * structured reason and origin. What it keeps of the record is `dead_letter.payload`
+ * (src/sinks/dead-letter-payload.ts): by default the record with secrets and credential
+ * identifiers masked (those are never needed to see why a record failed), cut to 64 KiB.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { TokenwatchError } from '../core/errors.js';
+import { deadLetterPayload, type DeadLetterPayloadMode, type PayloadDisposition } from './dead-letter-payload.js';
+
+export { maskSecrets } from './dead-letter-payload.js';
 
 export interface DeadLetter {
   origin: Record<string, string | number>;
   format?: string;
   error: ReturnType<TokenwatchError['toJSON']>;
-  /** The raw record (text, possibly truncated); masked secrets. */
+  /** The raw record as text, masked and possibly cut; empty when the payload was dropped. */
   raw: string;
   raw_truncated: boolean;
+  /** masked, dropped (dead_letter.payload: drop) or dropped_binary (not UTF-8 text). */
+  payload: PayloadDisposition;
 }
 
-const MAX_RAW = 64 * 1024;
-const SECRET_FIELDS = /("(?:sessionToken|secretAccessKey|client_secret|password|privateKeyData)"\s*:\s*)"(?:[^"\\]|\\.)*"/g;
-
-export function maskSecrets(raw: string): string {
-  return raw.replace(SECRET_FIELDS, '$1"[masked]"');
-}
-
-export function toDeadLetter(raw: string, error: TokenwatchError, origin: DeadLetter['origin'], format?: string): DeadLetter {
-  const truncated = raw.length > MAX_RAW;
+export function toDeadLetter(raw: string, error: TokenwatchError, origin: DeadLetter['origin'], format?: string, mode: DeadLetterPayloadMode = 'mask'): DeadLetter {
+  const p = deadLetterPayload(raw, mode);
   return {
     origin,
     ...(format !== undefined && { format }),
     error: error.toJSON(),
-    raw: maskSecrets(truncated ? raw.slice(0, MAX_RAW) : raw),
-    raw_truncated: truncated,
+    raw: p.text,
+    raw_truncated: p.truncated,
+    payload: p.disposition,
   };
 }
 

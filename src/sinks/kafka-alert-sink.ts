@@ -10,6 +10,7 @@
  */
 import type { Message, Producer } from 'kafkajs';
 import type { Alert } from '../../schemas/alert.js';
+import type { Incident } from '../../schemas/incident.js';
 import { DETECTORS } from '../../detectors/index.js';
 import type { AlertFormat } from '../ocsf/alert-format.js';
 import { toDetectionFinding } from '../ocsf/detection-finding.js';
@@ -45,6 +46,15 @@ export function ocsfAlertMessage(alert: Alert): Message {
     key: alertKey(alert),
     value: JSON.stringify(toDetectionFinding(alert)),
     headers: { detector: alert.detector, severity: alert.severity, kind: alert.kind, alert_id: alert.alert_id, format: 'ocsf', 'content-type': 'application/json', ocsf_version: OCSF_VERSION, ocsf_class_uid: '2004' },
+  };
+}
+
+/** An incident on the alert topic: keyed by incident_id, told apart from alerts by the header `type: incident`. */
+export function incidentMessage(incident: Incident): Message {
+  return {
+    key: incident.incident_id,
+    value: JSON.stringify(incident),
+    headers: { type: 'incident', severity: incident.severity, incident_id: incident.incident_id, format: 'native', 'content-type': 'application/json' },
   };
 }
 

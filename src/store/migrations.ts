@@ -21,6 +21,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { TokenwatchError } from '../core/errors.js';
 import { assertDatabaseName } from './clickhouse-client.js';
 import { alertsOcsfViewStatements } from '../ocsf/clickhouse-view.js';
+import { hygieneViewStatements } from '../hygiene/hygiene-sql.js';
+import { incidentsTableStatements } from '../incidents/incident-store.js';
 
 export interface StoreFeatures {
   lowCardinality: boolean;
@@ -219,6 +221,16 @@ GROUP BY issuer, minute`,
     // alerts as OCSF Detection Finding JSON; built from string functions 18.16 has too (src/ocsf/clickhouse-view.ts)
     id: '0005_alerts_ocsf_view',
     statements: ({ database: db, features: f }) => alertsOcsfViewStatements(db, f),
+  },
+  {
+    // hygiene findings and revocation latency per service (src/hygiene/hygiene-sql.ts); same SQL on 18.16 and current
+    id: '0006_hygiene_views',
+    statements: ({ database: db }) => hygieneViewStatements(db),
+  },
+  {
+    // incidents: correlated alerts (src/incidents/), one row per closed incident
+    id: '0007_incidents',
+    statements: ({ database: db, features: f }) => incidentsTableStatements(db, f),
   },
 ];
 

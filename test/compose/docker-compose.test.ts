@@ -1,5 +1,5 @@
 /** docker-compose.yml: structure, health gating, and agreement with the config it runs. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { KafkaConfig } from '../../src/config/config-schema.js';
@@ -16,6 +16,7 @@ interface Service {
   healthcheck?: { test: string[]; interval?: string; retries?: number };
   restart?: string;
   stop_signal?: string;
+  volumes?: string[];
 }
 
 const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')) as { services: Record<string, Service>; volumes: Record<string, unknown> };
@@ -24,7 +25,7 @@ const commandText = (s: Service): string => [s.entrypoint, s.command].flat().fil
 
 describe('docker-compose.yml', () => {
   it('has Kafka (KRaft), topic init, ClickHouse, migrate and the runtime', () => {
-    expect(Object.keys(services).sort()).toEqual(['clickhouse', 'kafka', 'kafka-init', 'tokenwatch', 'tokenwatch-migrate']);
+    expect(Object.keys(services).sort()).toEqual(['clickhouse', 'grafana', 'kafka', 'kafka-init', 'tokenwatch', 'tokenwatch-migrate']);
     expect(services.kafka!.image).toMatch(/^apache\/kafka:3\.9\.\d+$/);
     expect(services['kafka-init']!.image).toBe(services.kafka!.image);
     expect(services.clickhouse!.image).toMatch(/^clickhouse\/clickhouse-server:/);
@@ -87,6 +88,36 @@ describe('docker-compose.yml', () => {
     expect(example.kafka!.inputs).toEqual(cfg.kafka!.inputs);
   });
 
+  it('provisions Grafana with the ClickHouse data source and the tokenwatch dashboard', async () => {
+    const g = services.grafana!;
+    expect(g.image).toMatch(/^grafana\/grafana-oss:\d+\.\d+\.\d+$/);
+    expect(g.environment!.GF_INSTALL_PLUGINS).toBe('grafana-clickhouse-datasource');
+    expect(g.ports).toEqual(['127.0.0.1:3000:3000']);
+    expect(g.depends_on).toEqual({ clickhouse: { condition: 'service_healthy' }, 'tokenwatch-migrate': { condition: 'service_completed_successfully' } });
+    expect(g.healthcheck!.test.join(' ')).toContain('/api/health');
+    // every mounted host path exists; provisioning and dashboards land where Grafana and the provider look
+    const mounts = Object.fromEntries(g.volumes!.filter((v) => v.startsWith('./')).map((v) => v.split(':') as [string, string, string]).map(([host, target]) => [target, host]));
+    for (const host of Object.values(mounts)) expect(existsSync(new URL(`../../${host}`, import.meta.url)), host).toBe(true);
+    expect(mounts['/etc/grafana/provisioning']).toBe('./scripts/grafana/provisioning');
+    const provider = (parse(readFileSync(new URL('../../scripts/grafana/provisioning/dashboards/tokenwatch.yaml', import.meta.url), 'utf8')) as { providers: { options: { path: string } }[] }).providers[0]!;
+    expect(mounts[provider.options.path]).toBe('./scripts/grafana/dashboards');
+    expect(g.environment!.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(`${provider.options.path}/tokenwatch.json`);
+    // the data source reaches the compose ClickHouse with the runtime's database and password
+    const ds = (parse(readFileSync(new URL('../../scripts/grafana/provisioning/datasources/tokenwatch-clickhouse.yaml', import.meta.url), 'utf8')) as {
+      datasources: { type: string; jsonData: { host: string; port: number; protocol: string; defaultDatabase: string }; secureJsonData: { password: string } }[];
+    }).datasources[0]!;
+    const cfg = await loadConfig(new URL('../../scripts/config/tokenwatch.compose.yaml', import.meta.url).pathname);
+    expect(ds.type).toBe('grafana-clickhouse-datasource');
+    expect(`http://${ds.jsonData.host}:${ds.jsonData.port}`).toBe(cfg.store.url);
+    expect(ds.jsonData.protocol).toBe('http');
+    expect(ds.jsonData.defaultDatabase).toBe(cfg.store.database);
+    expect(ds.secureJsonData.password).toBe('$CLICKHOUSE_PASSWORD');
+    expect(g.environment!.CLICKHOUSE_PASSWORD).toBe(services.clickhouse!.environment!.CLICKHOUSE_PASSWORD);
+    // panel queries name the compose database (test/report/grafana-dashboard.test.ts runs them)
+    const dashboard = readFileSync(new URL('../../scripts/grafana/dashboards/tokenwatch.json', import.meta.url), 'utf8');
+    expect(dashboard).toContain(`FROM ${cfg.store.database}.alerts`);
+  });
+
   it('publishes the dev ports: Kafka 19092, ClickHouse 18123, metrics on the config http port', async () => {
     const cfg = await loadConfig(new URL('../../scripts/config/tokenwatch.compose.yaml', import.meta.url).pathname);
     expect(services.kafka!.ports).toEqual(['127.0.0.1:19092:19092']);
@@ -94,7 +125,7 @@ describe('docker-compose.yml', () => {
     expect(services.clickhouse!.ports).toEqual(['127.0.0.1:18123:8123']);
     expect(services.tokenwatch!.ports).toEqual([`127.0.0.1:${cfg.http.port}:${cfg.http.port}`]);
     expect(cfg.http.host).toBe('0.0.0.0');
-    expect(Object.keys(compose.volumes).sort()).toEqual(['clickhouse-data', 'kafka-data', 'node-modules']);
+    expect(Object.keys(compose.volumes).sort()).toEqual(['clickhouse-data', 'grafana-data', 'kafka-data', 'node-modules']);
     // the README documents the same loopback ports
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     for (const port of ['127.0.0.1:19092', '127.0.0.1:18123', String(cfg.http.port)]) expect(readme, port).toContain(port);

@@ -141,6 +141,72 @@ describe('mint_rate_spike peak-hour burst', () => {
   });
 });
 
+describe('mint_rate_spike running 30-minute window (small issuers)', () => {
+  // An OAuth client with 6 replicas refreshing about hourly (~6.5 mints an hour, no workload ids),
+  // 7 days of history, then from day 7 14:00 extra mints at 2.5× its rate for an hour.
+  const CLIENT = 'okta-client:0oa-notifications';
+  const UA = 'notifications/5.3.0 undici/6.6.2';
+  const burst = T0 + 7 * DAY + 14 * HOUR;
+  const end = burst + 3 * HOUR;
+  const base = refreshTimes(T0, end, () => 6, 6, 80);
+  const okta = (ts: number[], ua = UA): TokenEvent[] => ts.map((t) => mint(t, { ua }, CLIENT));
+
+  it('a ~3.5× hour alerts while it runs, not when its clock hour closes; the evidence names the window and baseline', () => {
+    const extra = poissonTimes(burst, burst + HOUR, () => (2.5 * 6) / 55, (2.5 * 6) / 55, 81);
+    const drafts = run(okta(times([...base, ...extra])));
+    expect(drafts.filter((d) => d.events[0]!.time < burst)).toEqual([]);
+    const running = drafts.filter((d) => d.kind === 'ramp' && d.baseline.window_hours === 0.5);
+    expect(running.length).toBeGreaterThan(0);
+    const first = running[0]!;
+    const windowEnd = Date.parse(String(first.baseline.window_end));
+    expect(windowEnd).toBeLessThan(burst + 45 * MIN);
+    expect(Number(first.baseline.ratio)).toBeGreaterThanOrEqual(3);
+    expect(Number(first.baseline.expected)).toBeGreaterThan(2);
+    expect(Number(first.baseline.expected)).toBeLessThan(5);
+    expect(first.summary).toContain('in the 30 minutes to');
+    expect(first.baseline.earlier_days).toBe(7);
+    expect(Number(first.baseline.ratio_without_densest_10_min)).toBeGreaterThanOrEqual(2);
+    expect(first.baseline.release_startup_mints_left_out).toBe(0);
+  });
+
+  it('snapshot/restore through JSON mid-burst gives the same drafts; a checkpoint without the running state still resumes', () => {
+    const extra = poissonTimes(burst, burst + HOUR, () => (2.5 * 6) / 55, (2.5 * 6) / 55, 81);
+    const events = okta(times([...base, ...extra]));
+    const cfg = mintRateSpike.config.parse({});
+    const whole = run(events);
+    const cut = events.findIndex((e) => e.time >= burst + 12 * MIN);
+    const first = mintRateSpike.create(cfg);
+    const drafts = feedDetector(first, events.slice(0, cut));
+    const snap = JSON.parse(JSON.stringify(first.snapshot())) as { issuers: [string, { value: Record<string, unknown> }][] };
+    const second = mintRateSpike.create(cfg);
+    second.restore(snap as never);
+    expect([...drafts, ...feedDetector(second, events.slice(cut), DAY)]).toEqual(whole);
+    for (const [, e] of snap.issuers) {
+      delete e.value.running;
+      delete e.value.releases;
+    }
+    const older = mintRateSpike.create(cfg);
+    older.restore(snap as never);
+    expect(feedDetector(older, events.slice(cut), DAY).some((d) => d.kind === 'ramp')).toBe(true);
+  });
+
+  it('every replica minting within minutes (a restart, a key rollover, a fleet refreshing in lockstep) is quiet', () => {
+    // Each replica also mints once in 14:00–14:02: a whole hour's mints in two minutes, nothing more after.
+    const restart = Array.from({ length: 6 }, (_, i) => burst + i * 20_000);
+    expect(run(okta(times([...base, ...restart]))).filter((d) => d.kind === 'ramp')).toEqual([]);
+  });
+
+  it("a new release's start-up mints (a user agent new to the issuer) do not count in the running window", () => {
+    // Three rollouts a few minutes apart (a canary, then the rest): 18 start-up mints in 15 minutes by new versions.
+    const rollout = [0, 6, 12].flatMap((m, k) => Array.from({ length: 6 }, (_, i) => ({ t: burst + m * MIN + i * 15_000, ua: `notifications/5.${4 + k}.0 undici/6.6.2` })));
+    const events = [...okta(base), ...rollout.map((r) => mint(r.t, { ua: r.ua }, CLIENT))].sort((a, b) => a.time - b.time);
+    expect(run(events).filter((d) => d.kind === 'ramp' && d.baseline.window_hours === 0.5)).toEqual([]);
+    // The same 18 mints by the running version count: the window alerts.
+    const same = [...okta(base), ...rollout.map((r) => mint(r.t, { ua: UA }, CLIENT))].sort((a, b) => a.time - b.time);
+    expect(run(same).filter((d) => d.kind === 'ramp' && d.baseline.window_hours === 0.5).length).toBeGreaterThan(0);
+  });
+});
+
 describe('mint_rate_spike deploy-awareness', () => {
   const rollout = T0 + 3 * DAY + 10 * HOUR;
   const pods = rolloutMints(T0, T0 + 4 * DAY, rollout, 3, 26);

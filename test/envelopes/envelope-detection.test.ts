@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createFingerprinter } from '../../src/core/fingerprint.js';
 import { decodeOpened, openRecord, type OpenedRecord, type RecordLimits } from '../../src/envelopes/index.js';
 import { guarddutyFindings } from '../../src/envelopes/guardduty-findings.js';
+import { azureEventHubs } from '../../src/envelopes/azure-event-hubs.js';
 import { logstash } from '../../src/envelopes/logstash.js';
 import { decodeValue } from '../../src/pipeline/decode.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
@@ -129,5 +130,35 @@ describe('guardduty_findings envelope (aws guardduty get-findings)', () => {
     expect(guarddutyFindings.detect(vendor('guardduty/eventbridge-instance-credential-exfiltration-outside-aws.json'))).toBe(false);
     expect(guarddutyFindings.detect({ Findings: [{ Id: 'x' }] })).toBe(false); // no Type: not a GuardDuty finding
     expect(guarddutyFindings.detect({ Findings: [], NextToken: 'abc' })).toBe(false);
+  });
+});
+
+describe('azure_event_hubs envelope (Azure Monitor diagnostic settings via Event Hubs)', () => {
+  const audit = vendor('entra_audit/monitor-update-application-certificates-and-secrets.json');
+  const consent = vendor('entra_audit/monitor-consent-to-application.json');
+
+  it('opens {"records":[…]} one Azure Monitor record per element; the events are those of the records on their own', () => {
+    const opened = openRecord(JSON.stringify({ records: [audit, consent] }), LIMITS);
+    expect(opened.map((o) => [o.envelope, o.envelope_index])).toEqual([
+      ['azure_event_hubs', 0],
+      ['azure_event_hubs', 1],
+    ]);
+    const plain = [audit, consent].flatMap((r) => {
+      const d = decodeValue(r, ctx);
+      if (!d.ok) throw new Error(d.error.message);
+      return d.events;
+    });
+    expect(plain.length).toBeGreaterThan(0);
+    expect(eventsOf(opened)).toEqual(plain.map((e) => ({ ...e, envelope: 'azure_event_hubs' })));
+  });
+
+  it('claims only arrays of Azure Monitor records, and dead-letters a non-object element on its own', () => {
+    expect(azureEventHubs.detect(audit)).toBe(false);
+    expect(azureEventHubs.detect({ records: [{ id: 1 }] })).toBe(false);
+    expect(azureEventHubs.detect({ Records: [audit] })).toBe(false); // CloudTrail's S3 objects spell it Records
+    expect(openRecord('{"records":[]}', LIMITS)).toEqual([]);
+    const opened = openRecord(JSON.stringify({ records: [audit, 7] }), LIMITS);
+    expect(opened[1]).toMatchObject({ envelope: 'azure_event_hubs', envelope_index: 1 });
+    expect(opened[1]!.error?.code).toBe('schema_violation');
   });
 });

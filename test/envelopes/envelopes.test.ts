@@ -36,7 +36,7 @@ function events(opened: OpenedRecord[]): TokenEvent[] {
 
 describe('envelope registry', () => {
   it('has one module per envelope, with unique ids and descriptions', () => {
-    expect(ENVELOPES.map((e) => e.id)).toEqual(['cloudtrail_records', 'eventbridge', 'cloudwatch_logs', 'cloudtrail_lookup_events', 'guardduty_findings', 'elasticsearch', 'logstash']);
+    expect(ENVELOPES.map((e) => e.id)).toEqual(['cloudtrail_records', 'eventbridge', 'cloudwatch_logs', 'cloudtrail_lookup_events', 'guardduty_findings', 'azure_event_hubs', 'elasticsearch', 'logstash']);
     for (const e of ENVELOPES) expect(e.description.length).toBeGreaterThan(20);
   });
 

@@ -59,7 +59,7 @@ describe('replay with OCSF alert output', () => {
     expect(bad.stderr).toMatch(/\[config_invalid\].*--alert-format: unknown format "cef" — use one of: native, ocsf, both/);
     const both = replay('--alert-format', 'both');
     expect(both.status).toBe(1);
-    expect(both.stderr).toContain('--alert-format both needs --out FILE');
+    expect(both.stderr).toContain('--alert-format both (or alerts.format: both in the config) needs --out FILE');
     expect(existsSync(join(dir, 'undefined.ocsf.ndjson'))).toBe(false);
   });
 });

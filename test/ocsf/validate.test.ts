@@ -69,6 +69,13 @@ describe('OCSF validator', () => {
     expect(issuesOf((f) => (f.evidences[0].http_request = { user_agent: 'x', http_method: 'FETCH' }))[0]!.path).toBe('evidences[0].http_request.http_method');
   });
 
+  it('reports an enum caption that disagrees with its id, except for 99 Other', () => {
+    expect(issuesOf((f) => (f.severity = 'High'))).toEqual([{ path: 'severity', message: '"High" disagrees with severity_id 5 ("Critical")' }]);
+    expect(issuesOf((f) => (f.finding_info.analytic.type = 'Statistical'))[0]!.path).toBe('finding_info.analytic.type');
+    expect(issuesOf((f) => (f.observables[0].type = 'IP Address'))[0]!.path).toBe('observables[0].type');
+    expect(issuesOf((f) => Object.assign(f, { severity_id: 99, severity: 'Sev-1' }))).toEqual([]);
+  });
+
   it('reports object constraints (at_least_one) and unknown attributes', () => {
     expect(issuesOf((f) => (f.finding_info.analytic = { type_id: 1 }))).toEqual([{ path: 'finding_info.analytic', message: 'analytic needs at least one of: name, uid' }]);
     expect(issuesOf((f) => (f.evidences[0] = { uid: 'e1', name: 'use' }))[0]).toMatchObject({ path: 'evidences[0]', message: expect.stringContaining('evidences needs at least one of: actor') });

@@ -3,7 +3,7 @@
  * on an input topic become token events and alerts through stage 1 of the Kafka runtime. Every
  * shape carries its own copy of the scenario in test/fixtures/envelopes/cloudtrail-records.json
  * (its own key id and event ids), so each shape must raise its own use_after_revocation alert.
- * Broken values are dead-lettered unchanged with the reason; valid records without a credential
+ * Broken values are dead-lettered with the reason (the payload masked, or dropped when it cannot be masked); valid records without a credential
  * and CloudWatch Logs control messages are counted as skipped.
  */
 import { randomUUID } from 'node:crypto';
@@ -142,13 +142,19 @@ describe('compressed and enveloped records on a Kafka input topic', () => {
       expect(new Set(own.map((e) => e.envelope)), s.name).toEqual(new Set([s.envelope]));
     }
 
-    // dead letters: the original bytes, the reason (and where inside the envelope)
+    // dead letters: the reason (and where inside the envelope), the payload as dead_letter.payload keeps it
     const dead = await waitFor('3 dead letters', () => (dlqReader.messages.length >= 3 ? dlqReader.messages : undefined));
     expect(dead).toHaveLength(3);
     const byKey = new Map(dead.map((d) => [d.key, d]));
     expect(byKey.get('bomb')!.headers.reason_code).toBe('too_large');
     expect(byKey.get('bomb')!.headers.reason_message).toMatch(/max_decompressed_bytes.*decompression bomb/);
-    expect(Buffer.compare(byKey.get('bomb')!.value!, BOMB)).toBe(0);
+    // values that cannot be masked (a bomb, corrupt gzip) keep no payload; a gzipped one that opens is stored decompressed, masked
+    expect(byKey.get('bomb')!.value).toBeNull();
+    expect(byKey.get('bomb')!.headers).toMatchObject({ payload: 'dropped_binary', payload_bytes: String(BOMB.length) });
+    expect(byKey.get('corrupt')!.value).toBeNull();
+    expect(byKey.get('corrupt')!.headers.payload).toBe('dropped_binary');
+    expect(byKey.get('broken-batch')!.headers.payload).toBe('masked');
+    expect(JSON.parse(byKey.get('broken-batch')!.value!.toString()).logEvents).toHaveLength(broken.logEvents.length);
     expect(byKey.get('corrupt')!.headers.reason_code).toBe('decompression_failed');
     expect(byKey.get('broken-batch')!.headers.reason_code).toBe('invalid_json');
     expect(byKey.get('broken-batch')!.headers.reason_message).toMatch(/^cloudwatch_logs\[2\]: not valid JSON/);

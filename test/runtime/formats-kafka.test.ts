@@ -21,6 +21,7 @@ import { createFingerprinter } from '../../src/core/fingerprint.js';
 import { createLogger } from '../../src/core/logger.js';
 import { decodeOpened, openRecord, reasonInEnvelope, type RecordLimits } from '../../src/envelopes/index.js';
 import { startKafkaRunner, type KafkaRunner } from '../../src/runtime/kafka-runner.js';
+import { maskSecrets } from '../../src/sinks/dead-letter-payload.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { alertsOf, BROKERS, collect, waitFor } from './kafka-test-kit.js';
 
@@ -180,12 +181,18 @@ describe('issue 7 formats on a Kafka input topic (format: auto)', () => {
     expect(inPage).toHaveLength(1);
     expect(inPage[0]!.headers).toMatchObject({ envelope: 'guardduty_findings', envelope_index: '2', reason_code: 'schema_violation' });
     expect(inPage[0]!.headers.reason_message).toMatch(/^guardduty_findings\[2\]: /);
-    expect(inPage[0]!.value!.toString()).toBe(INPUTS.find((i) => i.key === 'guardduty/get-findings-page')!.value.toString());
+    // the value is the whole message with its key ids masked (dead_letter.payload: mask)
+    const page = INPUTS.find((i) => i.key === 'guardduty/get-findings-page')!.value.toString();
+    expect(inPage[0]!.headers.payload).toBe('masked');
+    expect(inPage[0]!.value!.toString()).toBe(maskSecrets(page));
+    expect(page).toMatch(/"accessKeyId"\s*:\s*"A[SK]IA/);
+    expect(inPage[0]!.value!.toString()).not.toMatch(/"accessKeyId":"A[SK]IA/);
     for (const d of dead.filter((x) => x.key !== 'guardduty/get-findings-page')) {
       expect(d.headers.envelope, d.key ?? '').toBeUndefined();
       expect(d.headers.envelope_index, d.key ?? '').toBeUndefined();
     }
     expect(JSON.stringify(dead.map((d) => d.headers))).not.toMatch(/AKIAEXAMPLE|ASIAEXAMPLE/);
+    expect(dead.map((d) => d.value?.toString() ?? '').join('\n')).not.toMatch(/AKIAEXAMPLE|ASIAEXAMPLE/);
 
     // valid records without a credential: counted as skipped, never dead-lettered
     await waitFor('skips counted', () => (runner!.stats().records_skipped >= want.skippedNoCredential ? true : undefined));

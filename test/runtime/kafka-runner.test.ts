@@ -19,7 +19,8 @@ import { KafkaRunner, groupLag, startKafkaRunner } from '../../src/runtime/kafka
 import { DEAD_LETTER_HEADERS } from '../../src/sinks/kafka-dead-letter-sink.js';
 import type { Alert } from '../../schemas/alert.js';
 import { buildWorkload, type Workload } from './kafka-workload.js';
-import { alertsOf, BROKERS, CLICKHOUSE_URL, collect as collectMessages, waitFor } from './kafka-test-kit.js';
+import { alertMessagesOf, alertsOf, BROKERS, CLICKHOUSE_URL, collect as collectMessages, waitFor } from './kafka-test-kit.js';
+import { DETECTORS } from '../../detectors/index.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 const HMAC_KEY = 'kafka-runtime-test-hmac-key-0123456789';
@@ -40,7 +41,14 @@ function scenario(name: string): Scenario {
   const inputs = { cloudtrail: `${p}.cloudtrail`, okta: `${p}.okta` };
   const config = parseConfig({
     hmac_key_env: 'TW_IT_HMAC_KEY',
-    detectors: { scope_drift: { learning_hours: 1, learning_min_events: 5 } },
+    // a 3-hour workload with a handful of sessions per role: issuer baselines learn within its first
+    // hour, and a role's few observations are enough to judge (this tests the runtime, not the model)
+    detectors: {
+      scope_drift: { learning_hours: 1, learning_min_events: 5 },
+      credential_context: { learning_hours: 1, min_observations: 1, suspect_surprise: 1, alert_surprise: 1 },
+      // declared workload networks: the stolen instance key also raises a token-keyed alert (by_token tasks)
+      cross_service_reuse: { workload_networks: ['10.0.0.0/8'] },
+    },
     engine: { idle_flush_seconds: 2 },
     kafka: {
       brokers: BROKERS,
@@ -171,17 +179,18 @@ describe('kafka runtime (real Kafka + ClickHouse)', () => {
 
     // everything consumed through both stages and committed
     await waitFor('group lag 0', async () => (first.stats().events_detected > 0 && (await groupLag(admin, k.group_id, s.topics.filter((t) => t !== k.topics.alerts && t !== k.topics.dead_letter && t !== k.topics.changelog))) === 0) || undefined);
-    // alerts: the replayed key (token-keyed detectors) and the drifting client (issuer-keyed)
+    // alerts: the replayed key (credential_context, judged in the issuer's task) and the drifting client
     const alerts = await waitFor('expected alerts on the alert topic', () => {
       const a = alertsOf(alertReader.messages);
-      const replay = a.some((x) => x.detector === 'token_replay' && x.token_fp === stolenFp);
+      const replay = a.some((x) => x.detector === 'credential_context' && x.token_fp === stolenFp);
       const drift = a.some((x) => x.detector === 'scope_drift' && x.issuer === workload.driftingClientId);
       return replay && drift ? a : undefined;
     });
-    for (const [i, m] of alertReader.messages.entries()) {
+    const keyBy = new Map(DETECTORS.map((d) => [d.meta.id as string, d.meta.key_by]));
+    for (const [i, m] of alertMessagesOf(alertReader.messages).entries()) {
       const a = alerts[i]!;
       expect(m.headers).toMatchObject({ detector: a.detector, severity: a.severity, kind: a.kind, alert_id: a.alert_id });
-      expect(m.key).toBe(a.detector === 'scope_drift' ? a.issuer : a.token_fp);
+      expect(m.key).toBe(keyBy.get(a.detector) === 'issuer' ? a.issuer : a.token_fp);
     }
     // routing: own key, the parent key of chained mints, the issuer
     expect(parentCopies).toBeGreaterThan(0);
@@ -219,7 +228,7 @@ describe('kafka runtime (real Kafka + ClickHouse)', () => {
     const ctCount = workload.records.filter((r) => r.stream === 'cloudtrail').length + 2;
     expect(metrics).toContain(`tokenwatch_events_in_total{source="${s.inputs.cloudtrail}"} ${ctCount}`);
     expect(metrics).toContain(`tokenwatch_events_invalid_total{source="${s.inputs.cloudtrail}",code="schema_violation"} 1`);
-    expect(metrics).toMatch(/tokenwatch_alerts_total\{detector="token_replay",severity="\w+"\} [1-9]/);
+    expect(metrics).toMatch(/tokenwatch_alerts_total\{detector="credential_context",severity="\w+"\} [1-9]/);
     expect(metrics).toMatch(/tokenwatch_state_keys\{detector="token_replay"\} [1-9]/);
     expect(metrics).not.toContain('tw1:');
     singleInstanceIds = ids;

@@ -44,4 +44,7 @@ export async function collect(kafka: Kafka, topic: string, groupPrefix: string):
   return { consumer, messages };
 }
 
-export const alertsOf = (msgs: readonly { value: Buffer | null }[]): Alert[] => msgs.map((m) => JSON.parse(m.value!.toString()) as Alert);
+/** Messages on the alert topic that are alerts (incidents share the topic, marked `type: incident`). */
+export const alertMessagesOf = <M extends { value: Buffer | null; headers?: Record<string, string> }>(msgs: readonly M[]): M[] => msgs.filter((m) => m.headers?.type !== 'incident');
+export const alertsOf = (msgs: readonly { value: Buffer | null; headers?: Record<string, string> }[]): Alert[] =>
+  alertMessagesOf(msgs).map((m) => JSON.parse(m.value!.toString()) as Alert);

@@ -2,7 +2,7 @@
  * A small, deterministic workload of real vendor records for the Kafka runtime tests and bench:
  * CloudTrail role sessions (hourly AssumeRole by EC2, API calls from the workload's private IP)
  * and Okta client_credentials grants, plus two attacks:
- *   - a stolen role session key used from an outside network with another client (token_replay),
+ *   - a stolen role session key used from an outside network with another client (credential_context),
  *     which also chains into a second role (a mint with parent_fp: routed by token and by parent);
  *   - an Okta client suddenly granted an admin scope after its baseline (scope_drift, issuer-keyed).
  * Built from the simulator's record writers (src/simulate/*-writer.ts), so records have the

@@ -1,0 +1,116 @@
+/**
+ * Splunk HTTP Event Collector sink: batches POSTed to `<url>/services/collector/event` with
+ * `Authorization: Splunk <token>` (token from the env var `token_env`). The body is HEC's batch
+ * format — event objects concatenated, not a JSON array — each
+ * `{"time": <epoch seconds>, "source", "sourcetype", "index"?, "host"?, "event": <alert>}`,
+ * with `time` the alert's first_seen (event time) so Splunk indexes it when it happened.
+ * Sourcetypes: `<sourcetype>` for alerts, `<sourcetype>:hygiene` for hygiene findings.
+ *
+ * HEC answers 200 `{"text":"Success","code":0}`; 503 (code 9, server busy) and 5xx are retried,
+ * 400 (invalid data) and 401/403 (token) fail at once.
+ */
+import type { Severity } from '../../schemas/alert.js';
+import { SEVERITIES } from '../../schemas/alert.js';
+import { TokenwatchError } from '../core/errors.js';
+import { toDetectionFinding } from '../ocsf/detection-finding.js';
+import { isHygieneAlert } from '../hygiene/hygiene-alert.js';
+import { HttpBatcher, postOnce, type HttpDeliveryConfig } from './http-batcher.js';
+import type { DeliveryRecord } from './webhook-sink.js';
+
+export interface SplunkHecSinkConfig {
+  /** HEC base URL, e.g. https://splunk.example.com:8088 (the event endpoint path is appended). */
+  url: string;
+  token_env: string;
+  index?: string;
+  source: string;
+  sourcetype: string;
+  host?: string;
+  min_severity: Severity;
+  alert_format: 'native' | 'ocsf';
+  delivery?: Partial<HttpDeliveryConfig>;
+}
+
+export const HEC_EVENT_PATH = '/services/collector/event';
+
+export interface SplunkHecSinkOptions {
+  config: SplunkHecSinkConfig;
+  env?: Record<string, string | undefined>;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export class SplunkHecSink {
+  private readonly cfg: SplunkHecSinkConfig;
+  private readonly batcher: HttpBatcher<DeliveryRecord>;
+  private readonly token: string;
+  private readonly endpoint: string;
+  private readonly minRank: number;
+
+  constructor(opts: SplunkHecSinkOptions) {
+    this.cfg = opts.config;
+    const token = (opts.env ?? process.env)[opts.config.token_env];
+    if (!token) throw new TokenwatchError('config_invalid', `sinks.splunk_hec: environment variable ${opts.config.token_env} (token_env) is not set`);
+    this.token = token;
+    this.endpoint = new URL(HEC_EVENT_PATH, opts.config.url.endsWith('/') ? opts.config.url : `${opts.config.url}/`).toString().replace(/\/services\/collector\/event\/?$/, HEC_EVENT_PATH);
+    this.minRank = SEVERITIES.indexOf(opts.config.min_severity);
+    this.batcher = new HttpBatcher<DeliveryRecord>({
+      name: 'splunk_hec',
+      send: (batch) => this.post(batch),
+      config: opts.config.delivery,
+      ...(opts.sleep && { sleep: opts.sleep }),
+      ...(opts.random && { random: opts.random }),
+    });
+  }
+
+  get stats() {
+    return this.batcher.stats;
+  }
+
+  get queueDepth(): number {
+    return this.batcher.queueDepth;
+  }
+
+  write(records: readonly DeliveryRecord[]): Promise<void> {
+    return this.batcher.write(this.select(records));
+  }
+
+  offer(records: readonly DeliveryRecord[]): Promise<void> {
+    return this.batcher.offer(this.select(records));
+  }
+
+  flush(): Promise<void> {
+    return this.batcher.flush();
+  }
+
+  close(): Promise<void> {
+    return this.batcher.close();
+  }
+
+  private select(records: readonly DeliveryRecord[]): DeliveryRecord[] {
+    return records.filter((r) => SEVERITIES.indexOf(r.severity) >= this.minRank);
+  }
+
+  /** HEC batch body: one event object per record, newline-separated. */
+  body(batch: readonly DeliveryRecord[]): string {
+    const lines: string[] = [];
+    for (const r of batch) {
+      const hygiene = isHygieneAlert(r);
+      const time = Date.parse(hygiene ? r.seen_at : r.first_seen) / 1000;
+      lines.push(
+        JSON.stringify({
+          time,
+          source: this.cfg.source,
+          sourcetype: hygiene ? `${this.cfg.sourcetype}:hygiene` : this.cfg.sourcetype,
+          ...(this.cfg.index && { index: this.cfg.index }),
+          ...(this.cfg.host && { host: this.cfg.host }),
+          event: hygiene || this.cfg.alert_format === 'native' ? r : toDetectionFinding(r),
+        }),
+      );
+    }
+    return lines.join('\n');
+  }
+
+  private async post(batch: DeliveryRecord[]): Promise<void> {
+    await postOnce(this.endpoint, this.body(batch), { authorization: `Splunk ${this.token}`, 'content-type': 'application/json' }, this.batcher.config.timeout_ms);
+  }
+}
