@@ -13,7 +13,7 @@
 import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
 import { isoTime } from '../../src/core/time.js';
 import { KeyedState, type KeyedEntry } from '../../src/core/keyed-state.js';
-import { memoize } from '../memo.js';
+import { uaFamily } from '../ua-family.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import type { TokenReplayConfig } from './config.js';
 import { meta, type TokenReplayKind } from './meta.js';
@@ -70,18 +70,7 @@ export interface TokenReplayState {
   skew?: [string, number][];
 }
 
-const MAX_UA_SCAN = 256;
-
-/** First product token of a user agent ("aws-cli/2.15 Python/3.11" → "aws-cli"), so version bumps compare equal. */
-export function uaFamily(ua: string | undefined): string | undefined {
-  return ua === undefined ? undefined : uaFamilyOf(ua);
-}
-
-const uaFamilyOf = memoize((ua: string): string | undefined => {
-  const s = ua.slice(0, MAX_UA_SCAN).trim().replace(/^\[+/, '');
-  const m = /^[^\s/()[\];,]+/.exec(s);
-  return m ? m[0] : undefined;
-});
+export { uaFamily } from '../ua-family.js';
 
 const differsText = (a: string | undefined, b: string | undefined): boolean =>
   a !== undefined && b !== undefined && a.toLowerCase() !== b.toLowerCase();
