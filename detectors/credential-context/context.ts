@@ -5,7 +5,7 @@
  */
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { memoize } from '../memo.js';
-import { createNetworkResolver } from '../token-replay/network.js';
+import { createNetworkResolver } from '../network.js';
 import { uaFamily } from '../ua-family.js';
 
 export const DIMENSIONS = ['network', 'asn', 'cloud', 'ua'] as const;

@@ -1,6 +1,6 @@
 /** token_replay configuration; `TokenReplayConfig.parse({})` gives the defaults. */
 import { z } from 'zod';
-import { parseCidr } from './network.js';
+import { parseCidr } from '../network.js';
 
 const Cidr = z.string().refine((s) => parseCidr(s) !== undefined, { message: 'must be an IPv4/IPv6 CIDR (e.g. 203.0.113.0/28)' });
 

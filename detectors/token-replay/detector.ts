@@ -17,7 +17,7 @@ import { uaFamily } from '../ua-family.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import type { TokenReplayConfig } from './config.js';
 import { meta, type TokenReplayKind } from './meta.js';
-import { createNetworkResolver, type NetworkResolver } from './network.js';
+import { createNetworkResolver, type NetworkResolver } from '../network.js';
 
 /** Where a token was used from; unknown dimensions are left out and never count as different. */
 export interface TokenContext {

@@ -8,7 +8,7 @@ import type { AlertDraft, DetectorCase, DetectorInstance } from '../../detectors
 import { tokenReplay } from '../../detectors/token-replay/index.js';
 import type { TokenReplayConfig } from '../../detectors/token-replay/config.js';
 import { uaFamily } from '../../detectors/token-replay/detector.js';
-import { createNetworkResolver, normalizeIp, parseCidr } from '../../detectors/token-replay/network.js';
+import { createNetworkResolver, normalizeIp, parseCidr } from '../../detectors/network.js';
 
 const make = (overrides: Partial<TokenReplayConfig> = {}): DetectorInstance => tokenReplay.create(tokenReplay.config.parse(overrides));
 

@@ -3,7 +3,7 @@
  * it is private, and a comparison key, so that a NAT pool rotating its egress IP is one network.
  * Pure byte arithmetic (no node:net, no lookups). IPv4-mapped IPv6 is treated as IPv4.
  */
-import { memoize } from '../memo.js';
+import { memoize } from './memo.js';
 
 export interface EgressRange {
   name: string;
