@@ -1,125 +1,253 @@
 /**
- * Kafka runtime throughput: produce N simulated vendor records (CloudTrail, Okta, Kong with all
- * attacks) to fresh input topics, then run the runtime in-process until the consumer group has
- * committed everything on the input and repartition topics; print records/s and token events/s.
+ * Kafka runtime figures from one run (issue 8, item 8), on the same input topics:
+ *   1. bare kafkajs consumer (eachBatch + JSON.parse of every value) in records/s, median of reps;
+ *   2. `tokenwatch run` (all detectors, alerts to Kafka; ClickHouse with --store-url) in records/s,
+ *      one runner in a child process; 3. their ratio;
+ *   4. produce → alert p50/p99 at half the measured run rate with live event times (event time =
+ *      wall clock at produce), a use-after-revocation pair injected every --inject-every s;
+ *   5. peak RSS of the runner process and heap per live token (heap after GC, end − start, over
+ *      token_replay's live keys);
+ *   6. two runner processes in one group vs one.
  *
- *   npm run bench:kafka -- [--records 20000] [--instances 1] [--partitions 6] [--store-url URL]
- *                          [--brokers 127.0.0.1:19092] [--hours 8] [--scale 0.3] [--concurrency 6] [--flush-ms 100]
+ *   npm run bench:kafka -- [--records 100000] [--partitions 6] [--concurrency 6] [--bare-reps 3]
+ *     [--run-reps 2] [--two-reps 2] [--live-secs 40] [--inject-every 2] [--drain-secs 30]
+ *     [--store-url URL] [--brokers 127.0.0.1:19092] [--hours 48] [--scale 1] [--flush-ms 100]
  *
- * Without --store-url, alerts go to Kafka only (no ClickHouse); with it, alerts, inventory and
- * events are written to a scratch database that is dropped afterwards. Topics and the consumer
- * group are deleted afterwards too.
+ * Every runner phase has its own group, repartition, alert, dead-letter and changelog topics (a
+ * second group reading the first one's repartition topics would count events twice); all read
+ * the same input topics. Topics, groups and scratch databases are deleted afterwards.
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 import { createClient } from '@clickhouse/client';
-import { parseConfig } from '../src/config/load-config.js';
-import { createLogger } from '../src/core/logger.js';
-import { groupLag, startKafkaRunner, type KafkaRunner } from '../src/runtime/kafka-runner.js';
-import { ensureTopics } from '../src/runtime/topics.js';
 import { simulate, ATTACK_NAMES, DEFAULT_START } from '../src/simulate/index.js';
+import { bareConsumeRate } from './kafka-bench-bare.js';
+import { groupLag } from '../src/runtime/kafka-runner.js';
+import { BenchWorker, timeRunPhase, type PhaseResult } from './kafka-bench-workers.js';
+import { percentile, produceLive, watchAlerts } from './kafka-bench-live.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MiB`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      records: { type: 'string', default: '20000' },
-      instances: { type: 'string', default: '1' },
+      records: { type: 'string', default: '100000' },
       partitions: { type: 'string', default: '6' },
       concurrency: { type: 'string', default: '6' },
-      hours: { type: 'string', default: '8' },
-      scale: { type: 'string', default: '0.3' },
+      'bare-reps': { type: 'string', default: '3' },
+      'run-reps': { type: 'string', default: '2' },
+      'two-reps': { type: 'string', default: '2' },
+      'live-secs': { type: 'string', default: '40' },
+      'inject-every': { type: 'string', default: '2' },
+      'drain-secs': { type: 'string', default: '30' },
+      hours: { type: 'string', default: '48' },
+      scale: { type: 'string', default: '1' },
       brokers: { type: 'string', default: process.env.KAFKA_BROKERS ?? '127.0.0.1:19092' },
       'store-url': { type: 'string' },
       'flush-ms': { type: 'string', default: '100' },
     },
   });
-  const n = Number(values.records);
-  const instances = Number(values.instances);
+  const wanted = Number(values.records);
+  const concurrency = Number(values.concurrency);
+  const storeUrl = values['store-url'];
   const id = randomUUID().slice(0, 8);
   const p = `tw-bench-${id}`;
   const brokers = values.brokers.split(',');
+  const out = (s: string): void => void process.stdout.write(s + '\n');
 
-  const records: { topic: string; value: string }[] = [];
+  const records: { topic: string; format: string; value: string }[] = [];
   const sim = simulate({ seed: 1, start: DEFAULT_START, hours: Number(values.hours), attacks: [...ATTACK_NAMES], scale: Number(values.scale) });
   for (const e of sim.events) {
-    if (records.length >= n) break;
-    records.push({ topic: `${p}.${e.format}`, value: JSON.stringify(e.record) });
+    if (records.length >= wanted) break;
+    records.push({ topic: `${p}.${e.format}`, format: e.format, value: JSON.stringify(e.record) });
   }
-  const formats = [...new Set(records.map((r) => r.topic.slice(p.length + 1)))];
-  const config = parseConfig({
-    engine: { idle_flush_seconds: 2 },
-    kafka: {
-      brokers,
-      group_id: `${p}.group`,
-      inputs: formats.map((f) => ({ topic: `${p}.${f}`, format: f })),
-      topics: {
-        alerts: `${p}.alerts`,
-        dead_letter: `${p}.dead-letter`,
-        by_token: `${p}.by-token`,
-        by_issuer: `${p}.by-issuer`,
-        partitions: Number(values.partitions),
-        replication_factor: 1,
+  const n = records.length; // fewer than asked when the simulation ends first (more --hours or --scale)
+  const formats = [...new Set(records.map((r) => r.format))];
+  const inputs = formats.map((f) => ({ topic: `${p}.${f}`, format: f }));
+  const avgBytes = records.reduce((s, r) => s + r.value.length, 0) / records.length;
+
+  const databases: string[] = [];
+  const groups: string[] = [];
+  /** Raw config of one runner phase: its own group and internal topics, the given inputs. */
+  const phaseConfig = (tag: string, phaseInputs: typeof inputs, engine: Record<string, unknown>): { config: unknown; groupId: string; watched: string[]; alerts: string } => {
+    const t = `${p}.${tag}`;
+    const database = `tw_bench_${id}_${tag.replace(/\W/g, '_')}`;
+    if (storeUrl) databases.push(database);
+    groups.push(`${t}.group`);
+    return {
+      config: {
+        engine,
+        kafka: {
+          brokers,
+          group_id: `${t}.group`,
+          inputs: phaseInputs,
+          topics: { alerts: `${t}.alerts`, dead_letter: `${t}.dead-letter`, by_token: `${t}.by-token`, by_issuer: `${t}.by-issuer`, changelog: `${t}.changelog`, partitions: Number(values.partitions), replication_factor: 1 },
+        },
+        store: { ...(storeUrl && { url: storeUrl }), database, flush_interval_ms: Number(values['flush-ms']) },
+        log: { level: 'warn' },
       },
-    },
-    store: { ...(values['store-url'] && { url: values['store-url'] }), database: `tw_bench_${id}`, flush_interval_ms: Number(values['flush-ms']) },
-    log: { level: 'warn' },
-  });
-  const k = config.kafka!;
+      groupId: `${t}.group`,
+      watched: [...phaseInputs.map((i) => i.topic), `${t}.by-token`, `${t}.by-issuer`],
+      alerts: `${t}.alerts`,
+    };
+  };
+
   const kafka = new Kafka({ clientId: 'tw-bench', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  const runners: KafkaRunner[] = [];
-  const allTopics = [...k.inputs.map((i) => i.topic), k.topics.alerts, k.topics.dead_letter, k.topics.by_token, k.topics.by_issuer];
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const started = Date.now();
   try {
-    await ensureTopics(admin, k);
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
+    await admin.createTopics({ topics: inputs.map((i) => ({ topic: i.topic, numPartitions: Number(values.partitions), replicationFactor: 1 })), waitForLeaders: true });
     const tp = performance.now();
     for (let i = 0; i < records.length; i += 2000) {
-      const chunk = records.slice(i, i + 2000);
       const byTopic = new Map<string, { value: string }[]>();
-      for (const r of chunk) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), { value: r.value }]);
+      for (const r of records.slice(i, i + 2000)) {
+        let list = byTopic.get(r.topic);
+        if (!list) byTopic.set(r.topic, (list = []));
+        list.push({ value: r.value });
+      }
       await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
     }
-    await producer.disconnect();
     const produceSecs = (performance.now() - tp) / 1000;
+    out(`kafka runtime bench: ${fmt(n)} simulated records (${formats.join(', ')}; ${fmt(avgBytes)} B each on average), ${values.partitions} partitions/topic, ` +
+      `store: ${storeUrl ?? 'none (alerts to Kafka only)'}; ${(await import('node:os')).availableParallelism()} cores`);
+    out(`  produced in ${produceSecs.toFixed(1)} s (${fmt(n / produceSecs)} records/s)`);
 
-    const log = createLogger({ level: 'warn' });
-    const t0 = performance.now();
-    for (let i = 0; i < instances; i++) {
-      runners.push(await startKafkaRunner({ config, logger: log, http: false, ...(values['store-url'] ? {} : { store: false as const }), partitionsConsumedConcurrently: Number(values.concurrency) }));
+    // 1. bare consumer
+    const bare: number[] = [];
+    for (let r = 0; r < Number(values['bare-reps']); r++) {
+      const g = `${p}.bare-${r}`;
+      groups.push(g);
+      const res = await bareConsumeRate(kafka, g, inputs.map((i) => i.topic), n, concurrency);
+      bare.push(res.recordsPerSec);
+      out(`  bare kafkajs consumer rep ${r + 1}: ${fmt(res.recordsPerSec)} records/s (${res.secs.toFixed(2)} s)`);
     }
-    const watched = [...k.inputs.map((i) => i.topic), k.topics.by_token, k.topics.by_issuer];
-    let tFirst: number | undefined;
-    for (;;) {
-      const recordsIn = runners.reduce((s, r) => s + r.stats().records_in, 0);
-      if (tFirst === undefined && recordsIn > 0) tFirst = performance.now();
-      if (recordsIn >= records.length && (await groupLag(admin, k.group_id, watched)) === 0) break;
-      if (performance.now() - t0 > 600_000) throw new Error('bench: not done after 10 minutes');
-      await new Promise((r) => setTimeout(r, 100));
+
+    // 2. run, one process
+    const start = (config: unknown): { config: unknown; store: boolean; concurrency: number } => ({ config, store: storeUrl !== undefined, concurrency });
+    const engine = { idle_flush_seconds: 2 };
+    const one: PhaseResult[] = [];
+    for (let r = 0; r < Number(values['run-reps']); r++) {
+      const ph = phaseConfig(`run1-${r}`, inputs, engine);
+      const res = await timeRunPhase(admin, ph.groupId, ph.watched, n, 1, start(ph.config));
+      one.push(res);
+      const f = res.finals[0]!;
+      out(`  run, 1 process, rep ${r + 1}: ${fmt(res.recordsPerSec)} records/s (${res.secs.toFixed(1)} s from the first record); ${fmt(f.stats.events_detected)} token events detected, ${f.stats.alerts} alerts, ` +
+        `invalid ${f.stats.records_invalid}; peak RSS ${mib(f.maxRssBytes)}; heap after GC ${mib(f.heapBeforeBytes)} → ${mib(f.heapAfterBytes)}; live tokens (token_replay keys) ${fmt(f.stateKeys.token_replay ?? 0)}`);
     }
-    const tEnd = performance.now();
-    const stats = runners.map((r) => r.stats());
-    const sum = (f: (s: (typeof stats)[number]) => number): number => stats.reduce((a, s) => a + f(s), 0);
-    const secs = (tEnd - (tFirst ?? t0)) / 1000;
-    const lines = [
-      `kafka runtime bench: ${records.length} records (${formats.join(', ')}), ${instances} instance(s), ${k.topics.partitions} partitions/topic, store: ${values['store-url'] ?? 'none (alerts to Kafka only)'}`,
-      `  produced in ${produceSecs.toFixed(1)} s (${Math.round(records.length / produceSecs)} records/s)`,
-      `  consumed + detected + committed in ${secs.toFixed(1)} s from the first batch (${((tEnd - t0) / 1000).toFixed(1)} s including start and group join)`,
-      `  ${Math.round(records.length / secs)} records/s in; ${sum((s) => s.events_detected)} repartitioned token events detected (${Math.round(sum((s) => s.events_detected) / secs)} events/s); invalid ${sum((s) => s.records_invalid)}; alerts ${sum((s) => s.alerts)}`,
-    ];
-    process.stdout.write(lines.join('\n') + '\n');
+
+    // 6. run, two processes in one group
+    const two: PhaseResult[] = [];
+    for (let r = 0; r < Number(values['two-reps']); r++) {
+      const ph = phaseConfig(`run2-${r}`, inputs, engine);
+      const res = await timeRunPhase(admin, ph.groupId, ph.watched, n, 2, start(ph.config));
+      two.push(res);
+      const alerts = res.finals.reduce((s, f) => s + f.stats.alerts, 0);
+      const detected = res.finals.reduce((s, f) => s + f.stats.events_detected, 0);
+      out(`  run, 2 processes in one group, rep ${r + 1}: ${fmt(res.recordsPerSec)} records/s (${res.secs.toFixed(1)} s from the first record, the second member's join and rebalance included); ` +
+        `${res.steadyRecordsPerSec ? fmt(res.steadyRecordsPerSec) : 'n/a'} records/s once both had partitions; ${fmt(detected)} token events detected, ${alerts} alerts; peak RSS ${res.finals.map((f) => mib(f.maxRssBytes)).join(' + ')}`);
+    }
+
+    // 4. live latency at half the measured run rate
+    const runRate = median(one.map((r) => r.recordsPerSec));
+    const liveRate = Math.round(runRate / 2);
+    const liveSecs = Number(values['live-secs']);
+    const liveInputs = inputs.map((i) => ({ topic: `${p}.live.${i.format}`, format: i.format }));
+    const ctTopic = liveInputs.find((i) => i.format === 'cloudtrail')?.topic;
+    if (!ctTopic) throw new Error('bench: the simulated records hold no CloudTrail, needed for the injected attack');
+    await admin.createTopics({ topics: liveInputs.map((i) => ({ topic: i.topic, numPartitions: Number(values.partitions), replicationFactor: 1 })), waitForLeaders: true });
+    // background only (no simulated attacks: compressed into seconds they would not be the attacks
+    // they are), starting now, generated lazily while producing
+    const liveSim = simulate({ seed: 2, start: Date.now() - 60_000, hours: Math.max(Number(values.hours), 24 * 30), attacks: [], scale: Number(values.scale) });
+    const live = (function* () {
+      for (const e of liveSim.events) yield { topic: `${p}.live.${e.format}`, format: e.format, record: e.record };
+    })();
+    const ph = phaseConfig('live', liveInputs, {});
+    const worker = new BenchWorker(start(ph.config));
+    let lat: { all: number[]; injected: number[]; duringLoad: number; injectedCount: number; produced: number; secs: number; kinds: Map<string, number>; lagAtLoadEnd: number };
+    let liveFinalRss = 0;
+    try {
+      await worker.ready();
+      for (const t0 = Date.now(); (worker.latest?.stats.assigned_partitions ?? 0) === 0; ) {
+        if (Date.now() - t0 > 60_000) throw new Error('bench: live runner did not join its group in 60 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const watchGroup = `${p}.live.alert-watch`;
+      groups.push(watchGroup);
+      const watch = await watchAlerts(kafka, watchGroup, ph.alerts);
+      const load = await produceLive(producer, live, ctTopic, { ratePerSec: liveRate, seconds: liveSecs, injectEverySecs: Number(values['inject-every']), revokeLeadMs: 160_000 });
+      const lagAtLoadEnd = await groupLag(admin, ph.groupId, ph.watched);
+      const drainUntil = Date.now() + Number(values['drain-secs']) * 1000;
+      while (Date.now() < drainUntil && watch.arrivals.filter((a) => load.injected.has(a.time)).length < load.injected.size) await new Promise((r) => setTimeout(r, 200));
+      await watch.stop();
+      const kinds = new Map<string, number>();
+      for (const a of watch.arrivals) kinds.set(`${a.detector}/${a.kind}`, (kinds.get(`${a.detector}/${a.kind}`) ?? 0) + 1);
+      const inj = watch.arrivals.filter((a) => load.injected.has(a.time));
+      lat = {
+        all: watch.arrivals.map((a) => a.arrival - a.time).sort((a, b) => a - b),
+        injected: inj.map((a) => a.arrival - a.time).sort((a, b) => a - b),
+        duringLoad: inj.filter((a) => a.arrival <= load.loadEnd).length,
+        injectedCount: load.injected.size,
+        produced: load.produced,
+        secs: load.secs,
+        kinds,
+        lagAtLoadEnd,
+      };
+    } finally {
+      liveFinalRss = (await worker.stop().catch(() => undefined))?.maxRssBytes ?? 0;
+    }
+    const ms = (v: number | undefined): string => (v === undefined ? 'n/a' : fmt(v));
+    out(`  live: ${fmt(lat.produced)} background records at ${fmt(lat.produced / lat.secs)} records/s for ${lat.secs.toFixed(0)} s (target ${fmt(liveRate)} = half the run rate), ` +
+      `${lat.injectedCount} use-after-revocation pairs injected; group lag when the load stopped ${fmt(lat.lagAtLoadEnd)} records; alerts on the topic: ${[...lat.kinds].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; live runner peak RSS ${mib(liveFinalRss)}`);
+    out(`  live: ${lat.injected.length}/${lat.injectedCount} injected attacks alerted (${lat.duringLoad} while the load ran, the rest after it stopped and the idle flush released the reorder buffer); ` +
+      `produce → alert p50 ${ms(percentile(lat.injected, 0.5))} ms, p99 ${ms(percentile(lat.injected, 0.99))} ms; all ${lat.all.length} alerts p50 ${ms(percentile(lat.all, 0.5))} ms, p99 ${ms(percentile(lat.all, 0.99))} ms`);
+
+    // summary
+    const bareMed = median(bare);
+    const twoMed = median(two.map((r) => r.recordsPerSec));
+    const twoSteady = two.map((r) => r.steadyRecordsPerSec).filter((v): v is number => v !== undefined);
+    const oneSteady = one.map((r) => r.steadyRecordsPerSec ?? r.recordsPerSec);
+    const peakRss = Math.max(...one.map((r) => r.finals[0]!.maxRssBytes));
+    const perToken = one.map((r) => {
+      const f = r.finals[0]!;
+      const tokens = f.stateKeys.token_replay ?? 0;
+      return tokens > 0 ? (f.heapAfterBytes - f.heapBeforeBytes) / tokens : NaN;
+    });
+    const reps = (xs: number[]): string => (xs.length > 1 ? ` (reps: ${xs.map(fmt).join(' · ')})` : '');
+    out('');
+    out(`| figure | value |`);
+    out(`|---|---|`);
+    out(`| bare kafkajs consumer (eachBatch + JSON.parse), ${fmt(n)} records | median **${fmt(bareMed)} records/s**${reps(bare)} |`);
+    out(`| \`run\`, all detectors, alerts to Kafka${storeUrl ? ' + ClickHouse' : ''}, 1 process | median **${fmt(runRate)} records/s**${reps(one.map((r) => r.recordsPerSec))} |`);
+    out(`| ratio run / bare | **${(runRate / bareMed).toFixed(2)}×** |`);
+    out(`| two \`run\` processes in one group / one (${(await import('node:os')).availableParallelism()} cores) | **${(twoMed / runRate).toFixed(2)}×** (${fmt(twoMed)} records/s, the second join and rebalance included)` +
+      `${twoSteady.length > 0 ? `; **${(median(twoSteady) / median(oneSteady)).toFixed(2)}×** once both had partitions` : ''} |`);
+    out(`| produce → alert, live event times, ${fmt(lat.produced / lat.secs)} records/s for ${lat.secs.toFixed(0)} s, p50 / p99 | **${ms(percentile(lat.injected, 0.5))} / ${ms(percentile(lat.injected, 0.99))} ms** over ${lat.injected.length} of ${lat.injectedCount} injected attacks (${lat.duringLoad} alerted while the load ran; group lag at load end ${fmt(lat.lagAtLoadEnd)}) |`);
+    out(`| peak RSS of the runner process | **${mib(peakRss)}** |`);
+    const tokens = one[0]?.finals[0]?.stateKeys.token_replay ?? 0;
+    out(`| heap per live token: heap after GC, end − start, over token_replay's ${fmt(tokens)} live keys | **${fmt(median(perToken))} bytes** (fixed runtime heap included: an upper bound, meaningful only with many tokens) |`);
+    out(`| peak RSS of the live-load runner (${values['live-secs']} s) | **${mib(liveFinalRss)}** |`);
+    out(`\n  total ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {
-    for (const r of runners) await r.stop();
-    await admin.deleteTopics({ topics: allTopics }).catch(() => {});
-    await admin.deleteGroups([k.group_id]).catch(() => {});
+    await producer.disconnect().catch(() => {});
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${p}.`));
+    await admin.deleteTopics({ topics: mine }).catch(() => {});
+    await admin.deleteGroups(groups).catch(() => {});
     await admin.disconnect();
-    if (values['store-url']) {
-      const ch = createClient({ url: values['store-url'] });
-      await ch.command({ query: `DROP DATABASE IF EXISTS ${config.store.database}` }).catch(() => {});
+    if (storeUrl && databases.length > 0) {
+      const ch = createClient({ url: storeUrl });
+      for (const db of databases) await ch.command({ query: `DROP DATABASE IF EXISTS ${db}` }).catch(() => {});
       await ch.close();
     }
   }

@@ -1,0 +1,97 @@
+/**
+ * Child process of `npm run bench:kafka`: runs one Kafka runtime instance (what `tokenwatch run`
+ * runs) so its memory is its own and two of them can share the 2 cores like two deployments.
+ *
+ * IPC protocol (process.send / 'message'):
+ *   parent → { type: 'start', config, store, concurrency }   raw config (parsed here)
+ *   child  → { type: 'started' }, then { type: 'stats', ... } every 60 ms
+ *   parent → { type: 'stop' }
+ *   child  → { type: 'final', ... } (heap after GC, live tokens, peak RSS), stops its runner, exits
+ * Started with --expose-gc so heap figures are taken after a full collection.
+ */
+import { parseConfig } from '../src/config/load-config.js';
+import { createLogger } from '../src/core/logger.js';
+import { startKafkaRunner, type KafkaRunner, type RunnerStats } from '../src/runtime/kafka-runner.js';
+
+export interface WorkerStart {
+  type: 'start';
+  config: unknown;
+  store: boolean;
+  concurrency: number;
+}
+
+export interface WorkerStats {
+  type: 'stats';
+  stats: RunnerStats;
+  /** Wall time (epoch ms) the runner was first seen with records read (polled every 20 ms). */
+  firstRecordAt?: number;
+  rssBytes: number;
+  maxRssBytes: number;
+}
+
+export interface WorkerFinal {
+  type: 'final';
+  stats: RunnerStats;
+  /** Heap used after a full GC, before the runner started and after it processed everything. */
+  heapBeforeBytes: number;
+  heapAfterBytes: number;
+  /** Live state keys per detector (token_replay holds one per live token). */
+  stateKeys: Record<string, number>;
+  maxRssBytes: number;
+}
+
+export type WorkerMessage = { type: 'started' } | { type: 'failed'; error: string } | WorkerStats | WorkerFinal;
+
+const gc = (globalThis as { gc?: () => void }).gc;
+const send = (m: WorkerMessage): void => void process.send?.(m);
+const maxRss = (): number => process.resourceUsage().maxRSS * 1024; // maxRSS is in KiB
+
+let runner: KafkaRunner | undefined;
+let ticker: NodeJS.Timeout | undefined;
+let heapBefore = 0;
+let firstRecordAt: number | undefined;
+
+async function start(m: WorkerStart): Promise<void> {
+  const config = parseConfig(m.config);
+  gc?.();
+  heapBefore = process.memoryUsage().heapUsed;
+  runner = await startKafkaRunner({
+    config,
+    logger: createLogger({ level: 'warn' }),
+    http: false,
+    ...(m.store ? {} : { store: false as const }),
+    partitionsConsumedConcurrently: m.concurrency,
+  });
+  send({ type: 'started' });
+  let ticks = 0;
+  ticker = setInterval(() => {
+    if (!runner) return;
+    const stats = runner.stats();
+    if (firstRecordAt === undefined && stats.records_in > 0) firstRecordAt = Date.now();
+    if (ticks++ % 3 === 0) send({ type: 'stats', stats, ...(firstRecordAt !== undefined && { firstRecordAt }), rssBytes: process.memoryUsage().rss, maxRssBytes: maxRss() });
+  }, 20);
+}
+
+async function stop(): Promise<void> {
+  if (ticker) clearInterval(ticker);
+  if (!runner) process.exit(0);
+  gc?.();
+  const heapAfter = process.memoryUsage().heapUsed;
+  const stateKeys: Record<string, number> = {};
+  for (const v of (await runner.metrics.stateKeys.get()).values) {
+    const d = String(v.labels.detector);
+    stateKeys[d] = (stateKeys[d] ?? 0) + v.value;
+  }
+  send({ type: 'final', stats: runner.stats(), heapBeforeBytes: heapBefore, heapAfterBytes: heapAfter, stateKeys, maxRssBytes: maxRss() });
+  await runner.stop();
+  process.exit(0);
+}
+
+process.on('message', (m: WorkerStart | { type: 'stop' }) => {
+  const run = m.type === 'start' ? start(m) : stop();
+  run.catch((err: unknown) => {
+    send({ type: 'failed', error: (err as Error).stack ?? String(err) });
+    process.exit(1);
+  });
+});
+process.on('disconnect', () => process.exit(0));
