@@ -15,6 +15,7 @@ import type { TokenEvent } from '../../schemas/token-event.js';
 import { KeyedState, type KeyedEntry } from '../../src/core/keyed-state.js';
 import { isoTime } from '../../src/core/time.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
+import { evidenceOf } from '../evidence.js';
 import type { CredentialContextConfig } from './config.js';
 import { contextOf, describeContext, DIMENSIONS, sameContext, valueOf, type Dimension, type UseContext } from './context.js';
 import { meta, type CredentialContextKind } from './meta.js';
@@ -53,19 +54,6 @@ export interface CredentialContextState {
   issuers: [string, KeyedEntry<ContextProfile>][];
   workloads: [string, KeyedEntry<ContextProfile>][];
   tokens: [string, KeyedEntry<TokenRecord>][];
-}
-
-/** What evidence needs of an event (a token's record lives for hours and most never alert). */
-function evidenceOf(e: TokenEvent): TokenEvent {
-  const t: TokenEvent = { event_id: e.event_id, source: e.source, platform: e.platform, action: e.action, time: e.time, token: e.token };
-  if (e.issuer !== undefined) t.issuer = e.issuer;
-  if (e.subject !== undefined) t.subject = e.subject;
-  if (e.service !== undefined) t.service = e.service;
-  if (e.network !== undefined) t.network = e.network;
-  if (e.user_agent !== undefined) t.user_agent = e.user_agent;
-  if (e.workload !== undefined) t.workload = e.workload;
-  if (e.operation !== undefined) t.operation = e.operation;
-  return t;
 }
 
 /** The token was used from this value (a mint's context is where it was requested, not used). */

@@ -14,6 +14,7 @@ import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
 import { isoTime } from '../../src/core/time.js';
 import { KeyedState, type KeyedEntry } from '../../src/core/keyed-state.js';
 import { uaFamily } from '../ua-family.js';
+import { evidenceOf } from '../evidence.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import type { TokenReplayConfig } from './config.js';
 import { meta, type TokenReplayKind } from './meta.js';
@@ -120,26 +121,6 @@ function evidence(trigger: TokenEvent, ...context: (TokenEvent | undefined)[]): 
   out.sort((a, b) => a.time - b.time);
   out.push(trigger);
   return out;
-}
-
-/**
- * The part of an event that evidence and drafts read (src/pipeline/alert-builder.ts toEvidence,
- * issuer/subject): what a token's record keeps instead of the whole event.
- */
-function evidenceOf(e: TokenEvent): TokenEvent {
-  const t: TokenEvent = { event_id: e.event_id, source: e.source, platform: e.platform, action: e.action, time: e.time, token: e.token };
-  if (e.issuer !== undefined) t.issuer = e.issuer;
-  if (e.subject !== undefined) t.subject = e.subject;
-  if (e.service !== undefined) t.service = e.service;
-  if (e.network !== undefined) t.network = e.network;
-  if (e.user_agent !== undefined) t.user_agent = e.user_agent;
-  if (e.workload !== undefined) t.workload = e.workload;
-  if (e.operation !== undefined) t.operation = e.operation;
-  // the scope list toEvidence shows: used, else granted, else requested
-  if (e.scopes_used !== undefined) t.scopes_used = e.scopes_used;
-  else if (e.scopes_granted !== undefined) t.scopes_granted = e.scopes_granted;
-  else if (e.scopes_requested !== undefined) t.scopes_requested = e.scopes_requested;
-  return t;
 }
 
 /** A stored copy of a context (member by member: an object spread is several times slower). */
