@@ -10,12 +10,11 @@
  * 400 (invalid data) and 401/403 (token) fail at once.
  */
 import type { Severity } from '../../schemas/alert.js';
-import { SEVERITIES } from '../../schemas/alert.js';
 import { TokenwatchError } from '../core/errors.js';
 import { toDetectionFinding } from '../ocsf/detection-finding.js';
 import { isHygieneAlert } from '../hygiene/hygiene-alert.js';
-import { HttpBatcher, postOnce, type HttpDeliveryConfig } from './http-batcher.js';
-import type { DeliveryRecord } from './webhook-sink.js';
+import { postOnce, type HttpDeliveryConfig } from './http-batcher.js';
+import { SeverityFilteredHttpSink, type DeliveryRecord } from './severity-http-sink.js';
 
 export interface SplunkHecSinkConfig {
   /** HEC base URL, e.g. https://splunk.example.com:8088 (the event endpoint path is appended). */
@@ -39,55 +38,18 @@ export interface SplunkHecSinkOptions {
   random?: () => number;
 }
 
-export class SplunkHecSink {
+export class SplunkHecSink extends SeverityFilteredHttpSink {
   private readonly cfg: SplunkHecSinkConfig;
-  private readonly batcher: HttpBatcher<DeliveryRecord>;
   private readonly token: string;
   private readonly endpoint: string;
-  private readonly minRank: number;
 
   constructor(opts: SplunkHecSinkOptions) {
-    this.cfg = opts.config;
     const token = (opts.env ?? process.env)[opts.config.token_env];
     if (!token) throw new TokenwatchError('config_invalid', `sinks.splunk_hec: environment variable ${opts.config.token_env} (token_env) is not set`);
+    super('splunk_hec', opts.config.min_severity, opts.config.delivery, opts);
+    this.cfg = opts.config;
     this.token = token;
     this.endpoint = new URL(HEC_EVENT_PATH, opts.config.url.endsWith('/') ? opts.config.url : `${opts.config.url}/`).toString().replace(/\/services\/collector\/event\/?$/, HEC_EVENT_PATH);
-    this.minRank = SEVERITIES.indexOf(opts.config.min_severity);
-    this.batcher = new HttpBatcher<DeliveryRecord>({
-      name: 'splunk_hec',
-      send: (batch) => this.post(batch),
-      config: opts.config.delivery,
-      ...(opts.sleep && { sleep: opts.sleep }),
-      ...(opts.random && { random: opts.random }),
-    });
-  }
-
-  get stats() {
-    return this.batcher.stats;
-  }
-
-  get queueDepth(): number {
-    return this.batcher.queueDepth;
-  }
-
-  write(records: readonly DeliveryRecord[]): Promise<void> {
-    return this.batcher.write(this.select(records));
-  }
-
-  offer(records: readonly DeliveryRecord[]): Promise<void> {
-    return this.batcher.offer(this.select(records));
-  }
-
-  flush(): Promise<void> {
-    return this.batcher.flush();
-  }
-
-  close(): Promise<void> {
-    return this.batcher.close();
-  }
-
-  private select(records: readonly DeliveryRecord[]): DeliveryRecord[] {
-    return records.filter((r) => SEVERITIES.indexOf(r.severity) >= this.minRank);
   }
 
   /** HEC batch body: one event object per record, newline-separated. */
@@ -110,7 +72,7 @@ export class SplunkHecSink {
     return lines.join('\n');
   }
 
-  private async post(batch: DeliveryRecord[]): Promise<void> {
+  protected async post(batch: DeliveryRecord[]): Promise<void> {
     await postOnce(this.endpoint, this.body(batch), { authorization: `Splunk ${this.token}`, 'content-type': 'application/json' }, this.batcher.config.timeout_ms);
   }
 }

@@ -11,14 +11,14 @@
  * sends alerts as OCSF Detection Findings instead of the native schema.
  */
 import { createHmac } from 'node:crypto';
-import type { Alert, Severity } from '../../schemas/alert.js';
-import { SEVERITIES } from '../../schemas/alert.js';
+import type { Severity } from '../../schemas/alert.js';
 import { TokenwatchError } from '../core/errors.js';
 import { toDetectionFinding } from '../ocsf/detection-finding.js';
 import { isHygieneAlert, type HygieneAlert } from '../hygiene/hygiene-alert.js';
-import { HttpBatcher, postOnce, type HttpDeliveryConfig } from './http-batcher.js';
+import { postOnce, type HttpDeliveryConfig } from './http-batcher.js';
+import { SeverityFilteredHttpSink, type DeliveryRecord } from './severity-http-sink.js';
 
-export type DeliveryRecord = Alert | HygieneAlert;
+export type { DeliveryRecord } from './severity-http-sink.js';
 
 export interface WebhookSinkConfig {
   url: string;
@@ -47,56 +47,19 @@ export interface WebhookSinkOptions {
   random?: () => number;
 }
 
-export class WebhookSink {
+export class WebhookSink extends SeverityFilteredHttpSink {
   private readonly cfg: WebhookSinkConfig;
-  private readonly batcher: HttpBatcher<DeliveryRecord>;
   private readonly secret: string | undefined;
   private readonly now: () => number;
-  private readonly minRank: number;
 
   constructor(opts: WebhookSinkOptions) {
+    const secretEnv = opts.config.secret_env;
+    const secret = secretEnv ? (opts.env ?? process.env)[secretEnv] : undefined;
+    if (secretEnv && !secret) throw new TokenwatchError('config_invalid', `sinks.webhook: environment variable ${secretEnv} (secret_env) is not set`);
+    super('webhook', opts.config.min_severity, opts.config.delivery, opts);
     this.cfg = opts.config;
+    this.secret = secret;
     this.now = opts.now ?? Date.now;
-    this.minRank = SEVERITIES.indexOf(opts.config.min_severity);
-    if (opts.config.secret_env) {
-      this.secret = (opts.env ?? process.env)[opts.config.secret_env];
-      if (!this.secret) throw new TokenwatchError('config_invalid', `sinks.webhook: environment variable ${opts.config.secret_env} (secret_env) is not set`);
-    }
-    this.batcher = new HttpBatcher<DeliveryRecord>({
-      name: 'webhook',
-      send: (batch) => this.post(batch),
-      config: opts.config.delivery,
-      ...(opts.sleep && { sleep: opts.sleep }),
-      ...(opts.random && { random: opts.random }),
-    });
-  }
-
-  get stats() {
-    return this.batcher.stats;
-  }
-
-  get queueDepth(): number {
-    return this.batcher.queueDepth;
-  }
-
-  write(records: readonly DeliveryRecord[]): Promise<void> {
-    return this.batcher.write(this.select(records));
-  }
-
-  offer(records: readonly DeliveryRecord[]): Promise<void> {
-    return this.batcher.offer(this.select(records));
-  }
-
-  flush(): Promise<void> {
-    return this.batcher.flush();
-  }
-
-  close(): Promise<void> {
-    return this.batcher.close();
-  }
-
-  private select(records: readonly DeliveryRecord[]): DeliveryRecord[] {
-    return records.filter((r) => SEVERITIES.indexOf(r.severity) >= this.minRank);
   }
 
   /** The JSON body for a batch. */
@@ -110,7 +73,7 @@ export class WebhookSink {
     return JSON.stringify({ ...(alerts.length > 0 && { alerts }), ...(findings.length > 0 && { hygiene_findings: findings }) });
   }
 
-  private async post(batch: DeliveryRecord[]): Promise<void> {
+  protected async post(batch: DeliveryRecord[]): Promise<void> {
     const body = this.body(batch);
     const headers: Record<string, string> = { ...this.cfg.headers, 'content-type': 'application/json' };
     if (this.secret) {
