@@ -18,7 +18,7 @@ import { createFingerprinter } from '../../src/core/fingerprint.js';
 import { createLogger } from '../../src/core/logger.js';
 import { startKafkaRunner, type KafkaRunner } from '../../src/runtime/kafka-runner.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
-import { alertsOf, BROKERS, collect, waitFor } from './kafka-test-kit.js';
+import { alertsOf, BROKERS, collect, waitFor, oneInputKafka, scenarioTopics } from './kafka-test-kit.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 const FIX = fileURLToPath(new URL('../fixtures/envelopes/', import.meta.url));
@@ -75,17 +75,11 @@ const config = parseConfig({
   hmac_key_env: 'TW_ENV_IT_KEY',
   engine: { idle_flush_seconds: 1, reorder_max_delay_seconds: 60 },
   limits: { max_decompressed_bytes: 1024 * 1024 },
-  kafka: {
-    brokers: BROKERS,
-    client_id: P,
-    group_id: `${P}.group`,
-    inputs: [{ topic: `${P}.in`, format: 'auto' }],
-    topics: { alerts: `${P}.alerts`, dead_letter: `${P}.dead-letter`, by_token: `${P}.by-token`, by_issuer: `${P}.by-issuer`, changelog: `${P}.changelog`, partitions: 2, replication_factor: 1 },
-  },
+  kafka: oneInputKafka(P),
   log: { level: 'silent' },
 });
 const k = config.kafka!;
-const TOPICS = [k.inputs[0]!.topic, k.topics.alerts, k.topics.dead_letter, k.topics.by_token, k.topics.by_issuer, k.topics.changelog];
+const TOPICS = scenarioTopics(k);
 
 beforeAll(async () => {
   admin = kafka.admin();

@@ -23,7 +23,7 @@ import { decodeOpened, openRecord, reasonInEnvelope, type RecordLimits } from '.
 import { startKafkaRunner, type KafkaRunner } from '../../src/runtime/kafka-runner.js';
 import { maskSecrets } from '../../src/sinks/dead-letter-payload.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
-import { alertsOf, BROKERS, collect, waitFor } from './kafka-test-kit.js';
+import { alertsOf, BROKERS, collect, waitFor, oneInputKafka, scenarioTopics } from './kafka-test-kit.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 const VENDORS = fileURLToPath(new URL('../fixtures/vendors/', import.meta.url));
@@ -73,17 +73,11 @@ const INPUTS = fixtureInputs();
 const config = parseConfig({
   hmac_key_env: 'TW_FMT_IT_KEY',
   engine: { idle_flush_seconds: 1, reorder_max_delay_seconds: 60 },
-  kafka: {
-    brokers: BROKERS,
-    client_id: P,
-    group_id: `${P}.group`,
-    inputs: [{ topic: `${P}.in`, format: 'auto' }],
-    topics: { alerts: `${P}.alerts`, dead_letter: `${P}.dead-letter`, by_token: `${P}.by-token`, by_issuer: `${P}.by-issuer`, changelog: `${P}.changelog`, partitions: 2, replication_factor: 1 },
-  },
+  kafka: oneInputKafka(P),
   log: { level: 'silent' },
 });
 const k = config.kafka!;
-const TOPICS = [k.inputs[0]!.topic, k.topics.alerts, k.topics.dead_letter, k.topics.by_token, k.topics.by_issuer, k.topics.changelog];
+const TOPICS = scenarioTopics(k);
 const LIMITS: RecordLimits = { maxEventBytes: config.limits.max_event_bytes, maxDepth: config.limits.max_depth, maxDecompressedBytes: config.limits.max_decompressed_bytes };
 
 /** What stage 1 must do with the inputs, computed in process from the same bytes. */

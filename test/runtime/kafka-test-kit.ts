@@ -48,3 +48,19 @@ export async function collect(kafka: Kafka, topic: string, groupPrefix: string):
 export const alertMessagesOf = <M extends { value: Buffer | null; headers?: Record<string, string> }>(msgs: readonly M[]): M[] => msgs.filter((m) => m.headers?.type !== 'incident');
 export const alertsOf = (msgs: readonly { value: Buffer | null; headers?: Record<string, string> }[]): Alert[] =>
   alertMessagesOf(msgs).map((m) => JSON.parse(m.value!.toString()) as Alert);
+
+/** The `kafka` config block of a one-input-topic scenario: every topic named after `prefix`, 2 partitions. */
+export function oneInputKafka(prefix: string) {
+  return {
+    brokers: BROKERS,
+    client_id: prefix,
+    group_id: `${prefix}.group`,
+    inputs: [{ topic: `${prefix}.in`, format: 'auto' }],
+    topics: { alerts: `${prefix}.alerts`, dead_letter: `${prefix}.dead-letter`, by_token: `${prefix}.by-token`, by_issuer: `${prefix}.by-issuer`, changelog: `${prefix}.changelog`, partitions: 2, replication_factor: 1 },
+  };
+}
+
+/** Every topic a parsed one-input scenario uses (to delete afterwards). */
+export function scenarioTopics(k: { inputs: { topic: string }[]; topics: { alerts: string; dead_letter: string; by_token: string; by_issuer: string; changelog: string } }): string[] {
+  return [k.inputs[0]!.topic, k.topics.alerts, k.topics.dead_letter, k.topics.by_token, k.topics.by_issuer, k.topics.changelog];
+}
