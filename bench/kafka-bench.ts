@@ -136,7 +136,7 @@ async function main(): Promise<void> {
 
     // 2. run, one process
     const start = (config: unknown): { config: unknown; store: boolean; concurrency: number } => ({ config, store: storeUrl !== undefined, concurrency });
-    const engine = { idle_flush_seconds: 2 };
+    const engine = { source_idle_seconds: 2 };
     const one: PhaseResult[] = [];
     for (let r = 0; r < Number(values['run-reps']); r++) {
       const ph = phaseConfig(`run1-${r}`, inputs, engine);

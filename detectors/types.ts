@@ -7,6 +7,12 @@ import type { z } from 'zod';
 import type { DetectorId, Severity } from '../schemas/alert.js';
 import type { TokenEvent } from '../schemas/token-event.js';
 
+/**
+ * The state key of a detector's per-task shared state (learned global rates, sketches, held
+ * alerts): not any routing key (a routing key starting with `~` is stored as `~~…`, see keyed-store.ts).
+ */
+export const SHARED_STATE_KEY = '~shared';
+
 /** How the runtime routes events to this detector's state (Kafka: which repartition topic). */
 export type KeyBy = 'token' | 'issuer';
 
@@ -61,6 +67,26 @@ export interface DetectorInstance<State = unknown> {
   /** JSON-serializable state, enough to resume after restore(). */
   snapshot(): State;
   restore(state: State): void;
+  /*
+   * Key-level state, for a changelog of changed keys: collecting the last getKey(k) of every key
+   * changedKeys() ever returned and putKey()-ing each defined one into a fresh instance gives an
+   * instance that behaves exactly like this one from then on. A key is the detector's choice
+   * (normally the routing key; SHARED_STATE_KEY for per-task shared state). Until the first
+   * changedKeys() or putKey() call nothing is tracked, and the first changedKeys() returns every
+   * live key; restore() counts every key held before or after as changed.
+   */
+  /** Keys whose state changed (or was evicted) since the last call, each once; the call forgets them. */
+  changedKeys(): string[];
+  /**
+   * One key's JSON-serializable state; undefined when the key holds nothing (the runtime writes a
+   * tombstone). It may share objects with the live state: serialize it before the next process()/advance().
+   */
+  getKey(key: string): unknown;
+  /**
+   * Install one key's state (restore from the changelog, before any event reaches the instance).
+   * The instance takes ownership of `state` (pass a freshly parsed value).
+   */
+  putKey(key: string, state: unknown): void;
   /** Live keys held (for telemetry and bounds checks). */
   size(): number;
 }

@@ -12,7 +12,7 @@
  * falls silent).
  */
 import type { TokenEvent } from '../../schemas/token-event.js';
-import { KeyedState, type KeyedEntry } from '../../src/core/keyed-state.js';
+import { KeyedStore, keyStateOf, putKeyState, type KeyedEntry } from '../keyed-store.js';
 import { isoTime } from '../../src/core/time.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import { evidenceOf } from '../evidence.js';
@@ -66,17 +66,17 @@ function describe(c: UseContext): string {
 }
 
 export class CredentialContextDetector implements DetectorInstance<CredentialContextState> {
-  private readonly issuers: KeyedState<ContextProfile>;
-  private readonly workloads: KeyedState<ContextProfile>;
-  private readonly tokens: KeyedState<TokenRecord>;
+  private readonly issuers: KeyedStore<ContextProfile>;
+  private readonly workloads: KeyedStore<ContextProfile>;
+  private readonly tokens: KeyedStore<TokenRecord>;
   private readonly windowMs: number;
   private readonly learningMs: number;
   private readonly gapMs: number;
 
   constructor(private readonly config: CredentialContextConfig) {
-    this.issuers = new KeyedState(config.max_issuers, config.issuer_idle_ttl_days * DAY_MS);
-    this.workloads = new KeyedState(config.max_workloads, config.workload_idle_ttl_days * DAY_MS);
-    this.tokens = new KeyedState(config.max_tokens, config.token_idle_ttl_hours * HOUR_MS);
+    this.issuers = new KeyedStore(config.max_issuers, config.issuer_idle_ttl_days * DAY_MS);
+    this.workloads = new KeyedStore(config.max_workloads, config.workload_idle_ttl_days * DAY_MS);
+    this.tokens = new KeyedStore(config.max_tokens, config.token_idle_ttl_hours * HOUR_MS);
     this.windowMs = config.context_window_minutes * 60_000;
     this.learningMs = config.learning_hours * HOUR_MS;
     this.gapMs = config.concurrency_min_gap_seconds * 1000;
@@ -147,6 +147,7 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     delete holder.suspect;
     if (this.nowShared(issuer, s.novel, s.values)) return [];
     const rec = this.tokens.get(s.fp);
+    this.tokens.mark(s.fp); // alert() stamps alerted_at
     const fresh = rec?.contexts.find((c) => s.novel.every((d) => valueOf(c, d) === s.values[d]));
     if (rec === undefined || fresh === undefined) return [];
     const previous: TokenContext = { ...ctx, first: before, last: t };
@@ -187,6 +188,38 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
 
   size(): number {
     return this.tokens.size + this.issuers.size + this.workloads.size;
+  }
+
+  /** State keys: `i:` issuer, `w:` holder (issuer\0workload), `t:` token fingerprint. */
+  changedKeys(): string[] {
+    const keys: string[] = [];
+    for (const k of this.issuers.drainChanged()) keys.push(`i:${k}`);
+    for (const k of this.workloads.drainChanged()) keys.push(`w:${k}`);
+    for (const k of this.tokens.drainChanged()) keys.push(`t:${k}`);
+    return keys;
+  }
+
+  getKey(key: string): unknown {
+    const store = this.storeOf(key);
+    return store === undefined ? undefined : keyStateOf<unknown, unknown>(store, key.slice(2), (v) => v);
+  }
+
+  putKey(key: string, state: unknown): void {
+    const store = this.storeOf(key);
+    if (store !== undefined) putKeyState<unknown, unknown>(store, key.slice(2), state, (v) => v);
+  }
+
+  private storeOf(key: string): KeyedStore<unknown> | undefined {
+    switch (key.slice(0, 2)) {
+      case 'i:':
+        return this.issuers;
+      case 'w:':
+        return this.workloads;
+      case 't:':
+        return this.tokens;
+      default:
+        return undefined;
+    }
   }
 
   private learning(p: ContextProfile, t: number): boolean {

@@ -5,7 +5,8 @@
 import { BlockList, isIP } from 'node:net';
 import type { Severity } from '../../schemas/alert.js';
 import type { Platform, TokenEvent, TokenKind, WorkloadKind } from '../../schemas/token-event.js';
-import { KeyedState } from '../../src/core/keyed-state.js';
+import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey } from '../keyed-store.js';
+import { EvidenceInterner, toTokenEvent, type Evidence, type EvidenceOptions } from '../interned-evidence.js';
 import { memoize } from '../memo.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import { parseCidr } from './config.js';
@@ -17,7 +18,10 @@ const MIN_MS = 60_000;
 const MAX_AUDIENCES = 16;
 
 type Kind = 'audience_mismatch' | 'workload_escape' | 'cross_platform';
+const KINDS: readonly Kind[] = ['audience_mismatch', 'workload_escape', 'cross_platform'];
+const kindBit = (k: Kind): number => 1 << KINDS.indexOf(k);
 
+/** A token's state as state JSON (snapshot, getKey) carries it; live, the detector keeps St. */
 interface TokenState {
   kind: TokenKind;
   issuer?: string;
@@ -32,6 +36,44 @@ interface TokenState {
   /** The mint if seen, else the first event: the "where it came from" evidence. */
   origin?: TokenEvent;
   alerted: Kind[];
+}
+
+/**
+ * A token's live state: fixed shape, strings and lists interned (one shared copy per distinct
+ * value: issuers, audiences and platform sequences repeat across tokens), the origin compact.
+ */
+class St {
+  issuer: string | undefined = undefined;
+  audience: readonly string[] | undefined = undefined;
+  audience_from_mint = false;
+  workload: { kind: WorkloadKind; id: string } | undefined = undefined;
+  expires_at: number | undefined = undefined;
+  /** Seen on, in order (a shared list). */
+  platforms: readonly Platform[] = NO_PLATFORMS;
+  home_ua: string | undefined = undefined;
+  origin: Evidence | undefined = undefined;
+  /** Kinds alerted (bits of KINDS). */
+  alerted = 0;
+
+  constructor(
+    public kind: TokenKind,
+    public first_seen: number,
+  ) {}
+}
+
+const NO_PLATFORMS: readonly Platform[] = Object.freeze([]);
+/** What an origin keeps: as trimEvent did, no scopes and a bounded user agent. */
+const ORIGIN: EvidenceOptions = { scopes: false, maxUserAgent: 256 };
+
+function stateJson(st: St): TokenState {
+  const o: TokenState = { kind: st.kind, audience_from_mint: st.audience_from_mint, first_seen: st.first_seen, platforms: [...st.platforms], alerted: KINDS.filter((k) => (st.alerted & kindBit(k)) !== 0) };
+  if (st.issuer !== undefined) o.issuer = st.issuer;
+  if (st.audience !== undefined) o.audience = [...st.audience];
+  if (st.workload !== undefined) o.workload = { kind: st.workload.kind, id: st.workload.id };
+  if (st.expires_at !== undefined) o.expires_at = st.expires_at;
+  if (st.home_ua !== undefined) o.home_ua = st.home_ua;
+  if (st.origin !== undefined) o.origin = toTokenEvent(st.origin);
+  return o;
 }
 
 export interface CrossServiceReuseSnapshot {
@@ -75,32 +117,22 @@ const sameService = (a: string, b: string): boolean => a === b || a.endsWith('.'
 /** At most MAX_AUDIENCES audiences; the event's own array when it is within the bound (events are never mutated). */
 const boundedAudience = (aud: string[]): string[] => (aud.length <= MAX_AUDIENCES ? aud : aud.slice(0, MAX_AUDIENCES));
 
-/** The evidence fields of an event; nested members are shared with the event, not copied. */
-function trimEvent(e: TokenEvent): TokenEvent {
-  const t: TokenEvent = {
-    event_id: e.event_id,
-    source: e.source,
-    platform: e.platform,
-    action: e.action,
-    time: e.time,
-    token: e.token,
-  };
-  if (e.issuer !== undefined) t.issuer = e.issuer;
-  if (e.subject !== undefined) t.subject = e.subject;
-  if (e.service !== undefined) t.service = e.service;
-  if (e.operation !== undefined) t.operation = e.operation;
-  if (e.outcome !== undefined) t.outcome = e.outcome;
-  if (e.audience !== undefined) t.audience = boundedAudience(e.audience);
-  if (e.workload !== undefined) t.workload = e.workload;
-  if (e.network !== undefined) t.network = e.network;
-  if (e.user_agent !== undefined) t.user_agent = e.user_agent.slice(0, 256);
-  if (e.issued_at !== undefined) t.issued_at = e.issued_at;
-  if (e.expires_at !== undefined) t.expires_at = e.expires_at;
-  return t;
-}
-
 export function createCrossServiceReuse(config: CrossServiceReuseConfig): DetectorInstance<CrossServiceReuseSnapshot> {
-  const tokens = new KeyedState<TokenState>(config.max_tokens, config.token_idle_ttl_hours * HOUR_MS);
+  const tokens = new KeyedStore<St>(config.max_tokens, config.token_idle_ttl_hours * HOUR_MS);
+  const interner = new EvidenceInterner();
+  const fromJson = (fp: string, j: TokenState): St => {
+    const st = new St(interner.str(j.kind) as TokenKind, j.first_seen);
+    st.issuer = interner.opt(j.issuer);
+    if (j.audience !== undefined) st.audience = interner.list(j.audience);
+    st.audience_from_mint = j.audience_from_mint;
+    if (j.workload !== undefined) st.workload = interner.workload(j.workload);
+    st.expires_at = j.expires_at;
+    st.platforms = interner.list(j.platforms) as readonly Platform[];
+    st.home_ua = interner.opt(j.home_ua);
+    if (j.origin !== undefined) st.origin = interner.evidence(j.origin, fp, ORIGIN);
+    for (const k of j.alerted) st.alerted |= kindBit(k);
+    return st;
+  };
   const workloadNets = blockList(config.workload_networks);
   const clusterNets = blockList(config.cluster_networks);
   const ciNets = blockList(config.ci_networks);
@@ -145,14 +177,14 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
 
   function draft(
     kind: Kind,
-    st: TokenState,
+    st: St,
     event: TokenEvent,
     severity: Severity,
     score: number,
     summary: string,
     extra: Record<string, unknown>,
   ): AlertDraft {
-    const events = st.origin && st.origin.event_id !== event.event_id ? [st.origin, event] : [event];
+    const events = st.origin && st.origin.event_id !== event.event_id ? [toTokenEvent(st.origin), event] : [event];
     const issuer = event.issuer ?? st.issuer;
     return {
       kind,
@@ -167,8 +199,8 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
       ...(event.service !== undefined ? { service: event.service } : {}),
       events,
       baseline: {
-        audience: st.audience ?? null,
-        home_workload: st.workload ?? null,
+        audience: st.audience === undefined ? null : [...st.audience],
+        home_workload: st.workload === undefined ? null : { kind: st.workload.kind, id: st.workload.id },
         allowed_networks: allowedNetworks(st),
         platforms_seen: [...st.platforms],
         ...extra,
@@ -176,7 +208,7 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
     };
   }
 
-  function allowedNetworks(st: TokenState): readonly string[] | null {
+  function allowedNetworks(st: St): readonly string[] | null {
     switch (st.workload?.kind) {
       case 'ec2_instance':
         return config.workload_networks;
@@ -189,7 +221,7 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
     }
   }
 
-  function checkAudience(st: TokenState, event: TokenEvent): AlertDraft | undefined {
+  function checkAudience(st: St, event: TokenEvent): AlertDraft | undefined {
     if (event.action !== 'use' || event.service === undefined) return undefined;
     if (!boundKinds.has(event.token.kind) && !boundKinds.has(st.kind)) return undefined;
     const audience = event.audience ?? st.audience;
@@ -218,7 +250,7 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
     );
   }
 
-  function checkWorkload(st: TokenState, event: TokenEvent): AlertDraft | undefined {
+  function checkWorkload(st: St, event: TokenEvent): AlertDraft | undefined {
     if (event.action !== 'use') return undefined;
     // The first event may itself carry the binding (no mint seen): judge it against itself.
     const home = st.workload ?? event.workload;
@@ -259,7 +291,7 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
     );
   }
 
-  function checkPlatform(st: TokenState, event: TokenEvent): AlertDraft | undefined {
+  function checkPlatform(st: St, event: TokenEvent): AlertDraft | undefined {
     if (st.platforms.includes(event.platform)) return undefined;
     const bad = st.platforms.filter((p) => !allowedPairs.has([p, event.platform].sort().join('+')));
     if (bad.length === 0) return undefined;
@@ -275,24 +307,26 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
     );
   }
 
+  const CHECKS = [checkAudience, checkWorkload, checkPlatform];
+
   /** Fold the event's facts into the token's state (after checks, so checks see the prior baseline). */
-  function learn(st: TokenState, event: TokenEvent): void {
-    if (event.token.kind !== 'unknown') st.kind = event.token.kind;
-    if (event.issuer !== undefined) st.issuer ??= event.issuer;
+  function learn(st: St, event: TokenEvent): void {
+    if (event.token.kind !== 'unknown' && event.token.kind !== st.kind) st.kind = interner.str(event.token.kind) as TokenKind;
+    if (event.issuer !== undefined) st.issuer ??= interner.str(event.issuer);
     const isMint = event.action === 'mint';
     if (event.audience !== undefined && event.audience.length > 0 && (st.audience === undefined || (isMint && !st.audience_from_mint))) {
-      st.audience = boundedAudience(event.audience);
+      st.audience = interner.list(boundedAudience(event.audience));
       st.audience_from_mint = isMint;
     }
-    if (event.workload !== undefined && (st.workload === undefined || isMint)) st.workload = event.workload;
+    if (event.workload !== undefined && (st.workload === undefined || isMint)) st.workload = interner.workload(event.workload);
     if (event.expires_at !== undefined && (isMint || st.expires_at === undefined)) st.expires_at = event.expires_at;
-    // concat: a new exactly-sized array (one grown by push() or a spread reserves room for 16 more, per token)
-    if (!st.platforms.includes(event.platform)) st.platforms = st.platforms.concat(event.platform);
+    // a shared list per distinct sequence (the order shows in alerts)
+    if (!st.platforms.includes(event.platform)) st.platforms = interner.list(st.platforms.concat(event.platform)) as readonly Platform[];
     if (st.home_ua === undefined && event.action === 'use' && event.user_agent !== undefined) {
       const nets = st.workload?.kind === 'ec2_instance' ? workloadNets : clusterNets;
-      if (locate(event, nets) === 'inside') st.home_ua = event.user_agent.slice(0, 256);
+      if (locate(event, nets) === 'inside') st.home_ua = interner.str(event.user_agent.slice(0, 256));
     }
-    if (isMint && st.origin?.action !== 'mint') st.origin = trimEvent(event);
+    if (isMint && st.origin?.head.action !== 'mint') st.origin = interner.evidence(event, event.token.fp, ORIGIN);
     st.first_seen = Math.min(st.first_seen, event.time);
   }
 
@@ -302,14 +336,14 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
       let created = false;
       const st = tokens.touch(fp, event.time, () => {
         created = true;
-        return { kind: event.token.kind, audience_from_mint: false, first_seen: event.time, platforms: [], alerted: [] };
+        return new St(interner.str(event.token.kind) as TokenKind, event.time);
       });
-      if (created) st.origin = trimEvent(event);
+      if (created) st.origin = interner.evidence(event, fp, ORIGIN);
       const out: AlertDraft[] = [];
-      for (const check of [checkAudience, checkWorkload, checkPlatform]) {
+      for (const check of CHECKS) {
         const d = check(st, event);
-        if (d && !st.alerted.includes(d.kind as Kind)) {
-          st.alerted.push(d.kind as Kind);
+        if (d && (st.alerted & kindBit(d.kind as Kind)) === 0) {
+          st.alerted |= kindBit(d.kind as Kind);
           out.push(d);
         }
       }
@@ -321,13 +355,26 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
       return [];
     },
     snapshot(): CrossServiceReuseSnapshot {
-      return { version: 1, tokens: JSON.parse(JSON.stringify(tokens.toJSON())) as CrossServiceReuseSnapshot['tokens'] };
+      const entries = tokens.toJSON().map(([fp, e]): [string, { value: TokenState; touched: number }] => [fp, { value: stateJson(e.value), touched: e.touched }]);
+      return { version: 1, tokens: JSON.parse(JSON.stringify(entries)) as CrossServiceReuseSnapshot['tokens'] };
     },
     restore(state: CrossServiceReuseSnapshot): void {
-      tokens.load(JSON.parse(JSON.stringify(state.tokens)) as CrossServiceReuseSnapshot['tokens']);
+      const entries = JSON.parse(JSON.stringify(state.tokens)) as CrossServiceReuseSnapshot['tokens'];
+      tokens.load(entries.map(([fp, e]) => [fp, { value: fromJson(fp, e.value), touched: e.touched }]));
     },
     size(): number {
       return tokens.size;
+    },
+    changedKeys(): string[] {
+      return tokens.drainChanged().map(toStateKey);
+    },
+    getKey(key: string): unknown {
+      const fp = fromStateKey(key);
+      return fp === undefined ? undefined : keyStateOf(tokens, fp, stateJson);
+    },
+    putKey(key: string, state: unknown): void {
+      const fp = fromStateKey(key);
+      if (fp !== undefined) putKeyState(tokens, fp, state, (v: TokenState) => fromJson(fp, v));
     },
   };
 }

@@ -22,8 +22,8 @@
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { RobustScorer, type RobustScorerOptions, type RobustScorerState } from '../../src/scoring/robust-scorer.js';
 import { MidasR, normalizeScore, type MidasRState } from '../../src/scoring/midas-r.js';
-import { KeyedState, type KeyedEntry } from '../../src/core/keyed-state.js';
-import type { AlertDraft, DetectorInstance } from '../types.js';
+import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey, type KeyedEntry } from '../keyed-store.js';
+import { SHARED_STATE_KEY, type AlertDraft, type DetectorInstance } from '../types.js';
 import type { MintRateSpikeConfig } from './config.js';
 import { NOVELTY_ALERT, contextOf, keyOf, learnContext, noveltyOf, type MintContext } from './context.js';
 import { contextDraft, rampDraft, spikeDraft } from './drafts.js';
@@ -93,8 +93,8 @@ interface LiveIssuer extends IssuerCommon {
   contexts: Map<string, number>;
 }
 
-export interface MintRateSpikeState {
-  v: 2;
+/** The per-task state shared by all issuers (SHARED_STATE_KEY). */
+interface SharedState {
   /** Highest bucket boundary the watermark has closed through; null before the first advance. */
   closed_through: number | null;
   /** An event opened a bucket that already ends at or before closed_through. */
@@ -103,6 +103,10 @@ export interface MintRateSpikeState {
   /** Event time of tick 1 of the edge sketches; null before the first mint. */
   edge_origin: number | null;
   edges: MidasRState;
+}
+
+export interface MintRateSpikeState extends SharedState {
+  v: 2;
   issuers: [string, KeyedEntry<IssuerState>][];
 }
 
@@ -155,20 +159,22 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
   private readonly window: number;
   private readonly scorerOpts: RobustScorerOptions;
   private readonly trendOpts: TrendOptions;
-  private issuers: KeyedState<LiveIssuer>;
+  private readonly issuers: KeyedStore<LiveIssuer>;
   private edges: MidasR;
   private edgeOrigin: number | null = null;
   private closedThrough = Number.NEGATIVE_INFINITY;
   private pendingLate = false;
   /** Mints older than their issuer's already-judged buckets (counted, not scored). */
   lateEvents = 0;
+  /** The shared state (edges, watermark progress) changed since the last changedKeys(). */
+  private sharedChanged = false;
 
   constructor(private readonly config: MintRateSpikeConfig) {
     this.sizeMs = config.bucket_minutes * MIN_MS;
     this.scorerOpts = scorerOptions(config);
     this.trendOpts = trendOptions(config);
     this.window = this.scorerOpts.window!;
-    this.issuers = new KeyedState<LiveIssuer>(config.max_issuers, config.issuer_idle_ttl_hours * HOUR_MS);
+    this.issuers = new KeyedStore<LiveIssuer>(config.max_issuers, config.issuer_idle_ttl_hours * HOUR_MS);
     this.edges = new MidasR({ rows: 2, buckets: config.edge_sketch_buckets, seed: 7 });
   }
 
@@ -190,6 +196,8 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
       workloads: new Map(),
       contexts: new Map(),
     }));
+    // every mint that gets this far changes the shared state (late count, or edge sketches)
+    this.sharedChanged = true;
     if ((st.next !== null && start < st.next) || (st.open && start < st.open.start)) {
       this.lateEvents++;
       return [];
@@ -225,10 +233,14 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
     if (boundary <= this.closedThrough && !this.pendingLate) return [];
     this.closedThrough = Math.max(this.closedThrough, boundary);
     this.pendingLate = false;
+    this.sharedChanged = true;
     const drafts: AlertDraft[] = [];
     for (const [issuer, entry] of this.issuers.entries()) {
       const st = entry.value;
-      if (st.open && st.open.start + this.sizeMs <= watermark) this.close(issuer, st, drafts);
+      if (st.open && st.open.start + this.sizeMs <= watermark) {
+        this.close(issuer, st, drafts);
+        this.issuers.mark(issuer);
+      }
     }
     this.issuers.evictIdle(watermark);
     return drafts;
@@ -236,72 +248,91 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
 
   snapshot(): MintRateSpikeState {
     const issuers: [string, KeyedEntry<IssuerState>][] = [];
-    for (const [k, e] of this.issuers.entries()) {
-      const v = e.value;
-      issuers.push([
-        k,
-        {
-          touched: e.touched,
-          value: {
-            open: v.open ? { ...v.open, sample: structuredClone(v.open.sample) } : null,
-            next: v.next,
-            streak: v.streak,
-            trend: { ...v.trend, counts: v.trend.counts.slice() },
-            running: { ...v.running, buckets: v.running.buckets.slice() },
-            releases: v.releases.map(([u, t]) => [u, t]),
-            kinds: { ...v.kinds },
-            first_mint: v.first_mint,
-            mints: v.mints,
-            scorer: v.scorer.snapshot(),
-            workloads: [...v.workloads].map(([w, s]) => [w, { ...s }]),
-            contexts: [...v.contexts],
-          },
-        },
-      ]);
-    }
+    for (const [k, e] of this.issuers.entries()) issuers.push([k, { touched: e.touched, value: this.storedIssuer(e.value, true) }]);
+    return { v: 2, ...this.sharedState(), issuers };
+  }
+
+  restore(input: MintRateSpikeState | MintRateSpikeStateV1): void {
+    const state = input.v === 1 ? this.upgrade(input) : input;
+    if (state.v !== 2) throw new TypeError('unsupported mint_rate_spike state version');
+    this.putShared(state);
+    this.sharedChanged = true;
+    this.issuers.load(state.issuers.map(([k, e]) => [k, { touched: e.touched, value: this.liveIssuer(e.value) }]));
+  }
+
+  /** State keys: the issuer; SHARED_STATE_KEY for the task's watermark progress and edge sketches. */
+  changedKeys(): string[] {
+    const keys = this.issuers.drainChanged().map(toStateKey);
+    if (this.sharedChanged) keys.push(SHARED_STATE_KEY);
+    this.sharedChanged = false;
+    return keys;
+  }
+
+  getKey(key: string): unknown {
+    const issuer = fromStateKey(key);
+    if (issuer !== undefined) return keyStateOf(this.issuers, issuer, (v) => this.storedIssuer(v, false));
+    return key === SHARED_STATE_KEY ? this.sharedState() : undefined;
+  }
+
+  putKey(key: string, state: unknown): void {
+    const issuer = fromStateKey(key);
+    if (issuer !== undefined) putKeyState(this.issuers, issuer, state, (v: IssuerState) => this.liveIssuer(v));
+    else if (key === SHARED_STATE_KEY) this.putShared(state as SharedState);
+  }
+
+  private sharedState(): SharedState {
     return {
-      v: 2,
       // JSON has no -Infinity: null stands for "nothing closed yet".
       closed_through: Number.isFinite(this.closedThrough) ? this.closedThrough : null,
       pending_late: this.pendingLate,
       late_events: this.lateEvents,
       edge_origin: this.edgeOrigin,
       edges: this.edges.snapshot(),
-      issuers,
     };
   }
 
-  restore(input: MintRateSpikeState | MintRateSpikeStateV1): void {
-    const state = input.v === 1 ? this.upgrade(input) : input;
-    if (state.v !== 2) throw new TypeError('unsupported mint_rate_spike state version');
+  private putShared(state: SharedState): void {
     this.closedThrough = typeof state.closed_through === 'number' ? state.closed_through : Number.NEGATIVE_INFINITY;
     this.pendingLate = state.pending_late;
     this.lateEvents = state.late_events;
     this.edgeOrigin = state.edge_origin;
     this.edges = MidasR.fromState(state.edges);
-    const fresh = new KeyedState<LiveIssuer>(this.config.max_issuers, this.config.issuer_idle_ttl_hours * HOUR_MS);
-    fresh.load(
-      state.issuers.map(([k, e]) => {
-        const v = e.value;
-        const live: LiveIssuer = {
-          open: v.open ? { ...v.open, fresh: v.open.fresh ?? 0, sample: structuredClone(v.open.sample) } : null,
-          next: v.next,
-          streak: v.streak,
-          trend: { ...v.trend, counts: v.trend.counts.slice() },
-          // A checkpoint from before the running windows starts them empty.
-          running: v.running ? { ...v.running, buckets: v.running.buckets.slice() } : newRunningState(this.sizeMs),
-          releases: v.releases ? v.releases.map(([u, t]) => [u, t]) : [],
-          kinds: { ...v.kinds },
-          first_mint: v.first_mint,
-          mints: v.mints,
-          scorer: RobustScorer.fromState(v.scorer, this.scorerOpts),
-          workloads: new Map(v.workloads.map(([w, s]) => [w, { ...s }])),
-          contexts: new Map(v.contexts),
-        };
-        return [k, { touched: e.touched, value: live }];
-      }),
-    );
-    this.issuers = fresh;
+  }
+
+  /** An issuer's JSON form; `copy`: share nothing with the live state (a snapshot outlives the call). */
+  private storedIssuer(v: LiveIssuer, copy: boolean): IssuerState {
+    return {
+      open: v.open ? { ...v.open, sample: copy ? structuredClone(v.open.sample) : v.open.sample.slice() } : null,
+      next: v.next,
+      streak: v.streak,
+      trend: { ...v.trend, counts: v.trend.counts.slice() },
+      running: { ...v.running, buckets: v.running.buckets.slice() },
+      releases: v.releases.map(([u, t]) => [u, t]),
+      kinds: { ...v.kinds },
+      first_mint: v.first_mint,
+      mints: v.mints,
+      scorer: v.scorer.snapshot(),
+      workloads: [...v.workloads].map(([w, s]) => [w, { ...s }]),
+      contexts: [...v.contexts],
+    };
+  }
+
+  private liveIssuer(v: IssuerState): LiveIssuer {
+    return {
+      open: v.open ? { ...v.open, fresh: v.open.fresh ?? 0, sample: structuredClone(v.open.sample) } : null,
+      next: v.next,
+      streak: v.streak,
+      trend: { ...v.trend, counts: v.trend.counts.slice() },
+      // A checkpoint from before the running windows starts them empty.
+      running: v.running ? { ...v.running, buckets: v.running.buckets.slice() } : newRunningState(this.sizeMs),
+      releases: v.releases ? v.releases.map(([u, t]) => [u, t]) : [],
+      kinds: { ...v.kinds },
+      first_mint: v.first_mint,
+      mints: v.mints,
+      scorer: RobustScorer.fromState(v.scorer, this.scorerOpts),
+      workloads: new Map(v.workloads.map(([w, s]) => [w, { ...s }])),
+      contexts: new Map(v.contexts),
+    };
   }
 
   size(): number {

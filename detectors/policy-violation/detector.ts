@@ -85,5 +85,13 @@ export function createPolicyViolation(config: PolicyViolationConfig): DetectorIn
     size(): number {
       return 0;
     },
+    // stateless: no key ever holds anything
+    changedKeys(): string[] {
+      return [];
+    },
+    getKey(): unknown {
+      return undefined;
+    },
+    putKey(): void {},
   };
 }

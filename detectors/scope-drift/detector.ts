@@ -11,8 +11,8 @@
  */
 import type { Severity } from '../../schemas/alert.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
-import { KeyedState } from '../../src/core/keyed-state.js';
-import type { AlertDraft, DetectorInstance } from '../types.js';
+import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey } from '../keyed-store.js';
+import { SHARED_STATE_KEY, type AlertDraft, type DetectorInstance } from '../types.js';
 import type { ScopeDriftConfig } from './config.js';
 import { scopeDriftMeta } from './meta.js';
 import { PRIVILEGE_SEVERITY, PRIVILEGE_WEIGHT, classifyScope, highestPrivilege } from './privilege.js';
@@ -114,7 +114,7 @@ function fromJson(j: IssuerJson): IssuerState {
 }
 
 export function createScopeDrift(config: ScopeDriftConfig): DetectorInstance<ScopeDriftSnapshot> {
-  const issuers = new KeyedState<IssuerState>(config.max_issuers, config.issuer_idle_ttl_hours * HOUR_MS);
+  const issuers = new KeyedStore<IssuerState>(config.max_issuers, config.issuer_idle_ttl_hours * HOUR_MS);
   const learningMs = config.learning_hours * HOUR_MS;
   const sensitivityOf = createSensitivityClassifier(mergeSensitivePatterns(config.sensitive_patterns));
   const rollouts = new RolloutTracker({
@@ -465,6 +465,22 @@ export function createScopeDrift(config: ScopeDriftConfig): DetectorInstance<Sco
     },
     size(): number {
       return issuers.size + rollouts.size;
+    },
+    /** State keys: the issuer; SHARED_STATE_KEY for the task's rollout waves and held alerts. */
+    changedKeys(): string[] {
+      const keys = issuers.drainChanged().map(toStateKey);
+      if (rollouts.takeChanged()) keys.push(SHARED_STATE_KEY);
+      return keys;
+    },
+    getKey(key: string): unknown {
+      const issuer = fromStateKey(key);
+      if (issuer !== undefined) return keyStateOf(issuers, issuer, toJson);
+      return key === SHARED_STATE_KEY && rollouts.size > 0 ? rollouts.snapshot() : undefined;
+    },
+    putKey(key: string, state: unknown): void {
+      const issuer = fromStateKey(key);
+      if (issuer !== undefined) putKeyState(issuers, issuer, state, fromJson);
+      else if (key === SHARED_STATE_KEY) rollouts.put(state as RolloutSnapshot);
     },
   };
 }

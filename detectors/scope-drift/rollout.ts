@@ -43,6 +43,8 @@ export class RolloutTracker {
   /** Rollout key (authority + scope) → its current wave; Map order is LRU order. */
   private gains = new Map<string, Gain>();
   private pending: PendingAlert[] = [];
+  /** Gains or pending alerts changed since the last takeChanged() (for the state changelog). */
+  private changed = false;
 
   constructor(private readonly opts: RolloutOptions) {}
 
@@ -52,6 +54,7 @@ export class RolloutTracker {
 
   /** `issuer` newly gained the scope behind `key` at `time`. */
   note(key: string, issuer: string, time: number): void {
+    this.changed = true;
     let g = this.gains.get(key);
     if (g && time - g.first > this.opts.windowMs) g = undefined; // an old wave: start a new one
     if (!g) g = { first: time, issuers: [] };
@@ -80,6 +83,7 @@ export class RolloutTracker {
   hold(draft: AlertDraft, keys: string[], time: number): AlertDraft[] {
     if (keys.every((k) => this.rolledOut(k, time))) return [];
     if (this.opts.holdMs <= 0) return [draft];
+    this.changed = true;
     this.pending.push({ due: time + this.opts.holdMs, keys, draft });
     return this.pending.length > this.opts.maxPending ? [this.pending.shift()!.draft] : [];
   }
@@ -93,12 +97,25 @@ export class RolloutTracker {
         if (p.due > watermark) keep.push(p);
         else if (!p.keys.every((k) => this.rolledOut(k, p.due))) out.push(p.draft);
       }
+      if (keep.length !== this.pending.length) this.changed = true;
       this.pending = keep;
     }
     // waves whose window and every hold that could still ask about them are over
     const horizon = watermark - this.opts.windowMs - this.opts.holdMs;
-    for (const [k, g] of this.gains) if (g.first < horizon) this.gains.delete(k);
+    for (const [k, g] of this.gains) {
+      if (g.first < horizon) {
+        this.gains.delete(k);
+        this.changed = true;
+      }
+    }
     return out;
+  }
+
+  /** Whether anything changed since the last call. */
+  takeChanged(): boolean {
+    const c = this.changed;
+    this.changed = false;
+    return c;
   }
 
   get size(): number {
@@ -115,5 +132,12 @@ export class RolloutTracker {
   restore(s: RolloutSnapshot | undefined): void {
     this.gains = new Map((s?.gains ?? []).map(([k, first, issuers]) => [k, { first, issuers: issuers.map(([i, t]) => [i, t] as [string, number]) }]));
     this.pending = (s?.pending ?? []).map((p) => ({ due: p.due, keys: [...p.keys], draft: p.draft }));
+    this.changed = true;
+  }
+
+  /** Install the state a changelog holds (not a change). */
+  put(s: RolloutSnapshot): void {
+    this.restore(s);
+    this.changed = false;
   }
 }

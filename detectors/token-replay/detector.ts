@@ -12,13 +12,13 @@
  */
 import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
 import { isoTime } from '../../src/core/time.js';
-import { KeyedState, type KeyedEntry } from '../../src/core/keyed-state.js';
+import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey, type KeyedEntry } from '../keyed-store.js';
 import { uaFamily } from '../ua-family.js';
-import { evidenceOf } from '../evidence.js';
-import type { AlertDraft, DetectorInstance } from '../types.js';
+import { EvidenceInterner, toTokenEvent, type Evidence } from '../interned-evidence.js';
+import { SHARED_STATE_KEY, type AlertDraft, type DetectorInstance } from '../types.js';
 import type { TokenReplayConfig } from './config.js';
 import { meta, type TokenReplayKind } from './meta.js';
-import { createNetworkResolver, type NetworkResolver } from '../network.js';
+import { createNetworkResolver, type NetworkInfo, type NetworkResolver } from '../network.js';
 
 /** Where a token was used from; unknown dimensions are left out and never count as different. */
 export interface TokenContext {
@@ -36,8 +36,9 @@ export interface TokenContext {
 }
 
 /**
- * A remembered event holds only what evidence needs (see evidenceOf): a token's record lives for
- * hours and most tokens never alert.
+ * A token's record as state JSON (snapshot, getKey) carries it. A remembered event holds only what
+ * evidence needs (see evidenceOf): a token's record lives for hours and most tokens never alert.
+ * Live, the detector keeps the compact form (Rec below).
  */
 export interface TokenRecord {
   kind: TokenKind;
@@ -72,6 +73,93 @@ export interface TokenReplayState {
 }
 
 export { uaFamily } from '../ua-family.js';
+
+/**
+ * A context as the detector keeps it: the resolved network is the resolver's shared object (one
+ * per IP), the other strings are interned; ip/network/network_name/external read through it.
+ */
+class Place implements TokenContext {
+  constructor(
+    public net: NetworkInfo | undefined,
+    public asn: string | undefined,
+    public ua_family: string | undefined,
+    public workload: string | undefined,
+    public first_seen: number,
+    public last_seen: number,
+  ) {}
+
+  get ip(): string | undefined {
+    return this.net?.ip;
+  }
+
+  get network(): string | undefined {
+    return this.net?.key;
+  }
+
+  get network_name(): string | undefined {
+    return this.net?.name;
+  }
+
+  get external(): boolean {
+    return this.net?.external ?? false;
+  }
+}
+
+const NO_PLACES: readonly Place[] = [];
+
+/** A token's live record (fixed shape; evidence compact, see interned-evidence.ts); TokenRecord is its JSON form. */
+class Rec {
+  kind: TokenKind = 'unknown';
+  one_time = false;
+  contexts_seen = 0;
+  uses = 0;
+  first_event: Evidence | undefined = undefined;
+  home: Place | undefined = undefined;
+  home_event: Evidence | undefined = undefined;
+  others: Place[] | undefined = undefined;
+  revoked_at: number | undefined = undefined;
+  revoke_event: Evidence | undefined = undefined;
+  minted_at: number | undefined = undefined;
+  mint_source: string | undefined = undefined;
+  expires_at: number | undefined = undefined;
+  first_use: { time: number; context: Place | undefined; event: Evidence } | undefined = undefined;
+  last_refresh: { time: number; context: Place | undefined } | undefined = undefined;
+  alerted: Partial<Record<TokenReplayKind, number>> | undefined = undefined;
+}
+
+function contextJson(c: Place): TokenContext {
+  const o: TokenContext = { external: c.external, first_seen: c.first_seen, last_seen: c.last_seen };
+  if (c.ip !== undefined) o.ip = c.ip;
+  if (c.network !== undefined) o.network = c.network;
+  if (c.network_name !== undefined) o.network_name = c.network_name;
+  if (c.asn !== undefined) o.asn = c.asn;
+  if (c.ua_family !== undefined) o.ua_family = c.ua_family;
+  if (c.workload !== undefined) o.workload = c.workload;
+  return o;
+}
+
+function recordJson(r: Rec): TokenRecord {
+  const o: TokenRecord = { kind: r.kind, one_time: r.one_time, contexts_seen: r.contexts_seen, uses: r.uses };
+  if (r.first_event !== undefined) o.first_event = toTokenEvent(r.first_event);
+  if (r.home !== undefined) o.home = contextJson(r.home);
+  if (r.home_event !== undefined) o.home_event = toTokenEvent(r.home_event);
+  if (r.others !== undefined) o.others = r.others.map(contextJson);
+  if (r.revoked_at !== undefined) o.revoked_at = r.revoked_at;
+  if (r.revoke_event !== undefined) o.revoke_event = toTokenEvent(r.revoke_event);
+  if (r.minted_at !== undefined) o.minted_at = r.minted_at;
+  if (r.mint_source !== undefined) o.mint_source = r.mint_source;
+  if (r.expires_at !== undefined) o.expires_at = r.expires_at;
+  if (r.first_use !== undefined) {
+    const u = r.first_use;
+    o.first_use = u.context !== undefined ? { time: u.time, context: contextJson(u.context), event: toTokenEvent(u.event) } : { time: u.time, event: toTokenEvent(u.event) };
+  }
+  if (r.last_refresh !== undefined) {
+    const l = r.last_refresh;
+    o.last_refresh = l.context !== undefined ? { time: l.time, context: contextJson(l.context) } : { time: l.time };
+  }
+  if (r.alerted !== undefined) o.alerted = { ...r.alerted };
+  return o;
+}
 
 const differsText = (a: string | undefined, b: string | undefined): boolean =>
   a !== undefined && b !== undefined && a.toLowerCase() !== b.toLowerCase();
@@ -109,46 +197,39 @@ function summarize(c: TokenContext | undefined): Record<string, unknown> | null 
 }
 
 /** Evidence oldest first, each event once, the trigger last. */
-function evidence(trigger: TokenEvent, ...context: (TokenEvent | undefined)[]): TokenEvent[] {
+function evidence(trigger: TokenEvent, ...context: (Evidence | undefined)[]): TokenEvent[] {
   const seen = new Set([trigger.event_id]);
-  const out: TokenEvent[] = [];
+  const kept: Evidence[] = [];
   for (const e of context) {
     if (e && !seen.has(e.event_id)) {
       seen.add(e.event_id);
-      out.push(e);
+      kept.push(e);
     }
   }
-  out.sort((a, b) => a.time - b.time);
+  kept.sort((a, b) => a.time - b.time);
+  const out = kept.map(toTokenEvent);
   out.push(trigger);
   return out;
-}
-
-/** A stored copy of a context (member by member: an object spread is several times slower). */
-function copyContext(c: TokenContext): TokenContext {
-  const o: TokenContext = { external: c.external, first_seen: c.first_seen, last_seen: c.last_seen };
-  if (c.ip !== undefined) o.ip = c.ip;
-  if (c.network !== undefined) o.network = c.network;
-  if (c.network_name !== undefined) o.network_name = c.network_name;
-  if (c.asn !== undefined) o.asn = c.asn;
-  if (c.ua_family !== undefined) o.ua_family = c.ua_family;
-  if (c.workload !== undefined) o.workload = c.workload;
-  return o;
 }
 
 const shortFp = (fp: string): string => `${fp.slice(0, 12)}…`;
 const iso = (t: number | undefined): string | null => (t === undefined ? null : isoTime(t));
 
 export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
-  private readonly tokens: KeyedState<TokenRecord>;
+  private readonly tokens: KeyedStore<Rec>;
   private readonly resolve: NetworkResolver;
+  /** Shared strings and evidence heads of this instance's records. */
+  private readonly interner = new EvidenceInterner();
   private readonly windowMs: number;
   private readonly graceMs: number;
   private readonly skewMs: number;
   private readonly maxLearnedSkewMs: number;
   private readonly skewBySource = new Map<string, number>();
+  /** skewBySource (the per-task shared state) changed since the last changedKeys(). */
+  private skewChanged = false;
 
   constructor(private readonly config: TokenReplayConfig) {
-    this.tokens = new KeyedState(config.max_tokens, config.token_idle_ttl_hours * 3_600_000);
+    this.tokens = new KeyedStore(config.max_tokens, config.token_idle_ttl_hours * 3_600_000);
     this.resolve = createNetworkResolver(config.egress_ranges, config.same_subnet_is_same_network);
     this.windowMs = config.context_window_minutes * 60_000;
     this.graceMs = config.refresh_grace_seconds * 1000;
@@ -172,14 +253,38 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   }
 
   snapshot(): TokenReplayState {
-    return structuredClone({ version: 1, tokens: this.tokens.toJSON(), skew: [...this.skewBySource] });
+    const tokens = this.tokens.toJSON().map(([fp, e]): [string, KeyedEntry<TokenRecord>] => [fp, { value: recordJson(e.value), touched: e.touched }]);
+    return structuredClone({ version: 1, tokens, skew: [...this.skewBySource] });
   }
 
   restore(state: TokenReplayState): void {
     if (state.version !== 1) throw new Error(`token_replay: unsupported state version ${String(state.version)}`);
-    this.tokens.load(structuredClone(state.tokens));
+    this.tokens.load(state.tokens.map(([fp, e]): [string, KeyedEntry<Rec>] => [fp, { value: this.fromJson(fp, e.value), touched: e.touched }]));
     this.skewBySource.clear();
     for (const [source, ms] of state.skew ?? []) this.skewBySource.set(source, ms);
+    this.skewChanged = true;
+  }
+
+  changedKeys(): string[] {
+    const keys = this.tokens.drainChanged().map(toStateKey);
+    if (this.skewChanged) keys.push(SHARED_STATE_KEY);
+    this.skewChanged = false;
+    return keys;
+  }
+
+  getKey(key: string): unknown {
+    const fp = fromStateKey(key);
+    if (fp !== undefined) return keyStateOf(this.tokens, fp, recordJson);
+    if (key !== SHARED_STATE_KEY || this.skewBySource.size === 0) return undefined;
+    return { skew: [...this.skewBySource] };
+  }
+
+  putKey(key: string, state: unknown): void {
+    const fp = fromStateKey(key);
+    if (fp !== undefined) return putKeyState(this.tokens, fp, state, (v: TokenRecord) => this.fromJson(fp, v));
+    if (key !== SHARED_STATE_KEY) return;
+    this.skewBySource.clear();
+    for (const [source, ms] of (state as { skew: [string, number][] }).skew) this.skewBySource.set(source, ms);
   }
 
   /**
@@ -194,68 +299,111 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   }
 
   /** A use logged before the token's mint (by another source) measures how far behind the observer's clock is. */
-  private learnSkew(rec: TokenRecord, event: TokenEvent): void {
-    if (rec.minted_at === undefined || rec.mint_source === event.source || event.time >= rec.minted_at) return;
-    const lead = Math.min(rec.minted_at - event.time, this.maxLearnedSkewMs);
-    if (lead > (this.skewBySource.get(event.source) ?? 0)) this.skewBySource.set(event.source, lead);
+  private learnSkew(rec: Rec, source: string, time: number): void {
+    if (rec.minted_at === undefined || rec.mint_source === source || time >= rec.minted_at) return;
+    const lead = Math.min(rec.minted_at - time, this.maxLearnedSkewMs);
+    if (lead > (this.skewBySource.get(source) ?? 0)) {
+      this.skewBySource.set(source, lead);
+      this.skewChanged = true;
+    }
+  }
+
+  /** The live record of a TokenRecord (state JSON). */
+  private fromJson(fp: string, j: TokenRecord): Rec {
+    const r = new Rec();
+    const ev = (e: TokenEvent | undefined): Evidence | undefined => (e === undefined ? undefined : this.interner.evidence(e, fp));
+    r.kind = this.interner.str(j.kind) as TokenKind;
+    r.one_time = j.one_time;
+    r.contexts_seen = j.contexts_seen;
+    r.uses = j.uses;
+    r.first_event = ev(j.first_event);
+    if (j.home !== undefined) r.home = this.placeOf(j.home);
+    r.home_event = this.sameEvidence(r.first_event, j.home_event) ?? ev(j.home_event);
+    if (j.others !== undefined) r.others = j.others.map((c) => this.placeOf(c));
+    r.revoked_at = j.revoked_at;
+    r.revoke_event = ev(j.revoke_event);
+    r.minted_at = j.minted_at;
+    r.mint_source = this.interner.opt(j.mint_source);
+    r.expires_at = j.expires_at;
+    if (j.first_use !== undefined) {
+      const u = j.first_use;
+      r.first_use = { time: u.time, context: u.context === undefined ? undefined : this.placeOf(u.context), event: this.sameEvidence(r.first_event, u.event) ?? ev(u.event)! };
+    }
+    if (j.last_refresh !== undefined) r.last_refresh = { time: j.last_refresh.time, context: j.last_refresh.context === undefined ? undefined : this.placeOf(j.last_refresh.context) };
+    if (j.alerted !== undefined) r.alerted = { ...j.alerted };
+    return r;
+  }
+
+  /** A context from state JSON; its network is the resolver's own object when the resolver still says the same. */
+  private placeOf(c: TokenContext): Place {
+    let net: NetworkInfo | undefined;
+    if (c.network !== undefined) {
+      const r = this.resolve(c.ip);
+      net = r !== undefined && r.ip === c.ip && r.key === c.network && r.name === c.network_name && r.external === c.external ? r : { ip: c.ip!, key: c.network, name: c.network_name!, external: c.external };
+    }
+    return new Place(net, this.interner.opt(c.asn), this.interner.opt(c.ua_family), this.interner.opt(c.workload), c.first_seen, c.last_seen);
+  }
+
+  /**
+   * The kept evidence of an event already kept as `have` (a token's first use is usually also its
+   * home event and its first redemption): one record for both.
+   */
+  private sameEvidence(have: Evidence | undefined, e: TokenEvent | undefined): Evidence | undefined {
+    return have !== undefined && e !== undefined && have.event_id === e.event_id && have.time === e.time ? have : undefined;
+  }
+
+  /** evidence of `event` for the record of `fp`, sharing the record's first event when it is the same. */
+  private keep(rec: Rec, fp: string, event: TokenEvent): Evidence {
+    return this.sameEvidence(rec.first_event, event) ?? this.interner.evidence(event, fp);
   }
 
   size(): number {
     return this.tokens.size;
   }
 
-  private record(fp: string, time: number): TokenRecord {
-    return this.tokens.touch(fp, time, () => ({
-      kind: 'unknown',
-      one_time: false,
-      contexts_seen: 0,
-      uses: 0,
-    }));
+  private record(fp: string, time: number): Rec {
+    return this.tokens.touch(fp, time, () => new Rec());
   }
 
-  private contextOf(event: TokenEvent): TokenContext | undefined {
+  private contextOf(event: TokenEvent): Place | undefined {
     const net = this.resolve(event.network?.ip);
     const workload = event.workload ? `${event.workload.kind}:${event.workload.id}` : undefined;
     // A service principal call ("ec2.amazonaws.com", no IP) is not a place the token lives.
     if (!net && workload === undefined) return undefined;
-    const c: TokenContext = { external: net?.external ?? false, first_seen: event.time, last_seen: event.time };
-    if (net) {
-      c.ip = net.ip;
-      c.network = net.key;
-      c.network_name = net.name;
-    }
-    if (event.network?.asn !== undefined) c.asn = event.network.asn;
-    const family = uaFamily(event.user_agent);
-    if (family !== undefined) c.ua_family = family;
-    if (workload !== undefined) c.workload = workload;
-    return c;
+    return new Place(net, event.network?.asn, uaFamily(event.user_agent), workload, event.time, event.time);
   }
 
-  private applySelf(rec: TokenRecord, event: TokenEvent, ctx: TokenContext | undefined, out: AlertDraft[]): void {
+  /** A stored copy of a context, its strings interned. */
+  private copyContext(c: Place): Place {
+    const i = this.interner;
+    return new Place(c.net, i.opt(c.asn), c.ua_family, i.opt(c.workload), c.first_seen, c.last_seen);
+  }
+
+  private applySelf(rec: Rec, event: TokenEvent, ctx: Place | undefined, out: AlertDraft[]): void {
     const fp = event.token.fp;
-    if (event.token.kind !== 'unknown') rec.kind = event.token.kind;
+    if (event.token.kind !== 'unknown' && event.token.kind !== rec.kind) rec.kind = this.interner.str(event.token.kind) as TokenKind;
     if (event.token.one_time === true) rec.one_time = true;
-    rec.first_event ??= event.action === 'mint' || event.action === 'use' ? evidenceOf(event) : undefined;
+    rec.first_event ??= event.action === 'mint' || event.action === 'use' ? this.interner.evidence(event, fp) : undefined;
     switch (event.action) {
       case 'mint':
         if (event.expires_at !== undefined) rec.expires_at = event.expires_at;
         if (rec.minted_at === undefined || event.time < rec.minted_at) {
           rec.minted_at = event.time;
-          rec.mint_source = event.source;
+          rec.mint_source = this.interner.str(event.source);
           // In event-time order a use logged before its mint arrives first: learn from it now.
           const u = rec.first_event;
-          if (u !== undefined && u.action === 'use') this.learnSkew(rec, u);
+          if (u !== undefined && u.head.action === 'use') this.learnSkew(rec, u.head.source, u.time);
         }
         // Re-issuing the same credential after a revoke (an access key set Active again) lifts the revocation.
         if (rec.revoked_at !== undefined && event.time > rec.revoked_at) {
-          delete rec.revoked_at;
-          delete rec.revoke_event;
+          rec.revoked_at = undefined;
+          rec.revoke_event = undefined;
         }
         // No context from the mint itself: the issuer sees the client from its own vantage point
         // (public egress, SDK of the token call), not where the token will be presented.
         return;
       case 'use':
-        this.learnSkew(rec, event);
+        this.learnSkew(rec, event.source, event.time);
         this.checkUse(rec, fp, event, ctx, event.expires_at, out);
         if (event.expires_at !== undefined) rec.expires_at = event.expires_at;
         this.observe(rec, fp, event, ctx, out);
@@ -263,7 +411,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
       case 'revoke':
         if (rec.revoked_at === undefined || event.time < rec.revoked_at) {
           rec.revoked_at = event.time;
-          rec.revoke_event = evidenceOf(event);
+          rec.revoke_event = this.keep(rec, fp, event);
         }
         return;
       case 'reuse_signal':
@@ -281,31 +429,31 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   }
 
   /** A mint whose parent is this token: a redemption/use of the parent, and a refresh. */
-  private applyParentUse(rec: TokenRecord, fp: string, event: TokenEvent, ctx: TokenContext | undefined, out: AlertDraft[]): void {
+  private applyParentUse(rec: Rec, fp: string, event: TokenEvent, ctx: Place | undefined, out: AlertDraft[]): void {
     // A rotating refresh token is minted by redeeming a rotating refresh token.
     if (event.token.kind === 'oauth_refresh' && event.token.one_time === true) {
       rec.one_time = true;
       if (rec.kind === 'unknown') rec.kind = 'oauth_refresh';
     }
-    rec.first_event ??= evidenceOf(event);
+    rec.first_event ??= this.interner.evidence(event, fp);
     this.checkUse(rec, fp, event, ctx, undefined, out);
     this.observe(rec, fp, event, ctx, out);
     if (rec.last_refresh === undefined || event.time >= rec.last_refresh.time) {
-      rec.last_refresh = ctx ? { time: event.time, context: copyContext(ctx) } : { time: event.time };
+      rec.last_refresh = { time: event.time, context: ctx ? this.copyContext(ctx) : undefined };
     }
   }
 
   /** Inside the refresh grace period and from the refreshing context. */
-  private inRefreshGrace(rec: TokenRecord, t: number, ctx: TokenContext | undefined): boolean {
+  private inRefreshGrace(rec: Rec, t: number, ctx: Place | undefined): boolean {
     const r = rec.last_refresh;
     return r !== undefined && t >= r.time && t - r.time < this.graceMs && sameContext(r.context, ctx);
   }
 
   private checkUse(
-    rec: TokenRecord,
+    rec: Rec,
     fp: string,
     event: TokenEvent,
-    ctx: TokenContext | undefined,
+    ctx: Place | undefined,
     ownExpiry: number | undefined,
     out: AlertDraft[],
   ): void {
@@ -353,10 +501,10 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   }
 
   private checkOneTime(
-    rec: TokenRecord,
+    rec: Rec,
     fp: string,
     event: TokenEvent,
-    ctx: TokenContext | undefined,
+    ctx: Place | undefined,
     grace: boolean,
     out: AlertDraft[],
   ): void {
@@ -365,7 +513,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
     if (first === undefined) {
       // A refused redemption did not consume the token.
       if (!failed) {
-        rec.first_use = ctx ? { time: event.time, context: copyContext(ctx), event: evidenceOf(event) } : { time: event.time, event: evidenceOf(event) };
+        rec.first_use = { time: event.time, context: ctx ? this.copyContext(ctx) : undefined, event: this.keep(rec, fp, event) };
         rec.uses = 1;
       }
       return;
@@ -389,16 +537,16 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   }
 
   /** Match a use's context against the known ones and remember a new one. The first use's context is the home. */
-  private observe(rec: TokenRecord, fp: string, event: TokenEvent, ctx: TokenContext | undefined, out: AlertDraft[]): void {
+  private observe(rec: Rec, fp: string, event: TokenEvent, ctx: Place | undefined, out: AlertDraft[]): void {
     if (!ctx) return;
     const t = event.time;
     if (!rec.home) {
-      rec.home = copyContext(ctx);
-      rec.home_event = evidenceOf(event);
+      rec.home = this.copyContext(ctx);
+      rec.home_event = this.keep(rec, fp, event);
       rec.contexts_seen = 1;
       return;
     }
-    const others = rec.others ?? [];
+    const others: readonly Place[] = rec.others ?? NO_PLACES;
     let match = sameContext(rec.home, ctx) ? rec.home : undefined;
     if (!match) {
       for (const c of others) {
@@ -412,31 +560,27 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
       match.last_seen = Math.max(match.last_seen, t);
       match.first_seen = Math.min(match.first_seen, t);
       // Fill in what the earlier observation did not know (an IP after a workload-only event).
-      match.ip ??= ctx.ip;
-      if (match.network === undefined && ctx.network !== undefined) {
-        match.network = ctx.network;
-        match.network_name = ctx.network_name;
-        match.external = ctx.external;
-      }
-      match.asn ??= ctx.asn;
+      match.net ??= ctx.net;
+      match.asn ??= this.interner.opt(ctx.asn);
       match.ua_family ??= ctx.ua_family;
-      match.workload ??= ctx.workload;
+      match.workload ??= this.interner.opt(ctx.workload);
       return;
     }
 
-    others.push(copyContext(ctx));
-    rec.others = others;
+    // concat: an exactly-sized array (push() onto [] reserves room for 16 more, per token)
+    const grown = others.concat(this.copyContext(ctx));
+    rec.others = grown;
     rec.contexts_seen++;
-    if (others.length > this.config.max_contexts_per_token - 1) {
+    if (grown.length > this.config.max_contexts_per_token - 1) {
       let oldest = 0;
-      for (let i = 1; i < others.length; i++) if (others[i]!.last_seen < others[oldest]!.last_seen) oldest = i;
-      others.splice(oldest, 1);
+      for (let i = 1; i < grown.length; i++) if (grown[i]!.last_seen < grown[oldest]!.last_seen) oldest = i;
+      grown.splice(oldest, 1);
     }
     // Whether a new context is a copy is judged by credential_context against what the issuer and
     // the workload use (a second context of one token alone pages for every NAT pool and phone).
   }
 
-  private suppressed(rec: TokenRecord, kind: TokenReplayKind, t: number): boolean {
+  private suppressed(rec: Rec, kind: TokenReplayKind, t: number): boolean {
     const last = rec.alerted?.[kind];
     if (last !== undefined && t - last < this.windowMs) return true;
     (rec.alerted ??= {})[kind] = t;
@@ -444,14 +588,14 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   }
 
   private draft(
-    rec: TokenRecord,
+    rec: Rec,
     fp: string,
     kind: TokenReplayKind,
     event: TokenEvent,
     d: Pick<AlertDraft, 'score' | 'summary' | 'events'> & Partial<Pick<AlertDraft, 'severity'>> & { baseline: Record<string, unknown> },
   ): AlertDraft {
-    const issuer = event.token.fp === fp ? event.issuer : rec.first_event?.issuer;
-    const subject = event.token.fp === fp ? event.subject : rec.first_event?.subject;
+    const issuer = event.token.fp === fp ? event.issuer : rec.first_event?.head.issuer;
+    const subject = event.token.fp === fp ? event.subject : rec.first_event?.head.subject;
     return {
       kind,
       ...(d.severity !== undefined && { severity: d.severity }),

@@ -31,7 +31,7 @@ export const KafkaConfig = z
         /** Kafka Streams-style repartition topics, named explicitly. */
         by_token: z.string().default('tokenwatch.repartition.by-token'),
         by_issuer: z.string().default('tokenwatch.repartition.by-issuer'),
-        /** Compacted topic of task checkpoints (detector state), keyed by repartition topic:partition. */
+        /** Compacted changelog of the detection tasks' state keys (task-state-store.ts). */
         changelog: z.string().default('tokenwatch.changelog'),
         partitions: z.number().int().positive().default(6).describe('partitions for the internal topics when created'),
         replication_factor: z.number().int().positive().default(1),
@@ -39,7 +39,9 @@ export const KafkaConfig = z
       .strict()
       .default({ alerts: 'tokenwatch.alerts', dead_letter: 'tokenwatch.dead-letter', by_token: 'tokenwatch.repartition.by-token', by_issuer: 'tokenwatch.repartition.by-issuer', changelog: 'tokenwatch.changelog', partitions: 6, replication_factor: 1 }),
     from_beginning: z.boolean().default(true),
-    checkpoint_interval_seconds: z.number().positive().default(30).describe('write a task checkpoint to the changelog topic at most this often'),
+    checkpoint_interval_seconds: z.number().positive().default(10).describe("write each task's changed state keys to the changelog at most this often (a restored task replays at most this much of its partition)"),
+    transaction_timeout_ms: z.number().int().positive().default(10_000).describe('Kafka transaction timeout: an instance killed mid-transaction holds read_committed readers back at most this long'),
+    commit_linger_ms: z.number().int().nonnegative().default(0).describe('longest a batch waits to share its Kafka transaction with other work of its partition (idle watermark records)'),
     sasl: z
       .object({
         mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
@@ -61,9 +63,9 @@ export const StoreConfig = z
     username: z.string().default('default'),
     password_env: z.string().default('CLICKHOUSE_PASSWORD'),
     tls: Tls.optional(),
-    max_batch_rows: z.number().int().positive().default(5000),
+    max_batch_rows: z.number().int().positive().default(20_000),
     // the Kafka runtime commits a batch only once its rows are stored: this bounds that wait
-    flush_interval_ms: z.number().int().positive().default(100).describe('longest a row waits before its insert (raise for fewer, larger inserts)'),
+    flush_interval_ms: z.number().int().positive().default(250).describe('longest a row waits before its insert (raise for fewer, larger inserts)'),
     max_queue_rows: z.number().int().positive().default(50_000),
     max_time_to_store_ms: z.number().int().positive().default(5000).describe('Kafka runner: pause consumption while the oldest unstored row is older than this (and while the queue is 80 % full)'),
     max_retries: z.number().int().nonnegative().default(8),
@@ -75,12 +77,13 @@ export type StoreConfig = z.infer<typeof StoreConfig>;
 
 export const EngineConfig = z
   .object({
-    reorder_max_delay_seconds: z.number().nonnegative().default(300).describe('watermark lag behind the newest event'),
+    reorder_max_delay_seconds: z.number().nonnegative().default(300).describe('most a slow or disordered source can hold the watermark behind the newest event; events further behind are late'),
+    source_min_disorder_seconds: z.number().nonnegative().default(1).describe("out-of-orderness assumed for a source before its own is learned (each source's watermark trails its newest event by the larger)"),
+    source_idle_seconds: z.number().positive().default(5).describe('Kafka runner: an input source (partition and format) without records for this much wall time stops holding the watermark'),
     reorder_max_buffered: z.number().int().positive().default(100_000),
     suppress_window_minutes: z.number().positive().default(60).describe('repeats of one alert key inside this window fold into one'),
     max_suppress_keys: z.number().int().positive().default(100_000),
     max_recent_event_ids: z.number().int().positive().default(200_000),
-    idle_flush_seconds: z.number().positive().default(10).describe('Kafka runner: advance watermarks of idle tasks after this much wall time without input'),
   })
   .strict();
 export type EngineConfig = z.infer<typeof EngineConfig>;

@@ -36,6 +36,8 @@ export class KeyedState<V> {
   /** `touched` of the most recently touched entry (an upper bound once that entry is gone). */
   private tailTouched = -Infinity;
   evicted = 0;
+  /** Told the key of every entry evicted (idle or over maxKeys), e.g. to write a changelog tombstone. */
+  onEvict?: (key: string) => void;
 
   constructor(
     readonly maxKeys: number,
@@ -69,6 +71,7 @@ export class KeyedState<V> {
       if (oldest !== undefined) {
         this.remove(oldest);
         this.evicted++;
+        this.onEvict?.(oldest.key);
       }
     }
     return value;
@@ -86,7 +89,9 @@ export class KeyedState<V> {
     if (this.ordered) {
       // every later entry was touched at or after this one: nothing past it is idle
       while (this.head !== undefined && this.head.touched < cutoff) {
-        this.remove(this.head);
+        const e = this.head;
+        this.remove(e);
+        this.onEvict?.(e.key);
         n++;
       }
     } else {
@@ -97,6 +102,7 @@ export class KeyedState<V> {
         const next = e.next;
         if (e.touched < cutoff) {
           this.remove(e);
+          this.onEvict?.(e.key);
           n++;
         } else {
           if (e.touched < prev) ordered = false;

@@ -7,6 +7,11 @@ export class MinHeap<T> {
 
   constructor(private readonly before: (x: T, y: T) => boolean) {}
 
+  /** The items in heap order (not sorted); do not modify. */
+  get items(): readonly T[] {
+    return this.a;
+  }
+
   get size(): number {
     return this.a.length;
   }

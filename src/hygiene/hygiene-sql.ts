@@ -217,7 +217,7 @@ export function hygieneFindingsSelect(db: string, ref: string): string {
     detail: `concat(toString(uses), ' uses by a person (', agent, ') of a service identity')`,
     from: `(
   SELECT token_fp, any(toString(token_kind)) AS kind_s, any(toString(issuer)) AS issuer_s, any(subject) AS subject_s,
-    any(toString(service)) AS service_s, any(user_agent) AS agent, count() AS uses, max(${secs('time')}) AS last_s
+    any(toString(service)) AS service_s, any(user_agent) AS agent, uniqExact(event_id) AS uses, max(${secs('time')}) AS last_s
   FROM ${db}.token_events
   WHERE action = 'use' AND ${serviceIdentity} AND ${humanSignal}
   GROUP BY token_fp
@@ -254,7 +254,7 @@ export function revocationLatencySelect(db: string): string {
   toUInt32(max(time_s)) AS last_s
 FROM (
   SELECT service_s AS service, token_fp, outcome_s AS outcome, time_s, time_s - revoked_s AS delay_s
-  FROM (SELECT token_fp, toString(service) AS service_s, toString(outcome) AS outcome_s, ${secs('time')} AS time_s FROM ${db}.token_events WHERE action = 'use') AS uses
+  FROM (SELECT token_fp, toString(any(service)) AS service_s, toString(any(outcome)) AS outcome_s, ${secs('any(time)')} AS time_s FROM ${db}.token_events WHERE action = 'use' GROUP BY event_id, token_fp) AS uses
   INNER JOIN (
     SELECT token_fp, ${secs('assumeNotNull(revoked_at)')} AS revoked_s FROM ${db}.token_inventory FINAL WHERE isNotNull(revoked_at)
   ) AS revoked USING (token_fp)

@@ -2,10 +2,17 @@
  * The token inventory: every token seen, its issuer, owner, scopes, lifetime, first and last
  * use, services and networks, revocation. Bounded (max tokens, least recently seen evicted);
  * records changed since the last drain are handed to sinks (ReplacingMergeTree keyed by fp).
+ *
+ * Packed (issue 8: heap per live token): a token is a slot index into typed-array columns, not an
+ * object. Times are Float64 (NaN: unknown); strings (kind, issuer, subject, authority, minted_by)
+ * are ids in a reference-counted table shared by all tokens; each of the five small sets is one
+ * id of an interned set (see interned-strings.ts); the fingerprint is four 32-bit words
+ * (fingerprint-slots.ts). InventoryRecord objects are built only when read (get, drainDirty).
  */
-import type { TokenEvent } from '../../schemas/token-event.js';
+import type { Platform, TokenEvent, TokenKind } from '../../schemas/token-event.js';
 import type { InventoryRecord } from './inventory-record.js';
-import { KeyedState } from '../core/keyed-state.js';
+import { FingerprintSlots, growInt32 } from './fingerprint-slots.js';
+import { NONE, SetTable, StringTable } from './interned-strings.js';
 
 export interface InventoryOptions {
   maxTokens: number;
@@ -15,91 +22,225 @@ export interface InventoryOptions {
 
 export const DEFAULT_INVENTORY_OPTIONS: InventoryOptions = { maxTokens: 200_000, maxSetSize: 16 };
 
-/**
- * `arr` with `v` appended, as a new exactly-sized array (`arr` itself when there is nothing to
- * add). Values are added rarely, records live long, and an array grown by push() reserves room
- * for 16 more elements: across five such sets per token that was most of a record's heap.
- */
-function addBounded<T>(arr: T[], v: T | undefined, max: number): T[] {
-  if (v === undefined || arr.length >= max || arr.includes(v)) return arr;
-  const out = new Array<T>(arr.length + 1);
-  for (let i = 0; i < arr.length; i++) out[i] = arr[i]!;
-  out[arr.length] = v;
-  return out;
-}
+/** Float64 columns, by index. `version` is always `last_seen` (both the max event time seen) and is not stored. */
+const FIRST_SEEN = 0;
+const LAST_SEEN = 1;
+const MINTED_AT = 2;
+const EXPIRES_AT = 3;
+const FIRST_USE = 4;
+const LAST_USE = 5;
+const REVOKED_AT = 6;
+const TIMES = 7;
+
+/** String-id columns (StringTable ids). */
+const KIND = 0;
+const ISSUER = 1;
+const SUBJECT = 2;
+const AUTHORITY = 3;
+const MINTED_BY = 4;
+const STRINGS = 5;
+
+/** Set-id columns (SetTable ids). */
+const SCOPES = 0;
+const AUDIENCE = 1;
+const SERVICES = 2;
+const NETWORKS = 3;
+const PLATFORMS = 4;
+const SETS = 5;
+
+const optional = (t: number): number | undefined => (Number.isNaN(t) ? undefined : t);
 
 export class TokenInventory {
-  /** By fp, least recently seen evicted first; no idle TTL (a token stays until pushed out). */
-  private readonly records: KeyedState<InventoryRecord>;
-  private readonly dirty = new Set<string>();
+  private readonly slots: FingerprintSlots;
+  private readonly strings = new StringTable();
+  private readonly sets = new SetTable(this.strings);
+  /** slot * TIMES + column */
+  private times: Float64Array;
+  /** slot * STRINGS + column */
+  private stringIds: Int32Array;
+  /** slot * SETS + column */
+  private setIds: Int32Array;
+  private useCounts: Uint32Array;
+  private dirtyFlags: Uint8Array;
+  /** Slots marked dirty since the last drain, in marking order (a slot evicted and reused may appear twice: the flag decides). */
+  private dirtyList: number[] = [];
+  evicted = 0;
 
   constructor(private readonly opts: InventoryOptions = DEFAULT_INVENTORY_OPTIONS) {
-    this.records = new KeyedState(opts.maxTokens, Infinity);
+    this.slots = new FingerprintSlots(opts.maxTokens);
+    const n = this.slots.capacity;
+    this.times = new Float64Array(n * TIMES);
+    this.stringIds = new Int32Array(n * STRINGS);
+    this.setIds = new Int32Array(n * SETS);
+    this.useCounts = new Uint32Array(n);
+    this.dirtyFlags = new Uint8Array(n);
   }
 
   get size(): number {
-    return this.records.size;
+    return this.slots.size;
   }
 
-  get evicted(): number {
-    return this.records.evicted;
+  /** Distinct strings and sets (of two or more) held for all tokens: for tests and telemetry. */
+  get internedCounts(): { strings: number; sets: number } {
+    return { strings: this.strings.size, sets: this.sets.tableSize };
   }
 
   get(fp: string): InventoryRecord | undefined {
-    return this.records.get(fp);
+    const slot = this.slots.find(fp);
+    return slot < 0 ? undefined : this.recordOf(slot, fp);
   }
 
   observe(e: TokenEvent): void {
     const fp = e.token.fp;
-    const r = this.records.touch(fp, e.time, () => ({
-      token_fp: fp, kind: e.token.kind, scopes: [], audience: [], first_seen: e.time, last_seen: e.time, use_count: 0, services: [], networks: [], platforms: [], version: e.time,
-    }));
-    this.dirty.add(fp);
+    const slot = this.slotFor(fp, e);
+    if (this.dirtyFlags[slot] === 0) {
+      this.dirtyFlags[slot] = 1;
+      this.dirtyList.push(slot);
+    }
+    const t = slot * TIMES;
+    const s = slot * STRINGS;
     const max = this.opts.maxSetSize;
-    if (r.kind === 'unknown' && e.token.kind !== 'unknown') r.kind = e.token.kind;
-    r.issuer ??= e.issuer;
-    r.subject ??= e.subject;
-    r.authority ??= e.authority;
-    r.first_seen = Math.min(r.first_seen, e.time);
-    r.last_seen = Math.max(r.last_seen, e.time);
-    r.version = Math.max(r.version, e.time);
-    r.platforms = addBounded(r.platforms, e.platform, max);
-    for (const s of e.scopes_granted ?? e.scopes_used ?? []) r.scopes = addBounded(r.scopes, s, max * 4);
-    for (const a of e.audience ?? []) r.audience = addBounded(r.audience, a, max);
-    if (e.expires_at !== undefined) r.expires_at = e.expires_at;
+    if (e.token.kind !== 'unknown' && this.strings.value(this.stringIds[s + KIND]!) === 'unknown') this.setString(s + KIND, e.token.kind);
+    if (e.issuer !== undefined && this.stringIds[s + ISSUER] === NONE) this.setString(s + ISSUER, e.issuer);
+    if (e.subject !== undefined && this.stringIds[s + SUBJECT] === NONE) this.setString(s + SUBJECT, e.subject);
+    if (e.authority !== undefined && this.stringIds[s + AUTHORITY] === NONE) this.setString(s + AUTHORITY, e.authority);
+    const times = this.times;
+    if (e.time < times[t + FIRST_SEEN]!) times[t + FIRST_SEEN] = e.time;
+    if (e.time > times[t + LAST_SEEN]!) times[t + LAST_SEEN] = e.time;
+    this.addToSet(slot, PLATFORMS, e.platform, max);
+    const scopes = e.scopes_granted ?? e.scopes_used;
+    if (scopes !== undefined) for (const v of scopes) this.addToSet(slot, SCOPES, v, max * 4);
+    if (e.audience !== undefined) for (const v of e.audience) this.addToSet(slot, AUDIENCE, v, max);
+    if (e.expires_at !== undefined) times[t + EXPIRES_AT] = e.expires_at;
     switch (e.action) {
       case 'mint':
-        r.minted_at ??= e.time;
-        r.minted_by ??= e.minted_by;
+        if (Number.isNaN(times[t + MINTED_AT]!)) times[t + MINTED_AT] = e.time;
+        if (e.minted_by !== undefined && this.stringIds[s + MINTED_BY] === NONE) this.setString(s + MINTED_BY, e.minted_by);
         break;
       case 'use':
-        r.use_count++;
-        r.first_use = r.first_use === undefined ? e.time : Math.min(r.first_use, e.time);
-        r.last_use = r.last_use === undefined ? e.time : Math.max(r.last_use, e.time);
-        r.services = addBounded(r.services, e.service, max);
-        r.networks = addBounded(r.networks, e.network?.ip ?? e.network?.label, max);
+        this.useCounts[slot]!++;
+        // NaN compares false: the first use sets both
+        if (!(e.time >= times[t + FIRST_USE]!)) times[t + FIRST_USE] = e.time;
+        if (!(e.time <= times[t + LAST_USE]!)) times[t + LAST_USE] = e.time;
+        this.addToSet(slot, SERVICES, e.service, max);
+        this.addToSet(slot, NETWORKS, e.network?.ip ?? e.network?.label, max);
         break;
       case 'revoke':
-        r.revoked_at = r.revoked_at === undefined ? e.time : Math.min(r.revoked_at, e.time);
+        if (!(e.time >= times[t + REVOKED_AT]!)) times[t + REVOKED_AT] = e.time;
         break;
       case 'reuse_signal':
         break;
     }
-    if (r.minted_at !== undefined && r.expires_at !== undefined) r.lifetime_ms = r.expires_at - r.minted_at;
   }
 
-  /** Records changed since the last call (copies, safe to hand to an async sink). */
+  /** Records changed since the last call (new objects, safe to hand to an async sink). */
   drainDirty(): InventoryRecord[] {
     const out: InventoryRecord[] = [];
-    for (const fp of this.dirty) {
-      const r = this.records.get(fp); // undefined when evicted since
-      if (r) out.push({ ...r, scopes: [...r.scopes], audience: [...r.audience], services: [...r.services], networks: [...r.networks], platforms: [...r.platforms] });
+    for (const slot of this.dirtyList) {
+      if (this.dirtyFlags[slot] === 0) continue; // evicted since, or listed twice
+      this.dirtyFlags[slot] = 0;
+      out.push(this.recordOf(slot, this.slots.fingerprint(slot)));
     }
-    this.dirty.clear();
+    this.dirtyList = [];
     return out;
   }
 
   get dirtyCount(): number {
-    return this.dirty.size;
+    return this.dirtyList.length;
+  }
+
+  /** The token's slot, touched; a new one (evicting the least recently seen when full) for a new token. */
+  private slotFor(fp: string, e: TokenEvent): number {
+    const found = this.slots.find(fp);
+    if (found >= 0) {
+      this.slots.touch(found);
+      return found;
+    }
+    if (this.slots.size >= this.opts.maxTokens) this.evict(this.slots.oldest());
+    const slot = this.slots.insert(fp);
+    if (this.slots.capacity > this.useCounts.length) this.grow(this.slots.capacity);
+    const t = slot * TIMES;
+    this.times.fill(Number.NaN, t, t + TIMES);
+    this.times[t + FIRST_SEEN] = e.time;
+    this.times[t + LAST_SEEN] = e.time;
+    this.stringIds.fill(NONE, slot * STRINGS, (slot + 1) * STRINGS);
+    this.stringIds[slot * STRINGS + KIND] = this.strings.acquire(e.token.kind);
+    this.setIds.fill(NONE, slot * SETS, (slot + 1) * SETS);
+    this.useCounts[slot] = 0;
+    this.dirtyFlags[slot] = 0;
+    return slot;
+  }
+
+  private evict(slot: number): void {
+    for (let i = slot * STRINGS; i < (slot + 1) * STRINGS; i++) this.strings.release(this.stringIds[i]!);
+    for (let i = slot * SETS; i < (slot + 1) * SETS; i++) this.sets.release(this.setIds[i]!);
+    this.dirtyFlags[slot] = 0;
+    this.slots.remove(slot);
+    this.evicted++;
+  }
+
+  private setString(at: number, v: string): void {
+    const id = this.strings.acquire(v);
+    this.strings.release(this.stringIds[at]!);
+    this.stringIds[at] = id;
+  }
+
+  private addToSet(slot: number, col: number, v: string | undefined, max: number): void {
+    const at = slot * SETS + col;
+    this.setIds[at] = this.sets.add(this.setIds[at]!, v, max);
+  }
+
+  private grow(n: number): void {
+    const times = new Float64Array(n * TIMES);
+    times.set(this.times);
+    this.times = times;
+    this.stringIds = growInt32(this.stringIds, n * STRINGS);
+    this.setIds = growInt32(this.setIds, n * SETS);
+    const uses = new Uint32Array(n);
+    uses.set(this.useCounts);
+    this.useCounts = uses;
+    const dirty = new Uint8Array(n);
+    dirty.set(this.dirtyFlags);
+    this.dirtyFlags = dirty;
+  }
+
+  private recordOf(slot: number, fp: string): InventoryRecord {
+    const t = slot * TIMES;
+    const s = slot * STRINGS;
+    const sets = slot * SETS;
+    const str = (col: number): string | undefined => this.strings.value(this.stringIds[s + col]!);
+    const r: InventoryRecord = {
+      token_fp: fp,
+      kind: str(KIND) as TokenKind,
+      scopes: this.sets.values(this.setIds[sets + SCOPES]!),
+      audience: this.sets.values(this.setIds[sets + AUDIENCE]!),
+      first_seen: this.times[t + FIRST_SEEN]!,
+      last_seen: this.times[t + LAST_SEEN]!,
+      use_count: this.useCounts[slot]!,
+      services: this.sets.values(this.setIds[sets + SERVICES]!),
+      networks: this.sets.values(this.setIds[sets + NETWORKS]!),
+      platforms: this.sets.values(this.setIds[sets + PLATFORMS]!) as Platform[],
+      version: this.times[t + LAST_SEEN]!,
+    };
+    const issuer = str(ISSUER);
+    if (issuer !== undefined) r.issuer = issuer;
+    const subject = str(SUBJECT);
+    if (subject !== undefined) r.subject = subject;
+    const authority = str(AUTHORITY);
+    if (authority !== undefined) r.authority = authority;
+    const mintedBy = str(MINTED_BY);
+    if (mintedBy !== undefined) r.minted_by = mintedBy;
+    const mintedAt = optional(this.times[t + MINTED_AT]!);
+    if (mintedAt !== undefined) r.minted_at = mintedAt;
+    const expiresAt = optional(this.times[t + EXPIRES_AT]!);
+    if (expiresAt !== undefined) r.expires_at = expiresAt;
+    if (mintedAt !== undefined && expiresAt !== undefined) r.lifetime_ms = expiresAt - mintedAt;
+    const firstUse = optional(this.times[t + FIRST_USE]!);
+    if (firstUse !== undefined) r.first_use = firstUse;
+    const lastUse = optional(this.times[t + LAST_USE]!);
+    if (lastUse !== undefined) r.last_use = lastUse;
+    const revokedAt = optional(this.times[t + REVOKED_AT]!);
+    if (revokedAt !== undefined) r.revoked_at = revokedAt;
+    return r;
   }
 }

@@ -52,6 +52,24 @@ export const DEFAULT_ENGINE_OPTIONS: Omit<EngineOptions, 'detectors'> = {
   advanceEveryMs: 60_000,
 };
 
+/**
+ * One entry of a task's key-level state (Kafka Streams' key-value store as its changelog sees it):
+ * `value` undefined is a deletion (a tombstone on the changelog). Keys:
+ *   d/<detector>/<key>  a detector's state for one of its keys (DetectorInstance.getKey)
+ *   s/<detector>:<dedup key>  a suppression window (the first alert's time and id)
+ *   p/<event id>  an event consumed but still held for ordering (not yet seen by detectors)
+ *   c  the engine's clock: released watermark, newest event, last detector advance
+ */
+export interface StateEntry {
+  key: string;
+  value: unknown;
+}
+
+const SUPPRESS = 's/';
+const HELD = 'p/';
+const CLOCK = 'c';
+const DETECTOR = 'd/';
+
 export interface EngineStats {
   events_in: number;
   duplicates: number;
@@ -85,9 +103,20 @@ export class DetectionEngine {
   private lastAdvance = -Infinity;
   private readonly counters = { events_in: 0, duplicates: 0, suppressed: 0 };
   private readonly alertsPerDetector: Record<string, number> = {};
+  /** Change tracking for drainStateChanges(), from its first call on (the embedded runner never pays for it). */
+  private tracking = false;
+  private readonly suppressChanged = new Set<string>();
+  /** Held events not yet written as state / written and still held / written and released since. */
+  private heldNew = new Map<string, TokenEvent>();
+  private readonly heldWritten = new Set<string>();
+  private releasedWritten: string[] = [];
+  private clockWritten = '';
 
   constructor(private readonly opts: EngineOptions) {
     this.lastAlertAt = new KeyedState(opts.maxSuppressKeys, opts.suppressWindowMs);
+    this.lastAlertAt.onEvict = (key) => {
+      if (this.tracking) this.suppressChanged.add(key);
+    };
     this.tasks = opts.detectors
       .filter((d) => !opts.keyBy || opts.keyBy.includes(d.definition.meta.key_by))
       .map((d) => ({ definition: d.definition, instance: d.definition.create(d.config) }));
@@ -112,7 +141,9 @@ export class DetectionEngine {
         this.recentHead = 0;
       }
     }
-    return this.process(this.buffer.push(ev));
+    const ready = this.buffer.push(ev);
+    if (this.tracking && !ready.includes(ev)) this.heldNew.set(ev.event_id, ev);
+    return this.process(ready);
   }
 
   /**
@@ -123,6 +154,16 @@ export class DetectionEngine {
     const alerts = this.process(this.buffer.releaseUpTo(wm));
     this.advanceDetectors(wm, alerts, true);
     return alerts;
+  }
+
+  /**
+   * The task's sources moved the watermark (watermark-tracker.ts): release buffered events up to
+   * `wm` in event-time order. Detector windows close on the usual cadence (advanceEveryMs), so
+   * calling this after every batch costs nothing when nothing is released.
+   */
+  releaseTo(wm: number): Alert[] {
+    if (!(wm > this.buffer.watermark)) return [];
+    return this.process(this.buffer.releaseUpTo(wm));
   }
 
   /** End of a bounded input: release everything and close all windows `horizonMs` past the last event. */
@@ -139,6 +180,7 @@ export class DetectionEngine {
   private process(ready: TokenEvent[]): Alert[] {
     const alerts: Alert[] = [];
     for (const ev of ready) {
+      if (this.tracking && !this.heldNew.delete(ev.event_id) && this.heldWritten.delete(ev.event_id)) this.releasedWritten.push(ev.event_id);
       this.opts.inventory?.observe(ev);
       this.opts.observer?.observeEvent(ev);
       for (const t of this.tasks) {
@@ -175,6 +217,7 @@ export class DetectionEngine {
     this.lastAlertAt.delete(key); // re-touch with this alert's time as the start of a new window
     const alert = buildAlert(t.definition.meta, draft);
     this.lastAlertAt.touch(key, time, () => ({ at: time, alertId: alert.alert_id }));
+    if (this.tracking) this.suppressChanged.add(key);
     const id = t.definition.meta.id;
     this.alertsPerDetector[id] = (this.alertsPerDetector[id] ?? 0) + 1;
     out.push(alert);
@@ -194,6 +237,71 @@ export class DetectionEngine {
     };
   }
 
+  /**
+   * Key-level state changed since the last call (the first call returns all of it), for the
+   * task's changelog: only what a batch touched is written, in the same transaction as the
+   * offsets that caused it.
+   */
+  drainStateChanges(): StateEntry[] {
+    const out: StateEntry[] = [];
+    if (!this.tracking) {
+      this.tracking = true;
+      for (const [key] of this.lastAlertAt.entries()) this.suppressChanged.add(key);
+      for (const ev of this.buffer.held()) this.heldNew.set(ev.event_id, ev);
+    }
+    for (const t of this.tasks) {
+      const id = t.definition.meta.id;
+      for (const key of t.instance.changedKeys()) out.push({ key: `${DETECTOR}${id}/${key}`, value: t.instance.getKey(key) });
+    }
+    for (const key of this.suppressChanged) out.push({ key: SUPPRESS + key, value: this.lastAlertAt.get(key) });
+    this.suppressChanged.clear();
+    for (const [id, ev] of this.heldNew) {
+      out.push({ key: HELD + id, value: ev });
+      this.heldWritten.add(id);
+    }
+    this.heldNew = new Map();
+    for (const id of this.releasedWritten) out.push({ key: HELD + id, value: undefined });
+    this.releasedWritten = [];
+    const { released, maxSeen } = this.buffer.clock();
+    const clock = { released: finiteOrNull(released), max_seen: finiteOrNull(maxSeen), last_advance: finiteOrNull(this.lastAdvance) };
+    const text = JSON.stringify(clock);
+    if (text !== this.clockWritten) {
+      this.clockWritten = text;
+      out.push({ key: CLOCK, value: clock });
+    }
+    return out;
+  }
+
+  /**
+   * Resume from the latest value of every state key (a changelog read from its beginning), before
+   * any event: detector keys, suppression windows, held events, the clock.
+   */
+  restoreState(entries: Iterable<readonly [string, unknown]>): void {
+    const byId = new Map(this.tasks.map((t) => [t.definition.meta.id as string, t]));
+    const held: TokenEvent[] = [];
+    let clock: { released: number | null; max_seen: number | null; last_advance: number | null } | undefined;
+    for (const [key, value] of entries) {
+      if (key.startsWith(DETECTOR)) {
+        const rest = key.slice(DETECTOR.length);
+        const slash = rest.indexOf('/');
+        byId.get(rest.slice(0, slash))?.instance.putKey(rest.slice(slash + 1), value);
+      } else if (key.startsWith(SUPPRESS)) {
+        const v = value as { at: number; alertId: string };
+        this.lastAlertAt.touch(key.slice(SUPPRESS.length), v.at, () => ({ at: v.at, alertId: v.alertId }));
+      } else if (key.startsWith(HELD)) {
+        held.push(value as TokenEvent);
+        this.heldWritten.add(key.slice(HELD.length));
+      } else if (key === CLOCK) {
+        clock = value as typeof clock;
+      }
+    }
+    const num = (v: number | null | undefined): number => (typeof v === 'number' ? v : -Infinity);
+    this.buffer.restore({ released: num(clock?.released), maxSeen: num(clock?.max_seen) }, held);
+    this.lastAdvance = num(clock?.last_advance);
+    this.tracking = true;
+    this.clockWritten = JSON.stringify(clock ?? null);
+  }
+
   /** Detector state, for checkpoints (JSON-serializable). */
   snapshot(): Record<string, unknown> {
     return Object.fromEntries(this.tasks.map((t) => [t.definition.meta.id, t.instance.snapshot()]));
@@ -207,3 +315,5 @@ export class DetectionEngine {
     }
   }
 }
+
+const finiteOrNull = (n: number): number | null => (Number.isFinite(n) ? n : null);

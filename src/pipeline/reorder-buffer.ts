@@ -63,6 +63,26 @@ export class ReorderBuffer {
     return out;
   }
 
+  /** Events still held (any order). */
+  held(): readonly TokenEvent[] {
+    return this.heap.items;
+  }
+
+  /** Where the buffer stood, for a changelog. */
+  clock(): { released: number; maxSeen: number } {
+    return { released: this.released, maxSeen: this.maxSeen };
+  }
+
+  /** Resume from clock() and the held events (a task restored from its changelog). */
+  restore(clock: { released: number; maxSeen: number }, held: readonly TokenEvent[]): void {
+    this.released = clock.released;
+    this.maxSeen = clock.maxSeen;
+    for (const ev of held) {
+      this.heap.push(ev);
+      if (ev.time > this.maxSeen) this.maxSeen = ev.time;
+    }
+  }
+
   /** End of input: release everything. */
   drain(out: TokenEvent[] = []): TokenEvent[] {
     while (this.heap.size > 0) out.push(this.heap.pop()!);

@@ -27,6 +27,8 @@ import { IncidentBuilder } from '../incidents/incident-builder.js';
 import { writeIncidentsNdjson } from '../incidents/incident-ndjson.js';
 import type { Incident } from '../../schemas/incident.js';
 import { PlausibleTimeGuard, plausibleTimeOptions } from '../pipeline/plausible-time.js';
+import { SourceClock } from '../pipeline/source-clock.js';
+import { WatermarkTracker } from '../pipeline/watermark-tracker.js';
 
 /** Where alerts, inventory and events are stored (ClickHouse embedded or server). */
 export interface ReplayStore {
@@ -114,6 +116,10 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const enrich = enrichStageFor(cfg.enrich); // IP → ASN/country/cloud, between normalize and the engine
   // implausible event times are dead-lettered before they can move the watermark
   const plausible = new PlausibleTimeGuard(plausibleTimeOptions(cfg.limits));
+  // one clock per (input, format): the engine releases an event once every source has passed it
+  const clocks = new Map<string, SourceClock>();
+  const watermarks = new WatermarkTracker();
+  const clockOptions = { minBoundMs: cfg.engine.source_min_disorder_seconds * 1000, maxBoundMs: cfg.engine.reorder_max_delay_seconds * 1000 };
   const s: ReplaySummary = {
     records: 0, events: 0, invalid: 0, invalid_by_code: {}, events_by_source: {}, records_by_source: {},
     alerts: 0, alerts_by_detector: {}, incidents: 0, duplicates: 0, late_events: 0, tokens_in_inventory: 0, elapsed_ms: 0,
@@ -184,7 +190,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     // decompressed (gzip/zstd) and unwrapped from envelopes before format detection
     records: () => openRecords(readRecords(input.source, input.name, { ...DEFAULT_FILE_SOURCE_OPTIONS, progress: read, maxDecompressedBytes: cfg.limits.max_decompressed_file_bytes }), limits, opening),
   }));
-  for await (const { item: { rec, result } } of mergeDecodedInputs(inputs, decodeRecord)) {
+  for await (const { input, item: { rec, result } } of mergeDecodedInputs(inputs, decodeRecord)) {
     s.records++;
     if (rec.origin.envelope !== undefined) s.records_by_envelope[rec.origin.envelope] = (s.records_by_envelope[rec.origin.envelope] ?? 0) + 1;
     if (!result.ok) {
@@ -194,6 +200,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     s.records_by_source[result.format] = (s.records_by_source[result.format] ?? 0) + 1;
     if (result.events.length === 0) s.skipped_no_credential++;
     let implausible: TokenwatchError | undefined;
+    const sourceId = `${input}/${result.format}`;
+    let clock = clocks.get(sourceId);
     for (const ev of result.events) {
       const bad = plausible.check(ev);
       if (bad) {
@@ -204,7 +212,16 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
       s.events++;
       s.events_by_source[ev.source] = (s.events_by_source[ev.source] ?? 0) + 1;
       if (opts.store?.writeEvents && cfg.store.write_events) pendingEvents.push(ev);
+      if (clock === undefined) {
+        clocks.set(sourceId, (clock = new SourceClock(clockOptions)));
+        watermarks.noteSource(sourceId);
+      }
+      clock.observe(ev.time);
       await emit(engine.ingest(ev));
+    }
+    if (clock !== undefined) {
+      watermarks.update(sourceId, clock.watermark, false);
+      await emit(engine.releaseTo(watermarks.watermark));
     }
     // one dead letter per record, naming its first implausible event (its plausible events went on)
     if (implausible) await reject(rec, implausible, result.format);

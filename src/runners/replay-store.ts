@@ -31,6 +31,7 @@ export async function openReplayStore(cfg: TokenwatchConfig, log: Logger): Promi
     client: store.client,
     database: s.database,
     time_precision: timePrecisionFor(m.features),
+    insert_deduplication: m.features.insertDeduplication,
     config: { max_batch_rows: s.max_batch_rows, flush_interval_ms: s.flush_interval_ms, max_queue_rows: s.max_queue_rows, max_retries: s.max_retries, base_delay_ms: s.base_delay_ms },
   });
   const inflight: Promise<void>[] = [];

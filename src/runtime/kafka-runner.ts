@@ -1,45 +1,30 @@
 /**
- * The Kafka streaming runtime behind `tokenwatch run`.
+ * The Kafka streaming runtime behind `tokenwatch run`: wiring only. One consumer group reads the
+ * input topics and the two repartition topics; eachBatch dispatches by topic:
+ *   stage 1 (repartition-stage.ts): input records → decode, validate, normalize, enrich → binary
+ *     token event records (token-event-codec.ts) on `by_token` (keyed by token fingerprint, a
+ *     chained mint also by its parent) and `by_issuer` (keyed by issuer), each input source's
+ *     watermark records to every repartition partition, and dead letters.
+ *   stage 2 (detection-task.ts): one task per repartition partition (Kafka Streams' task model):
+ *     token-keyed detectors and the inventory on by_token, issuer-keyed detectors on by_issuer.
+ *     A task releases events once every input source has passed them (watermark-tracker.ts):
+ *     alerts follow their event by milliseconds, in event-time order.
  *
- * One consumer group reads the input topics and the two repartition topics; eachBatch
- * dispatches by topic:
- *   stage 1 (ingest, input topics; repartition-stage.ts, the record edge in
- *     src/sources/kafka-source.ts): decode + validate + normalize each record; TokenEvent JSON
- *     goes to `by_token` keyed by token fingerprint (a mint with parent_fp also keyed by the
- *     parent) and to `by_issuer` keyed by issuer; invalid records and implausible event times go
- *     to the dead-letter topic.
- *   stage 2 (detect, repartition topics): one DetectionEngine task per (repartition topic,
- *     partition), Kafka Streams' task model: token-keyed detectors and the token inventory in
- *     by_token tasks, issuer-keyed detectors in by_issuer tasks. Every event of one token (or
- *     issuer) reaches the same task whichever instance owns it, so N instances in one group
- *     detect what one instance detects.
+ * Exactly once (transactional-outbox.ts): a batch's effects — repartition records, alerts, dead
+ * letters, changelog records — and its consumed offsets commit in one Kafka transaction; the
+ * internal topics are read read_committed. A crash or rebalance neither loses nor repeats an
+ * effect on Kafka. ClickHouse rows are written after the commit and are idempotent (dedup keys:
+ * alert_id, event_id; src/store/): a restored task re-derives what a crash cut off.
  *
- * At-least-once: a batch's offsets are resolved and committed only after everything it produced
- * (repartitioned events, dead letters, alerts on Kafka, ClickHouse rows) is acknowledged.
- * Alert ids are deterministic, so a redelivered batch re-derives the same ids: ClickHouse
- * dedupes them (ReplacingMergeTree on alert_id), the alert sink skips ids it already sent,
- * subscribers dedupe on alert_id.
- *
- * Detector state lives in memory, per task, and is checkpointed Kafka Streams-style to the
- * compacted changelog topic (changelog-store.ts): gzipped JSON keyed `${repartition topic}:${partition}`, written at
- * most every kafka.checkpoint_interval_seconds right after a batch of the task was committed, and
- * for every task on a graceful stop (before leaving the group). A checkpoint holds the detector
- * state, the events still in the reorder buffer and the offset its state covers. When a task is
- * created for a newly assigned partition, the latest checkpoint is used only if its offset is the
- * group's committed offset; otherwise (none, stale, unreadable, restore timed out) the task
- * starts empty and state rebuilds from the events that follow. Not checkpointed: the token
- * inventory (it is in ClickHouse), alert suppression and event-id dedupe memory.
- *
- * Watermarks are per task, from its own events; when the whole consumer has been idle for
- * engine.idle_flush_seconds, every task is advanced to the newest event time this instance has
- * seen, so quiet partitions still close their windows. Consumption pauses while the ClickHouse
- * sink is behind (backpressure.ts); batches heartbeat while they wait (batch-heartbeat.ts).
+ * State (task-state-store.ts): every checkpoint interval a task writes the state keys changed
+ * since the previous checkpoint, and the offset they cover, in its batch's transaction. A task
+ * created on assignment reads its changelog, then replays its partition from that offset to where
+ * the group resumes with effects muted (partition-reader.ts), then goes on.
  */
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import kafkajs from 'kafkajs';
 import type { Alert } from '../../schemas/alert.js';
-import { TokenEvent } from '../../schemas/token-event.js';
 import type { SourceFormat } from '../../schemas/token-event.js';
 import type { TokenwatchConfig, KafkaConfig } from '../config/config-schema.js';
 import { detectorSet } from '../config/load-config.js';
@@ -47,14 +32,13 @@ import { TokenwatchError } from '../core/errors.js';
 import { createFingerprinter } from '../core/fingerprint.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { TokenInventory } from '../inventory/token-inventory.js';
-import type { InventoryRecord } from '../inventory/inventory-record.js';
 import { DetectionEngine } from '../pipeline/detection-engine.js';
 import type { NormalizeContext } from '../normalize/types.js';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.js';
 import { startRunnerDelivery, type RunnerDelivery } from '../sinks/delivery-sinks.js';
-import { KafkaAlertSink } from '../sinks/kafka-alert-sink.js';
+import { alertMessages } from '../sinks/kafka-alert-sink.js';
 import { IncidentPublisher } from '../incidents/incident-publisher.js';
-import { KafkaDeadLetterSink, type DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
+import { deadLetterMessage, type DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
 import { createStoreClientFromConfig, type StoreClient } from '../store/clickhouse-client.js';
 import { migrate, detectServer } from '../store/migrations.js';
 import { timePrecisionFor } from '../store/rows.js';
@@ -67,12 +51,15 @@ import { enrichStageFor } from '../enrich/enrich-stage.js';
 import { plausibleTimeOptions } from '../pipeline/plausible-time.js';
 import { BackpressureController } from './backpressure.js';
 import { withHeartbeats } from './batch-heartbeat.js';
-import { RepartitionStage, ROUTE_HEADER } from './repartition-stage.js';
-import { ChangelogStore, MAX_CHECKPOINT_BYTES, RESTORE_TIMEOUT_MS, type TaskCheckpoint } from './changelog-store.js';
+import { RepartitionStage, type RepartitionOutput, type RepartitionStageOptions } from './repartition-stage.js';
+import { DetectionTask, emptyOutput, type TaskOutput } from './detection-task.js';
+import type { OutboxPart } from './transactional-outbox.js';
+import { PartitionOutboxes } from './partition-outboxes.js';
+import { checkpointMessages, type TaskRole } from './task-state-store.js';
+import { TaskRestorer } from './task-restorer.js';
+import { StickyAssigner } from './sticky-assigner.js';
 
-const { Partitioners } = kafkajs;
-
-export { MAX_CHECKPOINT_BYTES, checkpointKey, type TaskCheckpoint } from './changelog-store.js';
+const { Partitioners, PartitionAssigners } = kafkajs;
 
 export interface KafkaRunnerOptions {
   config: TokenwatchConfig;
@@ -85,7 +72,7 @@ export interface KafkaRunnerOptions {
   migrate?: boolean;
   /** false: no ClickHouse store (alerts still go to Kafka). Default: from config.store. */
   store?: false;
-  /** Batches processed at once across partitions (default 6): overlaps sink waits. */
+  /** Batches processed at once across partitions (default 6): they share transactions. */
   partitionsConsumedConcurrently?: number;
   /** Consumer session timeout (default 30 s; tests lower it for fast rebalances). */
   sessionTimeoutMs?: number;
@@ -93,38 +80,7 @@ export interface KafkaRunnerOptions {
   onFatal?: (err: Error) => void;
 }
 
-export { ROUTE_HEADER } from './repartition-stage.js';
-
-type Role = 'input' | 'by_token' | 'by_issuer';
-
-interface Outbox {
-  alerts: Alert[];
-  inventory: InventoryRecord[];
-  events: TokenEvent[];
-  dead: DeadLetter[];
-}
-
-interface Task {
-  id: string;
-  topic: string;
-  partition: number;
-  role: 'by_token' | 'by_issuer';
-  engine: DetectionEngine;
-  inventory?: TokenInventory;
-  /** Offsets below this were ingested already (a retried batch skips them; their output is in the outbox). */
-  nextOffset: bigint;
-  /** Offset this instance last committed for the partition (-1: none yet): a checkpoint needs committed === next. */
-  committedOffset: bigint;
-  /** Ingested events with time above the engine watermark, i.e. still in its reorder buffer. */
-  pending: TokenEvent[];
-  /** Wall time of the last checkpoint (or of the task's creation). */
-  lastCheckpointAt: number;
-  /** Produced and not yet acknowledged by every sink (survives a failed batch, retried with the next). */
-  outbox: Outbox;
-  maxEventTime: number;
-  /** Serializes batch processing with idle flushes. */
-  lock: Promise<void>;
-}
+type Role = 'input' | TaskRole;
 
 export interface RunnerStats {
   records_in: number;
@@ -134,43 +90,44 @@ export interface RunnerStats {
   events_repartitioned: number;
   events_detected: number;
   alerts: number;
-  /** Detection tasks alive (one per owned repartition partition that received events). */
+  /** Detection tasks alive (one per owned repartition partition that received records). */
   tasks: number;
   /** Partitions assigned to this instance at the last group join. */
   assigned_partitions: number;
-  /** Idle periods in which task watermarks were advanced. */
-  idle_flushes: number;
+  /** Tasks restored (changelog + muted replay) and repartition records they replayed. */
+  tasks_restored: number;
+  records_replayed: number;
+  /** Kafka transactions committed / aborted. */
+  transactions: number;
+  transactions_aborted: number;
   /** Times consumption was paused because the ClickHouse sink was near full or its oldest row too old. */
   backpressure_pauses: number;
   /** Events dead-lettered as implausible_time (outside the plausible event-time window). */
   events_implausible: number;
+  /** Rounds of idle watermark records sent for input sources gone quiet. */
+  idle_markers: number;
   paused: boolean;
-}
-
-function headerString(h: IHeaders | undefined, name: string): string | undefined {
-  const v = h?.[name];
-  if (v === undefined) return undefined;
-  const one = Array.isArray(v) ? v[0] : v;
-  return one === undefined ? undefined : one.toString();
 }
 
 export class KafkaRunner {
   readonly metrics: RuntimeMetrics;
-  readonly instanceId = randomUUID().slice(0, 8);
+  readonly instanceId: string;
   private readonly cfg: TokenwatchConfig;
   private readonly kcfg: KafkaConfig;
   private readonly log: Logger;
   private readonly env: Env;
   private readonly roles = new Map<string, Role>();
-  private readonly tasks = new Map<string, Task>();
+  private readonly tasks = new Map<string, DetectionTask>();
 
   private kafka?: Kafka;
   private admin?: Admin;
+  /** Non-transactional: incidents only (they are per instance, not exactly-once). */
   private producer?: Producer;
+  /** One transactional producer per owned partition (partition-outboxes.ts). */
+  private outbox?: PartitionOutboxes;
+  private restorer?: TaskRestorer;
   private consumer?: Consumer;
-  private alertSink?: KafkaAlertSink;
   private incidents?: IncidentPublisher;
-  private deadLetters?: KafkaDeadLetterSink;
   private storeClient?: StoreClient;
   /** SET / webhook / Splunk HEC sinks and the periodic hygiene job (src/sinks/delivery-sinks.ts). */
   private delivery?: RunnerDelivery;
@@ -183,17 +140,15 @@ export class KafkaRunner {
   private crashed: Error | undefined;
   private storeError: Error | undefined;
   private backpressure?: BackpressureController;
-  /** Stage 1: input records → repartitioned events and dead letters. */
-  private readonly repartition: RepartitionStage;
+  /** Stage 1 (created once the topics' partition counts are known). */
+  private repartition?: RepartitionStage;
+  private readonly repartitionOptions: Omit<RepartitionStageOptions, 'partitions'>;
+  private changelogPartitions = 1;
   private stopping?: Promise<void>;
-  private lastMessageAt = Date.now();
-  private instanceMaxEventTime = -Infinity;
-  private idleFlushedTo = -Infinity;
-  private idleRunning = false;
-  private readonly counters = { records_in: 0, records_invalid: 0, records_skipped: 0, events_repartitioned: 0, events_detected: 0, alerts: 0, idle_flushes: 0, events_implausible: 0 };
+  private readonly counters = { records_in: 0, records_invalid: 0, records_skipped: 0, events_repartitioned: 0, events_detected: 0, alerts: 0, events_implausible: 0, tasks_restored: 0, records_replayed: 0, idle_markers: 0 };
   private assignedPartitions = 0;
-  /** Task checkpoints on the changelog topic (changelog-store.ts). */
-  private changelog?: ChangelogStore;
+  /** Offsets this instance committed per repartition partition (`topic/partition`), to step over trailing transaction markers. */
+  private readonly committed = new Map<string, bigint>();
   private readonly inflight = new Set<Promise<void>>();
   private draining = false;
 
@@ -201,6 +156,7 @@ export class KafkaRunner {
     this.cfg = opts.config;
     if (!this.cfg.kafka) throw new TokenwatchError('config_invalid', 'invalid config:\n  kafka: required by `tokenwatch run` — add a kafka section with brokers and inputs');
     this.kcfg = this.cfg.kafka;
+    this.instanceId = randomUUID().slice(0, 8);
     this.env = opts.env ?? process.env;
     this.log = (opts.logger ?? createLogger({ level: this.cfg.log.level })).child({ component: 'kafka-runner', instance: this.instanceId });
     const formats = new Map<string, SourceFormat | 'auto'>();
@@ -220,14 +176,10 @@ export class KafkaRunner {
       defaultMetrics: opts.http !== false,
       stateKeys: () => this.stateKeys(),
       exceptions: exceptionFilterFor(this.cfg), // loads and validates exceptions.file at start; shared by every task
-      queueDepths: () => ({
-        clickhouse: this.store?.queueDepth ?? 0,
-        kafka_alerts: this.alertSink?.queueDepth ?? 0,
-        kafka_dead_letter: this.deadLetters?.queueDepth ?? 0,
-      }),
+      queueDepths: () => ({ clickhouse: this.store?.queueDepth ?? 0, kafka_transaction: this.outbox?.queueDepth() ?? 0 }),
     });
     const l = this.cfg.limits;
-    this.repartition = new RepartitionStage({
+    this.repartitionOptions = {
       ctx,
       limits: { maxEventBytes: l.max_event_bytes, maxDepth: l.max_depth, maxDecompressedBytes: l.max_decompressed_bytes },
       enrich: enrichStageFor(this.cfg.enrich), // IP → ASN/country/cloud before repartitioning, so every task sees enriched events
@@ -235,7 +187,8 @@ export class KafkaRunner {
       formats,
       metrics: this.metrics,
       counters: this.counters,
-    });
+      clock: { minBoundMs: this.cfg.engine.source_min_disorder_seconds * 1000, maxBoundMs: this.cfg.engine.reorder_max_delay_seconds * 1000 },
+    };
   }
 
   private get heartbeatIntervalMs(): number {
@@ -252,7 +205,16 @@ export class KafkaRunner {
   }
 
   stats(): RunnerStats {
-    return { ...this.counters, backpressure_pauses: this.backpressure?.pauses ?? 0, tasks: this.tasks.size, assigned_partitions: this.assignedPartitions, paused: this.backpressure?.paused ?? false };
+    const tx = this.outbox?.stats();
+    return {
+      ...this.counters,
+      transactions: tx?.transactions ?? 0,
+      transactions_aborted: tx?.aborted ?? 0,
+      backpressure_pauses: this.backpressure?.pauses ?? 0,
+      tasks: this.tasks.size,
+      assigned_partitions: this.assignedPartitions,
+      paused: this.backpressure?.paused ?? false,
+    };
   }
 
   readiness(): Readiness {
@@ -274,22 +236,29 @@ export class KafkaRunner {
     await this.admin.connect();
     const topics = await ensureTopics(this.admin, this.kcfg, this.log);
     this.log.info({ created: topics.created, partitions: topics.partitions }, 'kafka topics ready');
+    const byToken = topics.partitions[this.kcfg.topics.by_token];
+    const byIssuer = topics.partitions[this.kcfg.topics.by_issuer];
+    if (!byToken || !byIssuer) throw new TokenwatchError('source_failed', `repartition topics have no partitions (${this.kcfg.topics.by_token}: ${byToken}, ${this.kcfg.topics.by_issuer}: ${byIssuer})`);
+    this.changelogPartitions = topics.partitions[this.kcfg.topics.changelog] ?? 1;
+    this.repartition = new RepartitionStage({ ...this.repartitionOptions, partitions: { byToken, byIssuer } });
 
     if (this.opts.store !== false) await this.openStore();
     this.delivery = startRunnerDelivery(this.cfg, { env: this.env, log: this.log, store: this.storeClient });
 
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     await this.producer.connect();
-    this.alertSink = new KafkaAlertSink(this.producer, { topic: this.kcfg.topics.alerts, format: this.cfg.alerts.format });
-    this.changelog = new ChangelogStore({ kafka, admin: this.admin, producer: this.producer, topic: this.kcfg.topics.changelog, groupId: this.kcfg.group_id, instanceId: this.instanceId });
+    this.outbox = new PartitionOutboxes({ kafka, groupId: this.kcfg.group_id, transactionTimeoutMs: this.kcfg.transaction_timeout_ms, lingerMs: this.kcfg.commit_linger_ms, logger: this.log });
+    this.restorer = new TaskRestorer({ kafka, admin: this.admin, changelogTopic: this.kcfg.topics.changelog, changelogPartitions: this.changelogPartitions, groupPrefix: `${this.kcfg.group_id}.restore.${this.instanceId}`, log: this.log });
     this.incidents = new IncidentPublisher({ producer: this.producer, topic: this.kcfg.topics.alerts, store: this.storeClient, database: this.cfg.store.database, log: this.log });
-    this.deadLetters = new KafkaDeadLetterSink(this.producer, this.kcfg.topics.dead_letter, { payload: this.cfg.dead_letter.payload, maxDecompressedBytes: this.cfg.limits.max_decompressed_bytes });
 
     const consumer = kafka.consumer({
       groupId: this.kcfg.group_id,
       allowAutoTopicCreation: false,
       sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: this.heartbeatIntervalMs,
+      readUncommitted: false, // internal topics are written in transactions: only committed records
+      // a member joining or leaving moves only the partitions it must; tasks of kept partitions keep their state
+      partitionAssigners: [StickyAssigner, PartitionAssigners.roundRobin],
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onGroupJoin(e.payload.memberAssignment));
@@ -304,7 +273,10 @@ export class KafkaRunner {
       }
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      this.metrics.consumerLag.set({ topic: e.payload.topic, partition: String(e.payload.partition) }, Number(e.payload.offsetLag));
+      const { topic, partition, offsetLag, batchSize, lastOffset } = e.payload;
+      this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(offsetLag));
+      // a batch of only transaction markers: kafkajs resolves it but, without auto-commit, nobody commits past it
+      if (batchSize === 0 && this.roles.get(topic) !== 'input') void this.commitPastMarkers(topic, partition, BigInt(lastOffset) + 1n);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: this.kcfg.inputs.map((i) => i.topic), fromBeginning: this.kcfg.from_beginning });
@@ -317,13 +289,13 @@ export class KafkaRunner {
     }
 
     await consumer.run({
-      autoCommit: true,
+      autoCommit: false, // offsets commit inside the transactions that hold their effects
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 6,
-      // heartbeats inside long batches too (a sink outage): see batch-heartbeat.ts
+      // heartbeats inside long batches too (a sink outage, a restore): see batch-heartbeat.ts
       eachBatch: (payload) => withHeartbeats(payload.heartbeat, this.heartbeatIntervalMs, () => this.eachBatch(payload)),
     });
-    this.timers.push(setInterval(() => void this.idleTick(), 500));
+    this.timers.push(setInterval(() => void this.sendIdleMarkers(), 250));
     if (this.store) this.timers.push(setInterval(() => this.backpressureTick(), 100));
     for (const t of this.timers) t.unref();
     this.log.info({ group: this.kcfg.group_id, inputs: this.kcfg.inputs.map((i) => `${i.topic}:${i.format}`) }, 'kafka runtime started');
@@ -337,6 +309,7 @@ export class KafkaRunner {
       client: this.storeClient.client,
       database: s.database,
       time_precision: timePrecisionFor(features),
+      insert_deduplication: features.insertDeduplication,
       config: {
         max_batch_rows: s.max_batch_rows,
         flush_interval_ms: s.flush_interval_ms,
@@ -349,7 +322,7 @@ export class KafkaRunner {
     this.log.info({ store: this.storeClient.kind, database: s.database }, 'clickhouse store ready');
   }
 
-  /** Graceful stop: stop fetching, finish in-flight batches, commit, flush sinks, disconnect. Idempotent. */
+  /** Graceful stop: stop fetching, finish in-flight batches (their transactions commit), flush sinks, disconnect. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
     return this.stopping;
@@ -367,21 +340,20 @@ export class KafkaRunner {
         this.log.warn({ err: { message: (err as Error).message }, step: what }, 'shutdown step failed');
       }
     };
-    // Checkpoint while still in the group, so the next owner finds them: no new batches start
-    // (draining), in-flight ones finish and commit, then every task writes its state.
     if (this.consumer && this.joined && !this.crashed) {
       const consumer = this.consumer;
       await step('pause consumer', async () => consumer.pause([...this.roles.keys()].map((topic) => ({ topic }))));
     }
     await Promise.allSettled([...this.inflight]);
-    if (this.producer) await step('checkpoints', () => this.checkpointAll());
-    // disconnect() stops the consumer: in-flight eachBatch calls finish and resolved offsets are committed
+    // a final checkpoint of every task (changed keys + offset) so the next owner replays little
+    if (this.outbox && this.joined && !this.crashed) await step('checkpoints', () => this.checkpointAll());
     if (this.consumer) await step('consumer', () => this.consumer!.disconnect());
+    if (this.outbox) await step('transactions', () => this.outbox!.closeAll());
+    if (this.incidents) await step('incidents', () => this.incidents!.settled());
     if (this.delivery) await step('alert delivery', () => this.delivery!.close());
     if (this.store) await step('clickhouse sink', () => this.store!.close());
     if (this.storeClient) await step('clickhouse client', () => this.storeClient!.close());
     if (this.producer) await step('producer', () => this.producer!.disconnect());
-    await this.changelog?.settle();
     if (this.admin) await step('admin', () => this.admin!.disconnect());
     if (this.ops) await step('ops server', () => this.ops!.close());
     this.tasks.clear();
@@ -391,7 +363,7 @@ export class KafkaRunner {
   private onGroupJoin(assignment: Record<string, number[]>): void {
     this.joined = true;
     this.rebalancing = false;
-    this.changelog?.newGeneration(); // tasks created from now on read the changelog afresh
+    this.restorer?.newGeneration();
     const owned = new Set<string>();
     for (const [topic, parts] of Object.entries(assignment)) for (const p of parts) owned.add(`${topic}/${p}`);
     this.assignedPartitions = owned.size;
@@ -402,13 +374,14 @@ export class KafkaRunner {
         dropped++;
       }
     }
-    this.repartition.keepOnly(owned);
+    this.repartition?.keepOnly(owned);
+    void this.outbox?.keepOnly(owned); // a partition's next owner fences its producer anyway
     this.log.info({ partitions: owned.size, tasks_dropped: dropped }, 'joined consumer group');
   }
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
-    // stopping: leave the batch unresolved (the next owner reads it) so the final checkpoints stay exact
-    if (this.draining) return;
+    // stopping: leave the batch unresolved (the next owner reads it)
+    if (this.draining || payload.batch.messages.length === 0) return;
     const run = this.processBatch(payload);
     this.inflight.add(run);
     try {
@@ -420,325 +393,208 @@ export class KafkaRunner {
 
   private async processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    if (batch.messages.length === 0) return;
-    this.lastMessageAt = Date.now();
     const role = this.roles.get(batch.topic);
     if (role === 'input') await this.ingestBatch(payload);
     else if (role === 'by_token' || role === 'by_issuer') await this.detectBatch(payload, role);
     else throw new Error(`received a batch from unexpected topic ${batch.topic}`);
-    this.lastMessageAt = Date.now();
-    if (payload.isStale()) return; // partition revoked meanwhile: the new owner redoes it
+    // committed with the transaction: move kafkajs' fetch position past the batch
     payload.resolveOffset(batch.lastOffset());
-    if (role === 'input') {
-      await payload.commitOffsetsIfNecessary();
-      return;
-    }
-    // a detect batch commits its own partition now, so its checkpoint can name the committed offset
-    const next = BigInt(batch.lastOffset()) + 1n;
-    await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next.toString() }] }] });
-    const task = this.tasks.get(`${batch.topic}/${batch.partition}`);
-    if (!task) return;
-    if (next > task.nextOffset) task.nextOffset = next; // offsets of control records carry no events
-    task.committedOffset = next;
-    if (Date.now() - task.lastCheckpointAt < this.kcfg.checkpoint_interval_seconds * 1000) return;
-    try {
-      await this.withTask(task, () => this.writeCheckpoint(task));
-    } catch (err) {
-      // the batch is committed: a failed checkpoint only delays the next one
-      this.log.warn({ err: { message: (err as Error).message }, task: task.id }, 'checkpoint write failed');
-    }
   }
 
-  /** Stage 1 (repartition-stage.ts) → repartition topics; invalid and implausible → dead-letter topic. */
+  // ---- stage 1 ----
+
+  /** Input records → repartition records and dead letters, committed with the input offsets. */
   private async ingestBatch({ batch }: EachBatchPayload): Promise<void> {
-    const source = batch.topic;
-    const { byToken, byIssuer, dead } = this.repartition.process(source, batch.partition, batch.messages);
-    const topicMessages = [
-      { topic: this.kcfg.topics.by_token, messages: byToken },
-      { topic: this.kcfg.topics.by_issuer, messages: byIssuer },
-    ].filter((t) => t.messages.length > 0);
-    await Promise.all([
-      topicMessages.length > 0 ? this.metrics.timeSink('kafka_repartition', () => this.producer!.sendBatch({ topicMessages, acks: -1 })) : undefined,
-      dead.length > 0 ? this.metrics.timeSink('kafka_dead_letter', () => this.deadLetters!.write(dead)) : undefined,
-    ]);
-    this.counters.events_repartitioned += byToken.length + byIssuer.length;
-    if (dead.length > 0) this.log.debug({ topic: source, partition: batch.partition, dead_letters: dead.length }, 'records sent to the dead-letter topic');
+    const out = this.repartition!.process(batch.topic, batch.partition, batch.messages);
+    const part = this.stage1Part(out);
+    part.offsets.push({ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() });
+    await this.metrics.timeSink('kafka_transaction', () => this.outbox!.submit(batch.topic, batch.partition, part));
+    this.counters.events_repartitioned += out.events;
   }
 
-  private async taskFor(topic: string, partition: number, role: 'by_token' | 'by_issuer', heartbeat: () => Promise<void>): Promise<Task> {
+  private stage1Part(out: RepartitionOutput): OutboxPart {
+    const topicMessages: OutboxPart['topicMessages'] = [];
+    if (out.byToken.length > 0) topicMessages.push({ topic: this.kcfg.topics.by_token, messages: out.byToken });
+    if (out.byIssuer.length > 0) topicMessages.push({ topic: this.kcfg.topics.by_issuer, messages: out.byIssuer });
+    if (out.dead.length > 0) topicMessages.push({ topic: this.kcfg.topics.dead_letter, messages: this.deadLetterMessages(out.dead) });
+    return { topicMessages, offsets: [] };
+  }
+
+  private deadLetterMessages(dead: readonly DeadLetter[]) {
+    const opts = { payload: this.cfg.dead_letter.payload, maxDecompressedBytes: this.cfg.limits.max_decompressed_bytes };
+    return dead.map((d) => deadLetterMessage(d, opts));
+  }
+
+  /** Input sources quiet for `engine.source_idle_seconds` tell every task to stop waiting for them. */
+  private async sendIdleMarkers(): Promise<void> {
+    if (this.stopping || !this.joined || !this.repartition || !this.outbox) return;
+    // per input partition: its producer is the one that wrote the source's events
+    for (const [input, out] of this.repartition.idleMarkers(Date.now(), this.cfg.engine.source_idle_seconds * 1000)) {
+      const [topic, partition] = splitPartitionId(input);
+      try {
+        await this.outbox.submit(topic, partition, this.stage1Part(out));
+        this.counters.idle_markers++;
+      } catch (err) {
+        // the source's next batch sends its watermark again; tasks only wait longer meanwhile
+        this.log.warn({ err: { message: (err as Error).message } }, 'idle watermark records not sent');
+      }
+    }
+  }
+
+  // ---- stage 2 ----
+
+  private async detectBatch({ batch, heartbeat }: EachBatchPayload, role: TaskRole): Promise<void> {
+    const task = await this.taskFor(batch.topic, batch.partition, role, batch.messages[0]!.offset, heartbeat);
+    await task.exclusive(async () => {
+      if (this.tasks.get(task.id) !== task) throw new TokenwatchError('source_failed', `task ${task.id} was dropped; the batch is retried`);
+      const out = emptyOutput();
+      task.apply(batch.messages, out);
+      this.counters.events_detected += out.detected;
+      const next = (BigInt(batch.lastOffset()) + 1n).toString();
+      const part: OutboxPart = { topicMessages: [], offsets: [{ topic: batch.topic, partition: batch.partition, offset: next }] };
+      if (out.alerts.length > 0) part.topicMessages.push({ topic: this.kcfg.topics.alerts, messages: out.alerts.flatMap((a) => alertMessages(a, this.cfg.alerts.format)) });
+      if (out.dead.length > 0) {
+        part.topicMessages.push({ topic: this.kcfg.topics.dead_letter, messages: this.deadLetterMessages(out.dead) });
+        for (const d of out.dead) this.metrics.countInvalid(batch.topic, d.error.code);
+      }
+      const checkpoint = Date.now() - task.lastCheckpointAt >= this.kcfg.checkpoint_interval_seconds * 1000;
+      if (checkpoint) {
+        // every row up to the checkpoint is stored before the checkpoint can make a restore skip it
+        await this.storeRows(task, out, true);
+        this.addCheckpoint(part, task, next);
+      }
+      try {
+        await this.metrics.timeSink('kafka_transaction', () => this.outbox!.submit(task.topic, task.partition, part));
+      } catch (err) {
+        this.dropTask(task, err as Error); // its state is ahead of what committed: restore it
+        throw err;
+      }
+      if (checkpoint) {
+        task.lastCheckpointAt = Date.now();
+        this.metrics.countCheckpoint('written');
+      } else {
+        void this.storeRows(task, out, false);
+      }
+      this.committed.set(task.id, BigInt(next));
+      this.published(out.alerts);
+    });
+  }
+
+  private addCheckpoint(part: OutboxPart, task: DetectionTask, offset: string): void {
+    const { messages } = checkpointMessages({ role: task.role, partition: task.partition, changelogPartitions: this.changelogPartitions, entries: task.engine.drainStateChanges(), sources: task.sources.snapshot(), offset });
+    part.topicMessages.push({ topic: this.kcfg.topics.changelog, messages });
+  }
+
+  /** Alerts committed on the topic: count them, correlate them into incidents, offer them to the HTTP sinks. */
+  private published(alerts: readonly Alert[]): void {
+    if (alerts.length === 0) return;
+    for (const a of alerts) this.metrics.countAlert(a.detector, a.severity);
+    this.counters.alerts += alerts.length;
+    this.incidents?.observe(alerts);
+    if (this.delivery) void this.delivery.offerAlerts(alerts).catch((err: Error) => this.log.warn({ err: { message: err.message } }, 'alert delivery failed'));
+  }
+
+  /**
+   * ClickHouse rows of a task's output (idempotent: a retry or a replay writes the same keys).
+   * Awaited before a checkpoint; otherwise in the background — if they fail for good, the task is
+   * dropped and its restore (from the previous checkpoint) re-derives them.
+   */
+  private async storeRows(task: DetectionTask, out: TaskOutput, awaitAll: boolean): Promise<void> {
+    const store = this.store;
+    if (!store) return;
+    const writes: Promise<unknown>[] = [];
+    if (out.alerts.length > 0) writes.push(store.write('alerts', out.alerts));
+    if (out.inventory.length > 0) writes.push(store.write('inventory', out.inventory));
+    if (out.events.length > 0) writes.push(store.write('events', out.events));
+    const all = Promise.all(writes).then(() => undefined);
+    task.pendingStore.add(all);
+    try {
+      if (awaitAll) await this.metrics.timeSink('clickhouse', () => Promise.all([...task.pendingStore]));
+      else await all;
+      this.storeError = undefined;
+    } catch (err) {
+      this.storeError = err as Error;
+      this.dropTask(task, err as Error);
+      if (awaitAll) throw err;
+    } finally {
+      task.pendingStore.delete(all);
+    }
+  }
+
+  private dropTask(task: DetectionTask, err: Error): void {
+    if (this.tasks.get(task.id) !== task) return;
+    this.tasks.delete(task.id);
+    this.log.warn({ err: { message: err.message.slice(0, 300) }, task: task.id }, 'task dropped: it is restored from its changelog with its next batch');
+  }
+
+  /** The task of a partition; a new one is restored from the changelog and replayed up to `resumeAt` first. */
+  private async taskFor(topic: string, partition: number, role: TaskRole, resumeAt: string, heartbeat: () => Promise<void>): Promise<DetectionTask> {
     const id = `${topic}/${partition}`;
     const existing = this.tasks.get(id);
     if (existing) return existing;
-    let task = this.newTask(topic, partition, role);
-    // kafkajs heartbeats only between batches: keep the membership alive while the changelog is read
-    const beat = setInterval(() => void heartbeat().catch(() => undefined), 1000);
-    try {
-      await this.restoreTask(task);
-    } catch (err) {
-      // a half-restored engine is not trustworthy: start over empty
-      this.log.warn({ err: { message: (err as Error).message.slice(0, 300) }, task: id }, 'checkpoint restore failed: starting the task empty');
-      task = this.newTask(topic, partition, role);
-    } finally {
-      clearInterval(beat);
-    }
+    const task = this.newTask(topic, partition, role);
+    const started = performance.now();
+    const restored = await this.restorer!.restore(task, resumeAt, {
+      heartbeat,
+      // replayed effects were committed already: only ClickHouse rows are written again (idempotent)
+      onReplayed: (out) => void this.storeRows(task, out, false),
+    });
+    this.counters.tasks_restored++;
+    this.counters.records_replayed += restored.replayed;
+    this.metrics.countCheckpoint(restored.fromChangelog ? 'restored' : 'empty');
+    this.metrics.restoreSeconds.observe({ role }, (performance.now() - started) / 1000);
+    this.metrics.restoreReplayed.inc({ role }, restored.replayed);
+    this.log.info({ task: id, from_changelog: restored.fromChangelog, state_entries: restored.entries, replayed: restored.replayed, ms: Math.round(performance.now() - started) }, 'task restored');
     this.tasks.set(id, task);
     return task;
   }
 
-  private newTask(topic: string, partition: number, role: 'by_token' | 'by_issuer'): Task {
+  private newTask(topic: string, partition: number, role: TaskRole): DetectionTask {
     const e = this.cfg.engine;
     const inventory = role === 'by_token' ? new TokenInventory({ maxTokens: this.cfg.inventory.max_tokens, maxSetSize: this.cfg.inventory.max_set_size }) : undefined;
-    return {
-      id: `${topic}/${partition}`,
-      topic,
-      partition,
-      role,
-      engine: new DetectionEngine({
-        detectors: detectorSet(this.cfg),
-        keyBy: [role === 'by_token' ? 'token' : 'issuer'],
-        reorder: { maxDelayMs: e.reorder_max_delay_seconds * 1000, maxBuffered: e.reorder_max_buffered },
-        suppressWindowMs: e.suppress_window_minutes * 60_000,
-        maxSuppressKeys: e.max_suppress_keys,
-        maxRecentEventIds: e.max_recent_event_ids,
-        advanceEveryMs: 60_000,
-        ...(inventory && { inventory }),
-        observer: this.incidents?.builder,
-        alertFilter: exceptionFilterFor(this.cfg),
-      }),
+    const engine = new DetectionEngine({
+      detectors: detectorSet(this.cfg),
+      keyBy: [role === 'by_token' ? 'token' : 'issuer'],
+      reorder: { maxDelayMs: e.reorder_max_delay_seconds * 1000, maxBuffered: e.reorder_max_buffered },
+      suppressWindowMs: e.suppress_window_minutes * 60_000,
+      maxSuppressKeys: e.max_suppress_keys,
+      maxRecentEventIds: e.max_recent_event_ids,
+      advanceEveryMs: 60_000,
       ...(inventory && { inventory }),
-      nextOffset: -1n,
-      committedOffset: -1n,
-      pending: [],
-      lastCheckpointAt: Date.now(),
-      outbox: { alerts: [], inventory: [], events: [], dead: [] },
-      maxEventTime: -Infinity,
-      lock: Promise.resolve(),
-    };
+      observer: this.incidents?.builder,
+      alertFilter: exceptionFilterFor(this.cfg),
+    });
+    return new DetectionTask(topic, partition, role, engine, inventory, this.store !== undefined && this.cfg.store.write_events);
   }
 
-  /** Ingest one event into a task, remembering it while the reorder buffer may still hold it. */
-  private ingestInto(task: Task, event: TokenEvent): void {
-    if (event.time > task.maxEventTime) task.maxEventTime = event.time;
-    if (event.time > this.instanceMaxEventTime) this.instanceMaxEventTime = event.time;
-    this.collect(task, task.engine.ingest(event));
-    if (event.time > task.engine.watermark) task.pending.push(event);
-  }
-
-  /** Forget pending events the engine has released to its detectors (all at or below its watermark). */
-  private prunePending(task: Task): void {
-    const wm = task.engine.watermark;
-    if (task.pending.some((e) => e.time <= wm)) task.pending = task.pending.filter((e) => e.time > wm);
-  }
-
-  // ---- changelog checkpoints ----
-
-  /**
-   * Write the task's checkpoint when its state covers exactly the committed offset and all its
-   * alerts were delivered. Call under the task lock.
-   */
-  private async writeCheckpoint(task: Task): Promise<void> {
-    if (task.committedOffset < 0n || task.committedOffset !== task.nextOffset) return;
-    const { alerts, inventory, events, dead } = task.outbox;
-    if (alerts.length + inventory.length + events.length + dead.length > 0) return; // a retry still owes output
-    this.prunePending(task);
-    const wm = task.engine.watermark;
-    const checkpoint: TaskCheckpoint = {
-      v: 1,
-      topic: task.topic,
-      partition: task.partition,
-      watermark: Number.isFinite(wm) ? wm : null,
-      engine: task.engine.snapshot(),
-      offset: task.committedOffset.toString(),
-      pending: task.pending,
-    };
-    task.lastCheckpointAt = Date.now();
-    const { written, bytes } = await this.changelog!.write(checkpoint);
-    if (!written) {
-      this.metrics.countCheckpoint('skipped');
-      this.log.warn({ task: task.id, bytes, max_bytes: MAX_CHECKPOINT_BYTES, state_keys: task.engine.stats().state_keys, pending: task.pending.length }, 'checkpoint too large: skipped');
-      return;
-    }
-    this.metrics.countCheckpoint('written');
-  }
-
+  /** Checkpoint every task (graceful stop): its changed keys and offset, in one transaction each. */
   private async checkpointAll(): Promise<void> {
     for (const task of [...this.tasks.values()]) {
+      const offset = this.committed.get(task.id);
+      if (offset === undefined) continue;
+      await task.exclusive(async () => {
+        await this.storeRows(task, emptyOutput(), true);
+        const part: OutboxPart = { topicMessages: [], offsets: [] };
+        this.addCheckpoint(part, task, offset.toString());
+        await this.outbox!.submit(task.topic, task.partition, part);
+        this.metrics.countCheckpoint('written');
+      });
+    }
+  }
+
+  private async commitPastMarkers(topic: string, partition: number, offset: bigint): Promise<void> {
+    const id = `${topic}/${partition}`;
+    const task = this.tasks.get(id);
+    if (!task || !this.consumer) return;
+    await task.exclusive(async () => {
+      if ((this.committed.get(id) ?? -1n) >= offset || this.tasks.get(id) !== task) return;
       try {
-        await this.withTask(task, () => this.writeCheckpoint(task));
-      } catch (err) {
-        this.log.warn({ err: { message: (err as Error).message }, task: task.id }, 'checkpoint write failed');
-      }
-    }
-  }
-
-  /** Resume a new task from its latest checkpoint when that is at the group's committed offset. */
-  private async restoreTask(task: Task): Promise<void> {
-    const found = await this.changelog!.lookup(task.topic, task.partition);
-    if (found.kind === 'timeout') {
-      this.log.warn({ task: task.id, timeout_ms: RESTORE_TIMEOUT_MS }, 'checkpoint restore timed out: starting the task empty');
-      return;
-    }
-    if (found.kind === 'none') {
-      this.log.debug({ task: task.id }, 'no checkpoint: starting the task empty');
-      return;
-    }
-    if (found.kind === 'stale') {
-      this.metrics.countCheckpoint('stale');
-      this.log.info({ task: task.id, checkpoint_offset: found.offset, committed_offset: found.committed }, 'checkpoint is not at the committed offset: starting the task empty');
-      return;
-    }
-    const { checkpoint: cp, pending, committed } = found;
-    task.engine.restore(cp.engine);
-    if (typeof cp.watermark === 'number') {
-      this.collect(task, task.engine.advanceTo(cp.watermark));
-      task.maxEventTime = Math.max(task.maxEventTime, cp.watermark);
-    }
-    for (const ev of pending) this.ingestInto(task, ev);
-    task.nextOffset = BigInt(committed);
-    task.committedOffset = task.nextOffset;
-    this.metrics.countCheckpoint('restored');
-    this.log.info({ task: task.id, offset: committed, pending: pending.length, state_keys: task.engine.stats().state_keys }, 'task restored from its checkpoint');
-  }
-
-  private withTask<T>(task: Task, fn: () => Promise<T>): Promise<T> {
-    const run = task.lock.then(fn);
-    task.lock = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
-  }
-
-  /** Stage 2: a task's engine over its partition's events; alerts + inventory + events to the sinks. */
-  private async detectBatch({ batch, heartbeat }: EachBatchPayload, role: 'by_token' | 'by_issuer'): Promise<void> {
-    const task = await this.taskFor(batch.topic, batch.partition, role, heartbeat);
-    await this.withTask(task, async () => {
-      for (const m of batch.messages) {
-        const offset = BigInt(m.offset);
-        if (offset < task.nextOffset) continue; // ingested by a failed attempt of this batch
-        task.nextOffset = offset + 1n;
-        const ev = this.parseRepartitioned(m);
-        if (!ev.ok) {
-          task.outbox.dead.push({ value: m.value, key: m.key, topic: batch.topic, partition: batch.partition, offset: m.offset, format: 'token_event', error: ev.error });
-          this.metrics.countInvalid(batch.topic, ev.error.code);
-          continue;
-        }
-        this.counters.events_detected++;
-        const event = ev.event;
-        if (role === 'by_token' && this.store && this.cfg.store.write_events && headerString(m.headers, ROUTE_HEADER) !== 'parent') task.outbox.events.push(event);
-        this.ingestInto(task, event);
-      }
-      this.prunePending(task);
-      if (task.inventory && this.store) task.outbox.inventory.push(...task.inventory.drainDirty());
-      await this.flushOutbox(task);
-    });
-  }
-
-  private parseRepartitioned(m: KafkaMessage): { ok: true; event: TokenEvent } | { ok: false; error: TokenwatchError } {
-    if (m.value === null) return { ok: false, error: new TokenwatchError('invalid_json', 'empty message value on a repartition topic') };
-    let raw: unknown;
-    try {
-      raw = JSON.parse(m.value.toString('utf8'));
-    } catch (cause) {
-      return { ok: false, error: new TokenwatchError('invalid_json', `repartition message is not JSON: ${(cause as Error).message.slice(0, 200)}`) };
-    }
-    // the repartition topics are ours, but anything can write to a topic: validate before detectors see it
-    const r = TokenEvent.safeParse(raw);
-    if (!r.success) {
-      const i = r.error.issues[0];
-      return { ok: false, error: new TokenwatchError('invalid_token_event', `repartition message is not a token event (${i?.path.join('.') || '$'}: ${i?.message})`) };
-    }
-    return { ok: true, event: r.data };
-  }
-
-  private collect(task: Task, alerts: Alert[]): void {
-    if (alerts.length === 0) return;
-    for (const a of alerts) this.metrics.countAlert(a.detector, a.severity);
-    this.counters.alerts += alerts.length;
-    task.outbox.alerts.push(...alerts);
-    this.incidents?.observe(alerts);
-  }
-
-  /**
-   * Deliver a task's outbox; each kind leaves the outbox only once its sink acknowledged it.
-   * Throws when a sink failed (the batch is retried; its offsets stay uncommitted).
-   */
-  private async flushOutbox(task: Task): Promise<void> {
-    const { alerts, inventory, events, dead } = task.outbox;
-    const sizes: Record<keyof Outbox, number> = { alerts: alerts.length, inventory: inventory.length, events: events.length, dead: dead.length };
-    const jobs: { kind: keyof Outbox; run: () => Promise<unknown> }[] = [];
-    if (dead.length > 0) jobs.push({ kind: 'dead', run: () => this.metrics.timeSink('kafka_dead_letter', () => this.deadLetters!.write(dead)) });
-    if (alerts.length > 0) {
-      jobs.push({ kind: 'alerts', run: () => this.metrics.timeSink('kafka_alerts', () => this.alertSink!.write(alerts)) });
-      if (this.delivery) jobs.push({ kind: 'alerts', run: () => this.delivery!.offerAlerts(alerts) }); // waits only for queue room
-    }
-    const store = this.store;
-    if (store) {
-      // alerts go to both sinks: keep them until both acknowledged (the Kafka sink skips ids it already sent)
-      if (alerts.length > 0) jobs.push({ kind: 'alerts', run: () => this.metrics.timeSink('clickhouse', () => store.write('alerts', alerts)) });
-      if (inventory.length > 0) jobs.push({ kind: 'inventory', run: () => this.metrics.timeSink('clickhouse', () => store.write('inventory', inventory)) });
-      if (events.length > 0) jobs.push({ kind: 'events', run: () => this.metrics.timeSink('clickhouse', () => store.write('events', events)) });
-    }
-    if (jobs.length === 0) return;
-    const results = await Promise.allSettled(jobs.map((j) => j.run()));
-    const failed = new Set<keyof Outbox>();
-    let firstError: unknown;
-    results.forEach((r, i) => {
-      if (r.status === 'rejected') {
-        failed.add(jobs[i]!.kind);
-        firstError ??= r.reason;
-      }
-    });
-    for (const kind of ['alerts', 'inventory', 'events', 'dead'] as const) {
-      if (!failed.has(kind)) (task.outbox[kind] as unknown[]) = task.outbox[kind].slice(sizes[kind]);
-    }
-    if (firstError !== undefined) {
-      const err = firstError as Error;
-      if (err instanceof TokenwatchError && err.code === 'sink_failed') this.storeError = err;
-      this.log.error({ err: { message: err.message }, task: task.id, failed: [...failed] }, 'sink write failed; batch will be retried');
-      throw err;
-    }
-    this.storeError = undefined;
-  }
-
-  /** Liveness: once the consumer has been idle, advance every task to the newest event time seen. */
-  private async idleTick(): Promise<void> {
-    if (this.stopping || !this.joined || this.idleRunning) return;
-    this.idleRunning = true;
-    try {
-      await this.idleFlush();
-    } finally {
-      this.idleRunning = false;
-    }
-  }
-
-  private async idleFlush(): Promise<void> {
-    const idleMs = this.cfg.engine.idle_flush_seconds * 1000;
-    if (Date.now() - this.lastMessageAt < idleMs) return;
-    const target = this.instanceMaxEventTime;
-    if (!Number.isFinite(target) || target <= this.idleFlushedTo) return;
-    this.idleFlushedTo = target;
-    let n = 0;
-    for (const task of [...this.tasks.values()]) {
-      try {
-        await this.withTask(task, async () => {
-          if (this.tasks.get(task.id) !== task) return; // revoked meanwhile
-          if (task.engine.watermark < target) {
-            const alerts = task.engine.advanceTo(target);
-            n += alerts.length;
-            this.collect(task, alerts);
-            this.prunePending(task);
-          }
-          if (task.inventory && this.store) task.outbox.inventory.push(...task.inventory.drainDirty());
-          await this.flushOutbox(task);
-        });
+        await this.consumer!.commitOffsets([{ topic, partition, offset: offset.toString() }]);
+        this.committed.set(id, offset);
       } catch {
-        // logged by flushOutbox; the outbox keeps the rows for the next batch or tick
-        this.idleFlushedTo = -Infinity;
+        // the next transaction of the partition commits past them anyway
       }
-    }
-    this.counters.idle_flushes++;
-    this.log.debug({ watermark: new Date(target).toISOString(), alerts: n }, 'idle: advanced task watermarks');
+    });
   }
 
   /** Pause fetching while the ClickHouse sink is behind (queue length or time to store: backpressure.ts). */
@@ -767,6 +623,11 @@ export class KafkaRunner {
   }
 }
 
+function splitPartitionId(id: string): [string, number] {
+  const i = id.lastIndexOf('/');
+  return [id.slice(0, i), Number(id.slice(i + 1))];
+}
+
 /** Create and start a runner (topics ensured, store migrated, consumer running). */
 export async function startKafkaRunner(opts: KafkaRunnerOptions): Promise<KafkaRunner> {
   const runner = new KafkaRunner(opts);
@@ -782,6 +643,8 @@ export async function startKafkaRunner(opts: KafkaRunnerOptions): Promise<KafkaR
 /**
  * Messages the group has not committed yet over `topics` (high watermark − committed offset,
  * summed; a partition without a commit counts from its low watermark). For benches, tests, ops.
+ * On transactional topics the high watermark includes commit markers, so a caught-up group may
+ * show a lag of one marker per partition until it commits past it.
  */
 export async function groupLag(admin: Admin, groupId: string, topics: readonly string[]): Promise<number> {
   const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });

@@ -7,10 +7,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { ERROR_CODES, type ErrorCode } from '../core/errors.js';
 import { DETECTOR_IDS, SEVERITIES, type Severity } from '../../schemas/alert.js';
 
-export type SinkName = 'clickhouse' | 'kafka_alerts' | 'kafka_dead_letter' | 'kafka_repartition';
+export type SinkName = 'clickhouse' | 'kafka_alerts' | 'kafka_dead_letter' | 'kafka_repartition' | 'kafka_transaction';
 
-/** written: checkpoint on the changelog; skipped: too large; restored: task resumed from one; stale: found but not at the committed offset. */
-export type CheckpointResult = 'written' | 'skipped' | 'restored' | 'stale';
+/** written: a task's changed state keys went to the changelog; restored: a task resumed from the changelog; empty: a task found no state (replays its partition from the start). */
+export type CheckpointResult = 'written' | 'restored' | 'empty';
 
 /** no_credential: a known format's record without a token (normalizer returned none); control_message: a CloudWatch Logs CONTROL_MESSAGE. */
 export type SkipReason = 'no_credential' | 'control_message';
@@ -27,6 +27,10 @@ export interface RuntimeMetrics {
   sinkQueueDepth: Gauge<'sink'>;
   stateKeys: Gauge<'detector'>;
   checkpoints: Counter<'result'>;
+  /** Seconds to restore a task: changelog read, then the muted replay of its partition up to where it resumes. */
+  restoreSeconds: Histogram<'role'>;
+  /** Repartition records a restoring task replayed with effects muted. */
+  restoreReplayed: Counter<'role'>;
   /** Valid records that yield no token event, by source and reason (never dead-lettered). */
   recordsSkipped: Counter<'source' | 'reason'>;
   countEventIn(source: string, n?: number): void;
@@ -102,8 +106,22 @@ export function createMetrics(opts: MetricsOptions = {}): RuntimeMetrics {
 
   const checkpoints = new Counter({
     name: 'tokenwatch_checkpoints_total',
-    help: 'Task checkpoints on the changelog topic, by result (written, skipped as too large, restored, stale)',
+    help: 'Task state on the changelog topic, by result (written: changed keys of a checkpoint; restored: a task resumed from its state; empty: a task found none)',
     labelNames: ['result'] as const,
+    registers: [registry],
+  });
+
+  const restoreSeconds = new Histogram({
+    name: 'tokenwatch_task_restore_seconds',
+    help: 'Time to restore a detection task (changelog read + muted replay from its checkpoint), by task role',
+    labelNames: ['role'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const restoreReplayed = new Counter({
+    name: 'tokenwatch_task_restore_replayed_total',
+    help: 'Repartition records replayed with effects muted while restoring tasks, by task role',
+    labelNames: ['role'] as const,
     registers: [registry],
   });
 
@@ -138,6 +156,8 @@ export function createMetrics(opts: MetricsOptions = {}): RuntimeMetrics {
     sinkQueueDepth,
     stateKeys,
     checkpoints,
+    restoreSeconds,
+    restoreReplayed,
     countEventIn: (source, n = 1) => eventsIn.inc({ source }, n),
     // closed sets only: an unexpected value becomes "other" rather than a new series
     countInvalid: (source, code) => eventsInvalid.inc({ source, code: CODE_SET.has(code) ? code : 'other' }),

@@ -3,8 +3,13 @@
  * batch is opened at the edge (src/sources/kafka-source.ts), decoded, validated and normalized;
  * its token events are checked against the plausible event-time window of their input partition,
  * enriched, and keyed for the repartition topics — `by_token` by token fingerprint (a mint with a
- * parent_fp also by the parent, header tw_route=parent), `by_issuer` by issuer. Records that fail,
- * and records with implausible event times, become dead letters. Producing is the runner's job.
+ * parent_fp also by the parent), `by_issuer` by issuer. Records that fail, and records with
+ * implausible event times, become dead letters. Producing is the runner's job.
+ *
+ * Each input source (partition × format) has its event-time clock (source-clock.ts). After a
+ * batch, every source that moved sends its watermark to every partition of both repartition
+ * topics, after the events it covers; a source without records for `source_idle_seconds` says it
+ * is idle. Each detection task takes the minimum over the sources it heard of.
  */
 import type { KafkaMessage, Message } from 'kafkajs';
 import type { SourceFormat } from '../../schemas/token-event.js';
@@ -13,12 +18,11 @@ import type { EnrichStage } from '../enrich/enrich-stage.js';
 import { decodeOpened, reasonInEnvelope, type RecordLimits } from '../envelopes/index.js';
 import type { NormalizeContext } from '../normalize/types.js';
 import { PlausibleTimeGuard, type PlausibleTimeOptions } from '../pipeline/plausible-time.js';
+import { SourceClock, type SourceClockOptions } from '../pipeline/source-clock.js';
 import type { DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
 import { openKafkaValue } from '../sources/kafka-source.js';
 import type { RuntimeMetrics } from './metrics.js';
-
-/** Header on repartitioned events: `token` for the event's own key, `parent` for a mint's copy keyed by parent_fp. */
-export const ROUTE_HEADER = 'tw_route';
+import { encodeRecord } from './token-event-codec.js';
 
 /** The runner's counters this stage adds to. */
 export interface RepartitionCounters {
@@ -32,6 +36,8 @@ export interface RepartitionOutput {
   byToken: Message[];
   byIssuer: Message[];
   dead: DeadLetter[];
+  /** Event records among byToken + byIssuer (the rest are watermark records). */
+  events: number;
 }
 
 export interface RepartitionStageOptions {
@@ -43,27 +49,87 @@ export interface RepartitionStageOptions {
   formats: ReadonlyMap<string, SourceFormat | 'auto'>;
   metrics: RuntimeMetrics;
   counters: RepartitionCounters;
+  clock: SourceClockOptions;
+  /** Partition counts of the repartition topics: watermark records go to every partition. */
+  partitions: { byToken: number; byIssuer: number };
+}
+
+interface SourceState {
+  clock: SourceClock;
+  /** Watermark last sent to the repartition topics. */
+  sent: number;
+  /** Wall time of the source's last record (idleness is a wall-clock notion: live only). */
+  lastRecordAt: number;
+  idle: boolean;
 }
 
 export class RepartitionStage {
   /** Plausible event-time window per input partition (`topic/partition`). */
   private readonly guards = new Map<string, PlausibleTimeGuard>();
+  /** Event-time clock per input source `topic/partition/format`. */
+  private readonly sources = new Map<string, SourceState>();
 
   constructor(private readonly opts: RepartitionStageOptions) {}
 
   /** Forget the windows of input partitions this instance no longer owns (ids `topic/partition`). */
   keepOnly(owned: ReadonlySet<string>): void {
     for (const id of this.guards.keys()) if (!owned.has(id)) this.guards.delete(id);
+    for (const id of this.sources.keys()) if (!owned.has(id.slice(0, id.lastIndexOf('/')))) this.sources.delete(id);
+  }
+
+  /**
+   * Watermark records for sources that have had no records for `idleMs` of wall time, per input
+   * partition (`topic/partition`): they stop holding the tasks back (their idle watermark is their
+   * newest event time) until they speak again.
+   */
+  idleMarkers(now: number, idleMs: number): Map<string, RepartitionOutput> {
+    const out = new Map<string, RepartitionOutput>();
+    for (const [id, st] of this.sources) {
+      if (st.idle || now - st.lastRecordAt < idleMs || !Number.isFinite(st.clock.maxTime)) continue;
+      st.idle = true;
+      const input = id.slice(0, id.lastIndexOf('/'));
+      let o = out.get(input);
+      if (!o) out.set(input, (o = { byToken: [], byIssuer: [], dead: [], events: 0 }));
+      this.pushMarkers(o, id, st.clock.maxTime, true);
+    }
+    return out;
+  }
+
+  private pushMarkers(out: RepartitionOutput, source: string, watermark: number, idle: boolean): void {
+    const value = encodeRecord({ kind: 'watermark', source, watermark, idle });
+    const { byToken, byIssuer } = this.opts.partitions;
+    for (let p = 0; p < byToken; p++) out.byToken.push({ partition: p, key: null, value });
+    for (let p = 0; p < byIssuer; p++) out.byIssuer.push({ partition: p, key: null, value });
+  }
+
+  /** Issuers are few and repeat: their partition is computed once. */
+  private readonly issuerPartitions = new Map<string, number>();
+
+  private issuerPartition(issuer: string, n: number): number {
+    let p = this.issuerPartitions.get(issuer);
+    if (p === undefined) {
+      if (this.issuerPartitions.size >= 100_000) this.issuerPartitions.clear();
+      this.issuerPartitions.set(issuer, (p = stringPartition(issuer, n)));
+    }
+    return p;
+  }
+
+  private sourceFor(id: string, now: number): SourceState {
+    let st = this.sources.get(id);
+    if (st === undefined) this.sources.set(id, (st = { clock: new SourceClock(this.opts.clock), sent: -Infinity, lastRecordAt: now, idle: false }));
+    return st;
   }
 
   process(source: string, partition: number, messages: readonly KafkaMessage[]): RepartitionOutput {
     const { ctx, limits, enrich, metrics, counters } = this.opts;
     const hint = this.opts.formats.get(source);
     const format = hint === 'auto' ? undefined : hint;
-    const out: RepartitionOutput = { byToken: [], byIssuer: [], dead: [] };
+    const out: RepartitionOutput = { byToken: [], byIssuer: [], dead: [], events: 0 };
     const guardId = `${source}/${partition}`;
     let plausible = this.guards.get(guardId);
     if (!plausible) this.guards.set(guardId, (plausible = new PlausibleTimeGuard(this.opts.plausible)));
+    const now = Date.now();
+    const touched = new Set<string>();
     for (const m of messages) {
       counters.records_in++;
       metrics.countEventIn(source);
@@ -95,10 +161,18 @@ export class RepartitionStage {
             continue;
           }
           enrich?.enrich(ev);
-          const value = JSON.stringify(ev);
-          out.byToken.push({ key: ev.token.fp, value, headers: { [ROUTE_HEADER]: 'token' } });
-          if (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp) out.byToken.push({ key: ev.parent_fp, value, headers: { [ROUTE_HEADER]: 'parent' } });
-          if (ev.issuer !== undefined) out.byIssuer.push({ key: ev.issuer, value });
+          const sourceId = `${guardId}/${r.format}`;
+          const st = this.sourceFor(sourceId, now);
+          st.lastRecordAt = now;
+          st.idle = false;
+          touched.add(sourceId);
+          const late = st.clock.observe(ev.time);
+          const value = encodeRecord({ kind: 'event', event: ev, route: 'token', source: sourceId, late });
+          const { byToken, byIssuer } = this.opts.partitions;
+          out.byToken.push({ key: ev.token.fp, value, partition: fingerprintPartition(ev.token.fp, byToken) });
+          if (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp) out.byToken.push({ key: ev.parent_fp, value: encodeRecord({ kind: 'event', event: ev, route: 'parent', source: sourceId, late }), partition: fingerprintPartition(ev.parent_fp, byToken) });
+          if (ev.issuer !== undefined) out.byIssuer.push({ key: ev.issuer, value, partition: this.issuerPartition(ev.issuer, byIssuer) });
+          out.events += 1 + (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp ? 1 : 0) + (ev.issuer !== undefined ? 1 : 0);
         }
         if (implausible) {
           counters.records_invalid++;
@@ -107,6 +181,35 @@ export class RepartitionStage {
         }
       }
     }
+    // after the events they cover: each task sees a source's events before its watermark passes them
+    for (const id of touched) {
+      const st = this.sources.get(id)!;
+      const wm = st.clock.watermark;
+      if (wm > st.sent) {
+        st.sent = wm;
+        this.pushMarkers(out, id, wm, false);
+      }
+    }
     return out;
   }
+}
+
+/**
+ * Partition of a fingerprint key (`tw1:` + 32 hex of an HMAC): its first 32 bits are uniform, so
+ * they pick the partition directly — no murmur2 per record. The repartition topics are ours: only
+ * this stage writes them and only tasks read them, so the scheme need not be Kafka's default.
+ */
+export function fingerprintPartition(fp: string, partitions: number): number {
+  const v = Number.parseInt(fp.slice(4, 12), 16);
+  return Number.isNaN(v) ? stringPartition(fp, partitions) : v % partitions;
+}
+
+/** FNV-1a (32 bit) of the UTF-16 code units, modulo the partition count. */
+export function stringPartition(key: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % partitions;
 }

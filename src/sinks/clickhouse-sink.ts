@@ -11,19 +11,31 @@
  * - Backpressure: at most `max_queue_rows` rows are accepted and not yet durable; `write()` waits
  *   (in call order) for room instead of buffering without bound.
  * - Delivery is at-least-once: a write whose rows span several batches may be partly stored when
- *   it rejects. Alerts dedupe by alert_id, inventory by (token_fp, version); events may repeat.
+ *   it rejects, and an insert whose reply was lost is sent again. The tables make that harmless
+ *   (src/store/migrations.ts): alerts dedupe by alert_id, inventory by (token_fp, version), events
+ *   by event_id, mint counts are sets of event ids.
+ * - Encoded once: write() turns each row into its JSONEachRow line (default-valued fields left
+ *   out, rows.ts encodeRowLine); a batch joins its lines into one body that every attempt sends
+ *   as is (a retry re-serializes nothing).
+ * - With `insert_deduplication` (servers 22.2+, from migrate()'s features) each batch carries
+ *   `insert_deduplication_token` = a hash of its body, so the server itself drops a retried copy
+ *   (and a redelivered batch that came out byte-identical).
  *
- * Works against embedded chDB and any server version: plain JSONEachRow inserts through
- * @clickhouse/client, no query parameters or settings (ClickHouse 18.16 rejects both); times are
- * formatted for the server's column types by rows.ts (`time_precision`).
+ * Works against embedded chDB and any server version: JSONEachRow bodies sent with
+ * `client.exec`, no query parameters, settings only in the INSERT's SETTINGS clause and only when
+ * the server has them (ClickHouse 18.16 rejects both); times are formatted for the server's column
+ * types by rows.ts (`time_precision`).
  */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Alert } from '../../schemas/alert.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import type { InventoryRecord } from '../inventory/inventory-record.js';
 import { TokenwatchError } from '../core/errors.js';
 import { assertDatabaseName } from '../store/clickhouse-client.js';
-import { alertRow, inventoryRow, tokenEventRow, type TimePrecision } from '../store/rows.js';
+import { alertRow, encodeRowLine, inventoryRow, tokenEventRow, type TimePrecision } from '../store/rows.js';
 
 export type SinkKind = 'alerts' | 'inventory' | 'events';
 export const SINK_KINDS: readonly SinkKind[] = ['alerts', 'inventory', 'events'];
@@ -52,8 +64,8 @@ export interface ClickHouseSinkConfig {
 }
 
 export const DEFAULT_SINK_CONFIG: Readonly<ClickHouseSinkConfig> = {
-  max_batch_rows: 5000,
-  flush_interval_ms: 100,
+  max_batch_rows: 20_000,
+  flush_interval_ms: 250,
   max_queue_rows: 50_000,
   max_retries: 8,
   base_delay_ms: 200,
@@ -65,6 +77,8 @@ export interface ClickHouseSinkOptions {
   database: string;
   /** From migrate(): `timePrecisionFor(result.features)`; 's' for ClickHouse 18.x. */
   time_precision: TimePrecision;
+  /** From migrate(): `result.features.insertDeduplication`; send a dedup token per batch (22.2+ only). */
+  insert_deduplication?: boolean;
   config?: Partial<ClickHouseSinkConfig>;
   /** Injected for tests; defaults to setTimeout. */
   sleep?: (ms: number) => Promise<void>;
@@ -78,6 +92,8 @@ export interface ClickHouseSinkStats {
   rows_written: number;
   rows_written_by_kind: Record<SinkKind, number>;
   batches_written: number;
+  /** JSONEachRow bytes of the stored batches (each batch once, however many attempts it took). */
+  bytes_written: number;
   /** Failed insert attempts that were retried. */
   retries: number;
   /** Batches given up on (after max_retries, or at once for permanent errors). */
@@ -93,7 +109,8 @@ interface PendingWrite {
 }
 
 interface QueuedRow {
-  row: object;
+  /** The row's JSONEachRow line (JSON + '\n'), encoded once by write(). */
+  line: string;
   owner: PendingWrite;
   /** this.now() when write() accepted the row: the age of the oldest unstored row is the time to store. */
   at: number;
@@ -131,6 +148,7 @@ export class ClickHouseSink {
     rows_written: 0,
     rows_written_by_kind: { alerts: 0, inventory: 0, events: 0 },
     batches_written: 0,
+    bytes_written: 0,
     retries: 0,
     failures: 0,
     rows_failed: 0,
@@ -141,6 +159,7 @@ export class ClickHouseSink {
   private readonly client: ClickHouseClient;
   private readonly database: string;
   private readonly precision: TimePrecision;
+  private readonly dedupTokens: boolean;
   private readonly cfg: Required<ClickHouseSinkConfig>;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
@@ -167,6 +186,7 @@ export class ClickHouseSink {
     this.client = opts.client;
     this.database = assertDatabaseName(opts.database);
     this.precision = opts.time_precision;
+    this.dedupTokens = opts.insert_deduplication ?? false;
     const cfg = { ...DEFAULT_SINK_CONFIG, ...stripUndefined(opts.config ?? {}) } as Required<ClickHouseSinkConfig>;
     for (const key of ['max_batch_rows', 'flush_interval_ms', 'max_queue_rows', 'base_delay_ms', 'max_delay_ms'] as const) {
       if (!(Number.isFinite(cfg[key]) && cfg[key] > 0)) throw new TokenwatchError('config_invalid', `clickhouse sink: ${key} must be > 0`);
@@ -206,9 +226,9 @@ export class ClickHouseSink {
     if (this.closed) return Promise.reject(new TokenwatchError('sink_failed', 'clickhouse sink is closed'));
     if (rows.length === 0) return Promise.resolve();
     // Convert first: a row that cannot be stored fails its own write, not a batch shared with others.
-    let converted: object[];
+    let converted: string[];
     try {
-      converted = rows.map((r) => this.toRow(kind, r));
+      converted = rows.map((r) => encodeRowLine(this.toRow(kind, r)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -267,12 +287,12 @@ export class ClickHouseSink {
     }
   }
 
-  private enqueue(kind: SinkKind, converted: object[]): Promise<void> {
+  private enqueue(kind: SinkKind, converted: string[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const owner: PendingWrite = { remaining: converted.length, settled: false, resolve, reject };
       const queue = this.queues[kind];
       const at = this.now();
-      for (const row of converted) queue.push({ row, owner, at });
+      for (const line of converted) queue.push({ line, owner, at });
       this.depth += converted.length;
       this.schedule(kind);
     });
@@ -343,13 +363,16 @@ export class ClickHouseSink {
 
   private async writeBatch(kind: SinkKind, batch: QueuedRow[]): Promise<void> {
     const table = `${this.database}.${SINK_TABLES[kind]}`;
-    const values = batch.map((q) => q.row);
+    let body = '';
+    for (const q of batch) body += q.line;
+    const settings = this.dedupTokens ? ` SETTINGS insert_deduplication_token = '${insertDeduplicationToken(body)}'` : '';
+    const query = `INSERT INTO ${table}${settings} FORMAT JSONEachRow`;
     this.inflightSince[kind] = batch[0]?.at;
     let error: unknown;
     for (let attempt = 0; ; attempt++) {
       const started = this.now();
       try {
-        await this.client.insert({ table, values, format: 'JSONEachRow' });
+        await insertBody(this.client, query, body);
         this.lastLatencyMs = this.now() - started;
         this.attemptError = undefined;
         error = undefined;
@@ -369,6 +392,7 @@ export class ClickHouseSink {
       this.stats.rows_written += batch.length;
       this.stats.rows_written_by_kind[kind] += batch.length;
       this.stats.batches_written++;
+      this.stats.bytes_written += Buffer.byteLength(body);
       for (const { owner } of batch) {
         owner.remaining--;
         if (owner.remaining === 0 && !owner.settled) {
@@ -408,6 +432,22 @@ export class ClickHouseSink {
     const step = Math.min(this.cfg.max_delay_ms, this.cfg.base_delay_ms * 2 ** attempt);
     return Math.round(step / 2 + this.random() * (step / 2));
   }
+}
+
+/**
+ * The batch's deduplication token: a hash of its body, the same on every attempt, and the same for
+ * a redelivered batch that was formed alike. Hex, so it needs no quoting.
+ */
+export function insertDeduplicationToken(body: string): string {
+  return createHash('sha256').update(body).digest('hex').slice(0, 40);
+}
+
+/** One INSERT … FORMAT JSONEachRow with a body already encoded (a fresh stream over the same string per attempt). */
+async function insertBody(client: ClickHouseClient, query: string, body: string): Promise<void> {
+  const result = await client.exec({ query, values: Readable.from([body]) });
+  // An INSERT answers with nothing useful; read the reply to its end so the socket returns to the pool.
+  result.stream.resume();
+  await finished(result.stream);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -207,3 +207,20 @@ export function inventoryRow(rec: InventoryRecord, precision: TimePrecision): In
     version: Math.max(0, Math.trunc(rec.version)),
   };
 }
+
+/**
+ * A row object as one JSONEachRow line, without the fields that hold their column's default
+ * ('' for String and LowCardinality(String), NULL for Nullable, [] for Array): ClickHouse fills
+ * omitted fields with those (18.16 as well as current), and leaving them out makes a token event
+ * line ~20 % shorter to send and to parse. Keys are our own column names (no escaping needed).
+ */
+export function encodeRowLine(row: object): string {
+  let line = '{';
+  const r = row as Record<string, unknown>;
+  for (const key in r) {
+    const v = r[key];
+    if (v === '' || v === null || v === undefined || (Array.isArray(v) && v.length === 0)) continue;
+    line += `${line.length > 1 ? ',"' : '"'}${key}":${typeof v === 'number' && Number.isFinite(v) ? String(v) : JSON.stringify(v)}`;
+  }
+  return `${line}}\n`;
+}

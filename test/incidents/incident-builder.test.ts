@@ -30,6 +30,9 @@ function trigger(id: DetectorId, keyBy: 'token' | 'issuer'): DetectorDefinition<
       snapshot: () => ({}),
       restore: () => {},
       size: () => 0,
+      changedKeys: () => [],
+      getKey: () => undefined,
+      putKey: () => {},
     }),
     cases: { positive: [], negative: [] },
   };

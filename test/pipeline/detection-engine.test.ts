@@ -25,6 +25,9 @@ const revokeWatcher: DetectorDefinition<{ n: number }> = {
       snapshot: () => ({ seen }),
       restore: (s: unknown) => { seen = (s as { seen: number }).seen; },
       size: () => seen,
+      changedKeys: () => [],
+      getKey: () => undefined,
+      putKey: () => {},
     };
   },
   cases: { positive: [], negative: [] },

@@ -18,7 +18,7 @@ import { createFingerprinter } from '../../src/core/fingerprint.js';
 import { createLogger } from '../../src/core/logger.js';
 import { startKafkaRunner, type KafkaRunner } from '../../src/runtime/kafka-runner.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
-import { alertsOf, BROKERS, collect, waitFor, oneInputKafka, scenarioTopics } from './kafka-test-kit.js';
+import { repartitionedEvents, alertsOf, BROKERS, collect, waitFor, oneInputKafka, scenarioTopics } from './kafka-test-kit.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 const FIX = fileURLToPath(new URL('../fixtures/envelopes/', import.meta.url));
@@ -73,7 +73,7 @@ let runner: KafkaRunner | undefined;
 const readers: Consumer[] = [];
 const config = parseConfig({
   hmac_key_env: 'TW_ENV_IT_KEY',
-  engine: { idle_flush_seconds: 1, reorder_max_delay_seconds: 60 },
+  engine: { source_idle_seconds: 1, reorder_max_delay_seconds: 60 },
   limits: { max_decompressed_bytes: 1024 * 1024 },
   kafka: oneInputKafka(P),
   log: { level: 'silent' },
@@ -128,7 +128,7 @@ describe('compressed and enveloped records on a Kafka input topic', () => {
     expect(JSON.stringify(alertsOf(alertReader.messages))).not.toContain('AKIAENVELOPEKEY');
 
     // token events on the repartition topic carry the envelope they came in
-    const events = eventReader.messages.filter((m) => m.headers.tw_route === 'token').map((m) => JSON.parse(m.value!.toString()) as TokenEvent);
+    const events = repartitionedEvents(eventReader.messages);
     for (const [i, s] of SHAPES.entries()) {
       const keyFp = fp('aws', keyOf(i + 1));
       const own = events.filter((e) => e.token.fp === keyFp);

@@ -23,7 +23,7 @@ import { decodeOpened, openRecord, reasonInEnvelope, type RecordLimits } from '.
 import { startKafkaRunner, type KafkaRunner } from '../../src/runtime/kafka-runner.js';
 import { maskSecrets } from '../../src/sinks/dead-letter-payload.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
-import { alertsOf, BROKERS, collect, waitFor, oneInputKafka, scenarioTopics } from './kafka-test-kit.js';
+import { repartitionedEvents, alertsOf, BROKERS, collect, waitFor, oneInputKafka, scenarioTopics } from './kafka-test-kit.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 const VENDORS = fileURLToPath(new URL('../fixtures/vendors/', import.meta.url));
@@ -72,7 +72,7 @@ const INPUTS = fixtureInputs();
 
 const config = parseConfig({
   hmac_key_env: 'TW_FMT_IT_KEY',
-  engine: { idle_flush_seconds: 1, reorder_max_delay_seconds: 60 },
+  engine: { source_idle_seconds: 1, reorder_max_delay_seconds: 60 },
   kafka: oneInputKafka(P),
   log: { level: 'silent' },
 });
@@ -147,7 +147,7 @@ describe('issue 7 formats on a Kafka input topic (format: auto)', () => {
     await producer.send({ topic, messages: INPUTS.map((i) => ({ key: i.key, value: i.value })) });
 
     // by-token topic: one `token`-routed copy per event, equal per source to the in-process decode
-    const tokenEvents = () => eventReader.messages.filter((m) => m.headers.tw_route === 'token').map((m) => JSON.parse(m.value!.toString()) as TokenEvent);
+    const tokenEvents = () => repartitionedEvents(eventReader.messages);
     await waitFor(`${want.events.length} token events on the by-token topic`, () => (tokenEvents().length >= want.events.length ? true : undefined));
     await waitFor('stage 1 done with every input record', () => (runner!.stats().records_in >= INPUTS.length ? true : undefined));
     const got = tokenEvents();

@@ -2,6 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Alert } from '../../schemas/alert.js';
+import type { TokenEvent } from '../../schemas/token-event.js';
+import { decodeRecord } from '../../src/runtime/token-event-codec.js';
 
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:18123';
@@ -50,6 +52,16 @@ export const alertsOf = (msgs: readonly { value: Buffer | null; headers?: Record
   alertMessagesOf(msgs).map((m) => JSON.parse(m.value!.toString()) as Alert);
 
 /** The `kafka` config block of a one-input-topic scenario: every topic named after `prefix`, 2 partitions. */
+/** The token events on a by_token topic (their own-key copies; not parent copies or watermark records). */
+export function repartitionedEvents(msgs: readonly { value: Buffer | null }[]): TokenEvent[] {
+  const out: TokenEvent[] = [];
+  for (const m of msgs) {
+    const r = decodeRecord(m.value!);
+    if (r.kind === 'event' && r.route === 'token') out.push(r.event);
+  }
+  return out;
+}
+
 export function oneInputKafka(prefix: string) {
   return {
     brokers: BROKERS,

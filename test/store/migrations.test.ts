@@ -10,6 +10,7 @@ import { TokenwatchError } from '../../src/core/errors.js';
 import { createStoreClient } from '../../src/store/clickhouse-client.js';
 import { getDashboard, renderDashboard } from '../../src/store/dashboards.js';
 import { featuresForVersion, migrate } from '../../src/store/migrations.js';
+import { encodeRowLine } from '../../src/store/rows.js';
 import { defineStoreSuite } from './store-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tokenwatch-chdb-'));
@@ -17,13 +18,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('featuresForVersion', () => {
   it('uses plain types on ClickHouse 18.16 and the modern ones on current versions', () => {
-    expect(featuresForVersion('18.16.1')).toEqual({ lowCardinality: false, dateTime64: false, ttl: false });
-    expect(featuresForVersion('19.8.3.8')).toEqual({ lowCardinality: false, dateTime64: false, ttl: true });
-    expect(featuresForVersion('19.17.1')).toEqual({ lowCardinality: true, dateTime64: false, ttl: true });
-    expect(featuresForVersion('26.7.2.1')).toEqual({ lowCardinality: true, dateTime64: true, ttl: true });
+    expect(featuresForVersion('18.16.1')).toEqual({ lowCardinality: false, dateTime64: false, ttl: false, insertDeduplication: false });
+    expect(featuresForVersion('19.8.3.8')).toEqual({ lowCardinality: false, dateTime64: false, ttl: true, insertDeduplication: false });
+    expect(featuresForVersion('19.17.1')).toEqual({ lowCardinality: true, dateTime64: false, ttl: true, insertDeduplication: false });
+    expect(featuresForVersion('22.1.3')).toEqual({ lowCardinality: true, dateTime64: true, ttl: true, insertDeduplication: false });
+    expect(featuresForVersion('22.2.2.1')).toEqual({ lowCardinality: true, dateTime64: true, ttl: true, insertDeduplication: true });
+    expect(featuresForVersion('26.7.2.1')).toEqual({ lowCardinality: true, dateTime64: true, ttl: true, insertDeduplication: true });
   });
   it('rejects a version it cannot read', () => {
     expect(() => featuresForVersion('unknown')).toThrow(TokenwatchError);
+  });
+});
+
+describe('encodeRowLine', () => {
+  it('writes one JSON line without the fields that hold their column default', () => {
+    const line = encodeRowLine({ a: 'x', b: '', c: null, d: [], e: ['y'], f: 0, g: 1.5, h: 'q"\n', i: undefined });
+    expect(line).toBe('{"a":"x","e":["y"],"f":0,"g":1.5,"h":"q\\"\\n"}\n');
+    expect(JSON.parse(line)).toEqual({ a: 'x', e: ['y'], f: 0, g: 1.5, h: 'q"\n' });
+    expect(encodeRowLine({ a: '' })).toBe('{}\n');
   });
 });
 

@@ -233,13 +233,25 @@ export function defineStoreSuite(label: string, open: () => Promise<StoreClient>
         const [counts] = await queryRows<Record<string, number>>(
           store,
           `SELECT
-             toUInt32((SELECT count() FROM ${database}.token_events)) AS events,
+             toUInt32((SELECT uniqExact(event_id) FROM ${database}.token_events)) AS events,
              toUInt32((SELECT uniqExact(alert_id) FROM ${database}.alerts)) AS alerts,
              toUInt32((SELECT sum(mints) FROM ${database}.issuer_mints_per_minute)) AS mints`,
         );
         const issuedMints = EVENTS.filter((e) => e.action === 'mint' && e.issuer).length;
         // Alerts: 7 rows were written, 5 distinct ids (merges may already have collapsed the copies).
         expect(counts).toEqual({ events: EVENTS.length, alerts: 5, mints: issuedMints });
+      });
+
+      it('fills the fields the sink leaves out with their defaults: stored rows read back whole', async () => {
+        const p = timePrecisionFor(first.features);
+        const ev0 = EVENTS.find((e) => e.issuer === undefined)!; // no issuer, no hint-less optional fields
+        const [got] = await queryRows<Record<string, unknown>>(store, `SELECT * FROM ${database}.token_events WHERE event_id = '${ev0.event_id}' LIMIT 1`);
+        delete got!.ingested_at;
+        expect(got).toEqual(tokenEventRow(ev0, p));
+        const [inv] = await queryRows<Record<string, unknown>>(store, `SELECT * FROM ${database}.token_inventory FINAL WHERE token_fp = '${INVENTORY.f3.token_fp}'`);
+        // UInt64 comes back quoted in JSON (output_format_json_quote_64bit_integers)
+        for (const k of ['use_count', 'version', 'lifetime_ms']) if (typeof inv![k] === 'string') inv![k] = Number(inv![k]);
+        expect(inv).toEqual(inventoryRow(INVENTORY.f3, p));
       });
 
       it('keeps the evidence JSON and arrays intact', async () => {

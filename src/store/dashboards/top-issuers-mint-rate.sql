@@ -1,7 +1,8 @@
 -- Top issuers by minting rate vs baseline
 -- Issuers that minted tokens in the hour before {{now}}, against their baseline: the median of
 -- their mints in the same hour of each of the 7 previous days (days without mints count as 0).
--- From issuer_mints_per_minute, a SummingMergeTree: rows are always re-summed.
+-- From issuer_mints_per_minute_state: each minute's mints are a set of event ids (uniqExactState),
+-- so a re-inserted mint counts once, merged or not.
 SELECT
   issuer,
   last_hour_mints,
@@ -21,8 +22,13 @@ FROM
       sumIf(mints, minute >= {{now}} - INTERVAL 6 DAY - INTERVAL 1 HOUR AND minute < {{now}} - INTERVAL 6 DAY),
       sumIf(mints, minute >= {{now}} - INTERVAL 7 DAY - INTERVAL 1 HOUR AND minute < {{now}} - INTERVAL 7 DAY)
     ])[4]) AS baseline_mints
-  FROM {{database}}.issuer_mints_per_minute
-  WHERE minute >= {{now}} - INTERVAL 7 DAY - INTERVAL 1 HOUR AND minute < {{now}}
+  FROM
+  (
+    SELECT issuer, minute, uniqExactMerge(mints_state) AS mints
+    FROM {{database}}.issuer_mints_per_minute_state
+    WHERE minute >= {{now}} - INTERVAL 7 DAY - INTERVAL 1 HOUR AND minute < {{now}}
+    GROUP BY issuer, minute
+  )
   GROUP BY issuer
 )
 WHERE last_hour_mints > 0

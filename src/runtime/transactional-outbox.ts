@@ -1,0 +1,286 @@
+/**
+ * The Kafka runtime's transactional outbox: every effect of consumed batches (records to any
+ * topics) and the consumed offsets commit atomically in one Kafka transaction, so a crash or a
+ * rebalance neither loses nor repeats an effect for read_committed readers.
+ *
+ * Group commit: parts submitted by concurrently processed partitions queue up; one loop takes
+ * every queued part (after at most `lingerMs` since the oldest arrived) into one transaction.
+ * kafkajs allows one open transaction per producer, so transactions are sequential and parts
+ * arriving while one is in flight go into the next.
+ *
+ * kafkajs facts this relies on (2.2.x):
+ * - `producer.connect()` does not register the transactional id; the first `transaction()` sends
+ *   InitProducerId, which bumps the epoch (fencing an older holder of the id) and makes the
+ *   coordinator abort a transaction a dead predecessor left open. `connect()` does this eagerly.
+ * - After a failed transaction the producer is replaced: a failed EndTxn leaves kafkajs' state
+ *   machine stuck (every later `transaction()` throws), and a failed send leaves wrong sequence
+ *   numbers. The new producer's InitProducerId settles what is open on the broker (a commit that
+ *   reached the coordinator completes, anything else aborts) and starts a new epoch.
+ * - An idempotent producer retries sends forever by default (a record to a missing topic would
+ *   hang the transaction): retries are bounded here; a failed send aborts the transaction anyway.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Admin, Kafka, Message, Producer } from 'kafkajs';
+import { TokenwatchError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+export interface OutboxPart {
+  /** Records to produce (any topics; a message may name its partition). */
+  topicMessages: { topic: string; messages: Message[] }[];
+  /** Consumed offsets this part commits (next offset to read, as kafkajs commitOffsets wants). Empty for effects without offsets. */
+  offsets: { topic: string; partition: number; offset: string }[];
+}
+
+export interface TransactionalOutboxOptions {
+  kafka: Kafka;
+  /** The runner passes `${group_id}.${instance}`. */
+  transactionalId: string;
+  /** sendOffsets target. */
+  consumerGroupId: string;
+  /** E.g. 10_000: an instance killed mid-transaction blocks read_committed readers at most this long. */
+  transactionTimeoutMs: number;
+  /** Longest a part waits for its transaction to start (group commit window), e.g. 5 ms. */
+  lingerMs: number;
+  logger?: Logger;
+}
+
+interface Pending {
+  part: OutboxPart;
+  queuedAt: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Broker errors that mean a newer producer holds the transactional id (kafkajs maps PRODUCER_FENCED, code 90, to no type). */
+const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
+const FENCED_CODES = new Set([47, 90]);
+
+function isFencing(err: unknown): boolean {
+  for (let e = err as { type?: string; code?: number; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    if ((e.type && FENCED_TYPES.has(e.type)) || (typeof e.code === 'number' && FENCED_CODES.has(e.code))) return true;
+  }
+  return false;
+}
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export class TransactionalOutbox {
+  private readonly opts: TransactionalOutboxOptions;
+  private producer: Producer;
+  /** The producer's transaction state or sequence numbers are unusable after a failure: replace it before the next transaction. */
+  private producerBroken = false;
+  private admin: Admin | undefined;
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private fatal: TokenwatchError | undefined;
+  private closing = false;
+  private wakeLoop: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly counters = { transactions: 0, aborted: 0, parts: 0, messages: 0, last_commit_ms: 0 };
+
+  constructor(opts: TransactionalOutboxOptions) {
+    this.opts = opts;
+    this.producer = this.newProducer();
+  }
+
+  private newProducer(): Producer {
+    const { kafka, transactionalId, transactionTimeoutMs } = this.opts;
+    return kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: transactionTimeoutMs,
+      // bounded so a failing send ends (and aborts) its transaction well within the transaction timeout
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: Math.max(200, Math.floor(transactionTimeoutMs / 5)) },
+    });
+  }
+
+  /** Connect and register the transactional id: fences an older holder and aborts what it left open. */
+  private async initProducer(): Promise<void> {
+    await this.producer.connect();
+    // transaction() sends InitProducerId; an abort with nothing sent makes no request
+    const tx = await this.producer.transaction();
+    await tx.abort();
+  }
+
+  async connect(): Promise<void> {
+    await this.initProducer();
+    this.loop ??= this.run();
+  }
+
+  /** Resolves when the transaction holding this part committed; rejects if it aborted or failed (then nothing of the part is visible to read_committed readers and its offsets are not committed). */
+  submit(part: OutboxPart): Promise<void> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.closing) return Promise.reject(new TokenwatchError('sink_failed', 'transactional outbox is closed'));
+    if (part.offsets.length === 0 && part.topicMessages.every((t) => t.messages.length === 0)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ part, queuedAt: performance.now(), resolve, reject });
+      this.wakeLoop?.();
+    });
+  }
+
+  /** Parts waiting or in flight. */
+  get queueDepth(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  stats(): { transactions: number; aborted: number; parts: number; messages: number; last_commit_ms: number } {
+    return { ...this.counters };
+  }
+
+  /** Wait for everything submitted, then disconnect. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.wakeLoop?.();
+    await this.loop;
+    // parts queued before connect() was ever called
+    for (const p of this.queue.splice(0)) p.reject(new TokenwatchError('sink_failed', 'transactional outbox closed before connect'));
+    await this.producer.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      if (this.queue.length === 0) {
+        if (this.closing) return;
+        await new Promise<void>((wake) => (this.wakeLoop = wake));
+        this.wakeLoop = undefined;
+        continue;
+      }
+      // one timer per transaction (not per part): the oldest part waits at most lingerMs
+      const wait = this.queue[0]!.queuedAt + this.opts.lingerMs - performance.now();
+      if (wait > 0 && !this.closing) await new Promise((r) => setTimeout(r, wait));
+      const batch = this.queue.splice(0);
+      if (this.fatal) {
+        for (const p of batch) p.reject(this.fatal);
+        continue;
+      }
+      this.inFlight = batch.length;
+      try {
+        await this.transact(batch);
+      } finally {
+        this.inFlight = 0;
+      }
+    }
+  }
+
+  private async transact(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    const topicMessages = mergeMessages(batch);
+    const topics = mergeOffsets(batch);
+    let messageCount = 0;
+    for (const t of topicMessages) messageCount += t.messages.length;
+    let commitSent = false;
+    try {
+      if (this.producerBroken) await this.replaceProducer();
+      const tx = await this.producer.transaction().catch((err: unknown) => {
+        // after init, transaction() makes no request: a throw means its state machine is stuck
+        this.producerBroken = true;
+        throw err;
+      });
+      try {
+        if (topicMessages.length > 0) await tx.sendBatch({ topicMessages, acks: -1 });
+        if (topics.length > 0) await tx.sendOffsets({ consumerGroupId: this.opts.consumerGroupId, topics });
+        commitSent = true;
+        await tx.commit();
+      } catch (err) {
+        // abort errors are ignored: the next InitProducerId (or the transaction timeout) aborts it
+        if (tx.isActive()) await tx.abort().catch(() => undefined);
+        // kafkajs rolls back the sequence numbers of every partition of a failed produce request,
+        // also of those the broker accepted: the next send would get OUT_OF_ORDER_SEQUENCE_NUMBER.
+        // A new producer id/epoch (as the Java client bumps the epoch after an abortable error) resets them.
+        this.producerBroken = true;
+        throw err;
+      }
+    } catch (err) {
+      if (isFencing(err)) return this.fence(batch, err);
+      if (commitSent && (await this.committedDespiteError(topics).catch(() => false))) {
+        this.committed(batch, messageCount, started);
+        return;
+      }
+      this.counters.aborted++;
+      this.opts.logger?.warn({ parts: batch.length, messages: messageCount, err: messageOf(err) }, 'outbox transaction aborted');
+      const failure = new TokenwatchError('sink_failed', `outbox transaction aborted: ${messageOf(err)}`, undefined, { cause: err });
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    this.committed(batch, messageCount, started);
+  }
+
+  private committed(batch: Pending[], messageCount: number, started: number): void {
+    this.counters.transactions++;
+    this.counters.parts += batch.length;
+    this.counters.messages += messageCount;
+    this.counters.last_commit_ms = performance.now() - started;
+    for (const p of batch) p.resolve();
+  }
+
+  private fence(batch: Pending[], err: unknown): void {
+    this.counters.aborted++;
+    this.fatal = new TokenwatchError(
+      'sink_failed',
+      `outbox fenced: another producer took transactionalId "${this.opts.transactionalId}" (${messageOf(err)}); this instance must stop producing`,
+      undefined,
+      { cause: err },
+    );
+    this.opts.logger?.error({ transactional_id: this.opts.transactionalId, err: messageOf(err) }, 'outbox fenced');
+    for (const p of [...batch, ...this.queue.splice(0)]) p.reject(this.fatal);
+  }
+
+  /** A fresh producer; its InitProducerId completes or aborts the transaction the old one left open. */
+  private async replaceProducer(): Promise<void> {
+    await this.producer.disconnect().catch(() => undefined);
+    this.producer = this.newProducer();
+    await this.initProducer();
+    this.producerBroken = false;
+  }
+
+  /**
+   * EndTxn(commit) failed without an answer: the commit may have reached the coordinator. Once a
+   * new producer has settled the transaction, the group's committed offsets tell which way it went
+   * (they equal ours only if it committed). Without offsets the outcome stays unknown and the parts
+   * reject — the runner resumes from the committed offsets, which are the truth either way.
+   */
+  private async committedDespiteError(topics: ReturnType<typeof mergeOffsets>): Promise<boolean> {
+    if (topics.length === 0) return false;
+    await this.replaceProducer();
+    this.admin ??= this.opts.kafka.admin();
+    await this.admin.connect();
+    const fetched = await this.admin.fetchOffsets({ groupId: this.opts.consumerGroupId, topics: topics.map((t) => t.topic) });
+    const committed = new Map<string, string>();
+    for (const t of fetched) for (const p of t.partitions) committed.set(`${t.topic}\u0000${p.partition}`, p.offset);
+    return topics.every((t) => t.partitions.every((p) => committed.get(`${t.topic}\u0000${p.partition}`) === p.offset));
+  }
+}
+
+/** One entry per topic, messages in submit order. */
+function mergeMessages(batch: readonly Pending[]): { topic: string; messages: Message[] }[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const { part } of batch) {
+    for (const { topic, messages } of part.topicMessages) {
+      if (messages.length === 0) continue;
+      const into = byTopic.get(topic);
+      if (into) for (const m of messages) into.push(m);
+      else byTopic.set(topic, messages.slice());
+    }
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** The highest offset per partition: later batches of a partition supersede earlier ones. */
+function mergeOffsets(batch: readonly Pending[]): { topic: string; partitions: { partition: number; offset: string }[] }[] {
+  const byTopic = new Map<string, Map<number, bigint>>();
+  for (const { part } of batch) {
+    for (const { topic, partition, offset } of part.offsets) {
+      let partitions = byTopic.get(topic);
+      if (!partitions) byTopic.set(topic, (partitions = new Map()));
+      const next = BigInt(offset);
+      const prev = partitions.get(partition);
+      if (prev === undefined || next > prev) partitions.set(partition, next);
+    }
+  }
+  return [...byTopic].map(([topic, partitions]) => ({
+    topic,
+    partitions: [...partitions].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
+  }));
+}
