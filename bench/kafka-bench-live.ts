@@ -110,7 +110,8 @@ export async function produceLive(
   for (;;) {
     const now = Date.now();
     if (now - t0 >= opts.seconds * 1000) break;
-    const due = Math.floor((opts.ratePerSec * (now - t0)) / 1000) - sent;
+    // at most 500 records a request: after a stall of the shared machine a catch-up batch could exceed the broker's max message size
+    const due = Math.min(500, Math.floor((opts.ratePerSec * (now - t0)) / 1000) - sent);
     const byTopic = new Map<string, { value: string }[]>();
     for (let i = 0; i < due; i++) {
       const it = background.next();

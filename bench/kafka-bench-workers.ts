@@ -17,7 +17,7 @@ export class BenchWorker {
   private final?: Promise<WorkerFinal>;
 
   constructor(start: Omit<WorkerStart, 'type'>) {
-    this.child = fork(WORKER, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(WORKER, [], { execArgv: ['--expose-gc', ...(process.env.TW_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TW_BENCH_CPU_PROF}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.started = new Promise((resolve, reject) => {
       this.child.on('message', (m: WorkerMessage) => {
         if (m.type === 'started') resolve();

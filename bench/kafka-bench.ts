@@ -9,7 +9,7 @@
  *      token_replay's live keys);
  *   6. two runner processes in one group vs one.
  *
- *   npm run bench:kafka -- [--records 100000] [--partitions 6] [--concurrency 6] [--bare-reps 3]
+ *   npm run bench:kafka -- [--records 100000] [--partitions 6] [--concurrency 16] [--bare-reps 3]
  *     [--run-reps 2] [--two-reps 2] [--live-secs 40] [--inject-every 2] [--drain-secs 30]
  *     [--store-url URL] [--brokers 127.0.0.1:19092] [--hours 48] [--scale 1] [--flush-ms 100]
  *
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     options: {
       records: { type: 'string', default: '100000' },
       partitions: { type: 'string', default: '6' },
-      concurrency: { type: 'string', default: '6' },
+      concurrency: { type: 'string', default: '16' },
       'bare-reps': { type: 'string', default: '3' },
       'run-reps': { type: 'string', default: '2' },
       'two-reps': { type: 'string', default: '2' },

@@ -1,17 +1,18 @@
 /**
- * Compact evidence: what a detector keeps of an event for a later alert (the fields evidenceOf
- * keeps), as a small fixed-shape record whose repeated parts — source, action, issuer, service,
- * operation, user agent, network, workload, scopes — are one shared object per distinct
- * combination. Events arrive as fresh JSON per event (every string a new copy), a token's record
- * lives for hours and most tokens never alert: an evidence record costs its event id, its time and
- * one pointer to a shared head instead of a copy of every string. The event is rebuilt only when
- * an alert draft needs it (toTokenEvent), with the same values evidenceOf gives.
+ * Compact evidence: what a detector keeps of an event for a later alert (the fields evidenceOf in
+ * evidence.ts keeps), as a small fixed-shape record (id, time, network, user agent) pointing to a
+ * shared head for the parts that repeat across a holder's tokens (source, action, kind, issuer,
+ * subject, service, operation, workload, scopes). Events arrive as fresh JSON per event (every
+ * string a new copy), a token's record lives for hours and most tokens never alert: a kept event
+ * costs its id and time plus pointers to shared copies instead of a copy of every string. The
+ * event is rebuilt only when an alert draft needs it (toTokenEvent), with the values evidenceOf
+ * gives; shared members are frozen.
  *
- * The interner (one per detector instance) is bounded: past `maxValues` values it starts over
- * (records keep what they point to; only sharing with later events is lost).
+ * The interner (one per detector instance; strings, string lists, networks, workloads, use
+ * contexts via flat()) is bounded: past `maxValues` values it starts over (records keep what they
+ * point to; only sharing with later events is lost).
  */
 import type { TokenEvent } from '../schemas/token-event.js';
-import { evidenceOf } from './evidence.js';
 
 type Network = NonNullable<TokenEvent['network']>;
 type Workload = NonNullable<TokenEvent['workload']>;
@@ -21,7 +22,11 @@ const NETWORK_FIELDS = ['ip', 'asn', 'label', 'scope', 'as_org', 'country', 'clo
 const SCOPE_FIELDS: readonly ScopeField[] = ['scopes_used', 'scopes_granted', 'scopes_requested'];
 const DEFAULT_MAX_VALUES = 50_000;
 
-/** The shared part of evidence records: every field of the kept event but its id, time and fingerprint. */
+/**
+ * The shared part of evidence records: what repeats across a holder's tokens (not the id, time,
+ * fingerprint, network and user agent, which vary with the client: those are kept per record,
+ * the network and user agent as shared copies).
+ */
 export interface EvidenceHead {
   readonly source: TokenEvent['source'];
   readonly platform: TokenEvent['platform'];
@@ -32,43 +37,45 @@ export interface EvidenceHead {
   readonly issuer: string | undefined;
   readonly subject: string | undefined;
   readonly service: string | undefined;
-  readonly network: Network | undefined;
-  readonly user_agent: string | undefined;
   readonly workload: Workload | undefined;
   readonly operation: string | undefined;
   readonly scope_field: ScopeField | undefined;
   readonly scopes: readonly string[] | undefined;
 }
 
-/** One kept event: id, time, fingerprint and the shared head. */
+/** One kept event: id, time, the shared head, network and user agent. */
 export class Evidence {
   constructor(
     readonly event_id: string,
     readonly time: number,
-    readonly fp: string,
+    /** The event's token, when it is not the token whose record keeps it (a child's mint kept for its parent). */
+    readonly fp: string | undefined,
     readonly head: EvidenceHead,
+    readonly network: Network | undefined,
+    readonly user_agent: string | undefined,
   ) {}
 }
 
-/** The event as evidenceOf would have kept it (a new object; its nested members are shared: do not mutate). */
-export function toTokenEvent(ev: Evidence): TokenEvent {
+/**
+ * The event as evidenceOf would have kept it (a new object; its nested members are shared: do not
+ * mutate). `owner`: the fingerprint of the token whose record keeps it.
+ */
+export function toTokenEvent(ev: Evidence, owner: string): TokenEvent {
   const h = ev.head;
-  const token: TokenEvent['token'] = { fp: ev.fp, kind: h.kind };
+  const token: TokenEvent['token'] = { fp: ev.fp ?? owner, kind: h.kind };
   if (h.hint !== undefined) token.hint = h.hint;
   if (h.one_time !== undefined) token.one_time = h.one_time;
   const t: TokenEvent = { event_id: ev.event_id, source: h.source, platform: h.platform, action: h.action, time: ev.time, token };
   if (h.issuer !== undefined) t.issuer = h.issuer;
   if (h.subject !== undefined) t.subject = h.subject;
   if (h.service !== undefined) t.service = h.service;
-  if (h.network !== undefined) t.network = h.network as Network;
-  if (h.user_agent !== undefined) t.user_agent = h.user_agent;
+  if (ev.network !== undefined) t.network = ev.network;
+  if (ev.user_agent !== undefined) t.user_agent = ev.user_agent;
   if (h.workload !== undefined) t.workload = h.workload as Workload;
   if (h.operation !== undefined) t.operation = h.operation;
   if (h.scope_field !== undefined) t[h.scope_field] = h.scopes as string[];
   return t;
 }
-
-export const toTokenEventOrUndefined = (ev: Evidence | undefined): TokenEvent | undefined => (ev === undefined ? undefined : toTokenEvent(ev));
 
 /** Options for what a detector keeps (cross_service_reuse keeps no scopes and a bounded user agent). */
 export interface EvidenceOptions {
@@ -79,7 +86,7 @@ export interface EvidenceOptions {
 const FULL: EvidenceOptions = { scopes: true };
 
 /** Mixes a value id into a running hash (32-bit). */
-const mix = (h: number, v: number): number => Math.imul(h ^ v, 0x01000193) >>> 0;
+const mix = (h: number, v: number): number => Math.imul(h ^ v, 0x01000193);
 
 type Table = Map<number, number | number[]>;
 
@@ -151,11 +158,8 @@ export class EvidenceInterner {
     return this.values[id] as Readonly<T>;
   }
 
-  /**
-   * An event kept for evidence. `fp`: the store's own copy of the event's fingerprint when it is
-   * the same token (saves a string per record).
-   */
-  evidence(e: TokenEvent, fp?: string, opts: EvidenceOptions = FULL): Evidence {
+  /** An event kept for evidence in the record of token `owner` (toTokenEvent needs the same `owner`). */
+  evidence(e: TokenEvent, owner: string, opts: EvidenceOptions = FULL): Evidence {
     this.bound();
     let field: ScopeField | undefined;
     if (opts.scopes) field = e.scopes_used !== undefined ? 'scopes_used' : e.scopes_granted !== undefined ? 'scopes_granted' : e.scopes_requested !== undefined ? 'scopes_requested' : undefined;
@@ -170,13 +174,13 @@ export class EvidenceInterner {
       this.optId(e.issuer),
       this.optId(e.subject),
       this.optId(e.service),
-      e.network === undefined ? -1 : this.networkId(e.network),
-      this.optId(ua),
       e.workload === undefined ? -1 : this.workloadId(e.workload),
       this.optId(e.operation),
       field === undefined ? -1 : SCOPE_FIELDS.indexOf(field),
       field === undefined ? -1 : this.listId(e[field]!),
     ];
+    const network = e.network === undefined ? undefined : (this.values[this.networkId(e.network)] as Network);
+    const userAgent = ua === undefined ? undefined : (this.values[this.sid(ua)] as string);
     const headId = this.shared(
       this.heads,
       parts,
@@ -191,12 +195,10 @@ export class EvidenceInterner {
           issuer: this.at(p[6]!),
           subject: this.at(p[7]!),
           service: this.at(p[8]!),
-          network: this.at(p[9]!),
-          user_agent: this.at(p[10]!),
-          workload: this.at(p[11]!),
-          operation: this.at(p[12]!),
-          scope_field: p[13] === -1 ? undefined : SCOPE_FIELDS[p[13]!],
-          scopes: this.at(p[14]!),
+          workload: this.at(p[9]!),
+          operation: this.at(p[10]!),
+          scope_field: p[11] === -1 ? undefined : SCOPE_FIELDS[p[11]!],
+          scopes: this.at(p[12]!),
         } satisfies EvidenceHead),
       (h: EvidenceHead, p) =>
         h.source === this.at(p[0]!) &&
@@ -208,14 +210,12 @@ export class EvidenceInterner {
         h.issuer === this.at(p[6]!) &&
         h.subject === this.at(p[7]!) &&
         h.service === this.at(p[8]!) &&
-        h.network === this.at(p[9]!) &&
-        h.user_agent === this.at(p[10]!) &&
-        h.workload === this.at(p[11]!) &&
-        h.operation === this.at(p[12]!) &&
-        h.scope_field === (p[13] === -1 ? undefined : SCOPE_FIELDS[p[13]!]) &&
-        h.scopes === this.at(p[14]!),
+        h.workload === this.at(p[9]!) &&
+        h.operation === this.at(p[10]!) &&
+        h.scope_field === (p[11] === -1 ? undefined : SCOPE_FIELDS[p[11]!]) &&
+        h.scopes === this.at(p[12]!),
     );
-    return new Evidence(e.event_id, e.time, fp !== undefined && fp === e.token.fp ? fp : e.token.fp, this.values[headId] as EvidenceHead);
+    return new Evidence(e.event_id, e.time, e.token.fp === owner ? undefined : e.token.fp, this.values[headId] as EvidenceHead, network, userAgent);
   }
 
   /** Past the bound, start over (kept records hold on to what they point to). */
@@ -289,7 +289,7 @@ export class EvidenceInterner {
    * `same` compares a candidate with the parts (nothing but the object itself is kept).
    */
   private shared<T>(table: Table, parts: readonly number[], make: (parts: readonly number[]) => T, same: (o: T, parts: readonly number[]) => boolean): number {
-    let h = 0x811c9dc5;
+    let h = 0x811c9dc5 | 0; // signed 32-bit: a small-integer Map key, no boxed number per entry
     for (let i = 0; i < parts.length; i++) h = mix(h, parts[i]!);
     const hit = table.get(h);
     if (hit !== undefined) {
@@ -307,6 +307,3 @@ export class EvidenceInterner {
     return id;
   }
 }
-
-/** evidenceOf, for callers that keep whole events (re-exported so detectors import one module). */
-export { evidenceOf };

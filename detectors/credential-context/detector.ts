@@ -16,6 +16,7 @@ import { KeyedStore, keyStateOf, putKeyState, type KeyedEntry } from '../keyed-s
 import { isoTime } from '../../src/core/time.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import { evidenceOf } from '../evidence.js';
+import { EvidenceInterner, toTokenEvent, type Evidence } from '../interned-evidence.js';
 import type { CredentialContextConfig } from './config.js';
 import { contextOf, describeContext, DIMENSIONS, sameContext, valueOf, type Dimension, type UseContext } from './context.js';
 import { meta, type CredentialContextKind } from './meta.js';
@@ -32,21 +33,90 @@ export interface TokenContext extends UseContext {
   mint?: true;
 }
 
-interface Suspect {
-  context: TokenContext;
+interface Suspect<E = TokenEvent, C = TokenContext> {
+  context: C;
   surprise: number;
   novel: Dimension[];
-  event: TokenEvent;
+  event: E;
   /** The issuer/workload baseline the new context was judged against, for the alert. */
   profiles: { issuer: unknown; workload: unknown };
 }
 
+/** A token's record as state JSON (snapshot, getKey) carries it; live, the detector keeps Rec. */
 export interface TokenRecord {
   contexts: TokenContext[];
   workload?: string;
   first_event?: TokenEvent;
   suspect?: Suspect;
   alerted_at?: number;
+}
+
+/** The members of a use context, in order (the interner's shared copy of one). */
+const PLACE_FIELDS: readonly (keyof UseContext)[] = ['ip', 'network', 'asn', 'cloud', 'ua', 'private'];
+
+/** A context of a token as the detector keeps it: the place (a shared, interned UseContext) and when. */
+class Ctx implements TokenContext {
+  constructor(
+    readonly place: Readonly<UseContext>,
+    public first: number,
+    public last: number,
+    readonly mint: true | undefined,
+  ) {}
+
+  get ip(): string | undefined {
+    return this.place.ip;
+  }
+
+  get network(): string | undefined {
+    return this.place.network;
+  }
+
+  get asn(): string | undefined {
+    return this.place.asn;
+  }
+
+  get cloud(): string | undefined {
+    return this.place.cloud;
+  }
+
+  get ua(): string | undefined {
+    return this.place.ua;
+  }
+
+  get private(): boolean {
+    return this.place.private;
+  }
+}
+
+const NO_CONTEXTS: readonly Ctx[] = Object.freeze([]);
+
+/** A token's live record: fixed shape, an exactly-sized context list, compact evidence. */
+class Rec {
+  contexts: readonly Ctx[] = NO_CONTEXTS;
+  workload: string | undefined = undefined;
+  first_event: Evidence | undefined = undefined;
+  suspect: Suspect<Evidence, Ctx> | undefined = undefined;
+  alerted_at: number | undefined = undefined;
+}
+
+function contextJson(c: Ctx): TokenContext {
+  const o = { ...c.place, first: c.first, last: c.last } as TokenContext;
+  if (c.mint) o.mint = true;
+  return o;
+}
+
+function recordJson(r: Rec, fp: string): TokenRecord {
+  const o: TokenRecord = { contexts: r.contexts.map(contextJson) };
+  if (r.workload !== undefined) o.workload = r.workload;
+  if (r.first_event !== undefined) o.first_event = toTokenEvent(r.first_event, fp);
+  if (r.suspect !== undefined) o.suspect = { ...r.suspect, context: contextJson(r.suspect.context), event: toTokenEvent(r.suspect.event, fp) };
+  if (r.alerted_at !== undefined) o.alerted_at = r.alerted_at;
+  return o;
+}
+
+/** A profile as state JSON carries it: a holder suspect's event expanded. */
+function profileJson(p: ContextProfile): ContextProfile {
+  return p.suspect === undefined ? p : { ...p, suspect: { ...p.suspect, event: toTokenEvent(p.suspect.event as Evidence, p.suspect.fp) } };
 }
 
 export interface CredentialContextState {
@@ -57,7 +127,7 @@ export interface CredentialContextState {
 }
 
 /** The token was used from this value (a mint's context is where it was requested, not used). */
-const tokenHas = (rec: TokenRecord, d: Dimension, v: string): boolean => rec.contexts.some((c) => c.mint !== true && valueOf(c, d) === v);
+const tokenHas = (rec: Rec, d: Dimension, v: string): boolean => rec.contexts.some((c) => c.mint !== true && valueOf(c, d) === v);
 const shortFp = (fp: string): string => `${fp.slice(0, 12)}…`;
 
 function describe(c: UseContext): string {
@@ -68,7 +138,9 @@ function describe(c: UseContext): string {
 export class CredentialContextDetector implements DetectorInstance<CredentialContextState> {
   private readonly issuers: KeyedStore<ContextProfile>;
   private readonly workloads: KeyedStore<ContextProfile>;
-  private readonly tokens: KeyedStore<TokenRecord>;
+  private readonly tokens: KeyedStore<Rec>;
+  /** Shared strings, places and evidence heads of this instance's state. */
+  private readonly interner = new EvidenceInterner();
   private readonly windowMs: number;
   private readonly learningMs: number;
   private readonly gapMs: number;
@@ -103,10 +175,10 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
           : undefined;
     const workload = workloadKey !== undefined ? this.workloads.touch(workloadKey, t, () => newProfile(t)) : undefined;
     const fp = event.token.fp;
-    const rec = this.tokens.touch(fp, t, () => ({ contexts: [] }));
-    rec.first_event ??= evidenceOf(event);
-    if (workloadKey !== undefined) rec.workload = workloadKey;
-    if (rec.suspect !== undefined && t - rec.suspect.event.time > this.windowMs) delete rec.suspect;
+    const rec = this.tokens.touch(fp, t, () => new Rec());
+    rec.first_event ??= this.interner.evidence(event, fp);
+    if (workloadKey !== undefined && rec.workload !== workloadKey) rec.workload = this.interner.str(workloadKey);
+    if (rec.suspect !== undefined && t - rec.suspect.event.time > this.windowMs) rec.suspect = undefined;
     const out = workload !== undefined ? this.confirmHolderSuspect(workload, issuer, fp, ctx, event) : [];
 
     const known = rec.contexts.find((c) => c.mint !== true && sameContext(c, ctx));
@@ -151,7 +223,7 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     const fresh = rec?.contexts.find((c) => s.novel.every((d) => valueOf(c, d) === s.values[d]));
     if (rec === undefined || fresh === undefined) return [];
     const previous: TokenContext = { ...ctx, first: before, last: t };
-    return this.alert(rec, s.fp, event, fresh, previous, s.novel, s.surprise, true, s.profiles, s.event as TokenEvent);
+    return this.alert(rec, s.fp, event, fresh, previous, s.novel, s.surprise, true, s.profiles, s.event as Evidence);
   }
 
   /**
@@ -162,10 +234,11 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
   private seedFromMint(event: TokenEvent): void {
     const ctx = contextOf(event);
     if (ctx === undefined || ctx.network === undefined) return;
-    const rec = this.tokens.touch(event.token.fp, event.time, () => ({ contexts: [] }));
+    const fp = event.token.fp;
+    const rec = this.tokens.touch(fp, event.time, () => new Rec());
     if (rec.contexts.length > 0) return;
-    rec.contexts.push({ ...ctx, first: event.time, last: event.time, mint: true });
-    rec.first_event ??= evidenceOf(event);
+    rec.contexts = [new Ctx(this.interner.flat(PLACE_FIELDS, ctx), event.time, event.time, true)];
+    rec.first_event ??= this.interner.evidence(event, fp);
   }
 
   advance(watermark: number): AlertDraft[] {
@@ -176,14 +249,44 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
   }
 
   snapshot(): CredentialContextState {
-    return structuredClone({ version: 1, issuers: this.issuers.toJSON(), workloads: this.workloads.toJSON(), tokens: this.tokens.toJSON() });
+    const workloads = this.workloads.toJSON().map(([k, e]): [string, KeyedEntry<ContextProfile>] => [k, { value: profileJson(e.value), touched: e.touched }]);
+    const tokens = this.tokens.toJSON().map(([k, e]): [string, KeyedEntry<TokenRecord>] => [k, { value: recordJson(e.value, k), touched: e.touched }]);
+    return structuredClone({ version: 1, issuers: this.issuers.toJSON(), workloads, tokens });
   }
 
   restore(state: CredentialContextState): void {
     if (state.version !== 1) throw new Error(`credential_context: unsupported state version ${String(state.version)}`);
-    this.issuers.load(structuredClone(state.issuers));
-    this.workloads.load(structuredClone(state.workloads));
-    this.tokens.load(structuredClone(state.tokens));
+    const s = structuredClone(state);
+    this.issuers.load(s.issuers);
+    this.workloads.load(s.workloads.map(([k, e]): [string, KeyedEntry<ContextProfile>] => [k, { value: this.profileFromJson(e.value), touched: e.touched }]));
+    this.tokens.load(s.tokens.map(([k, e]): [string, KeyedEntry<Rec>] => [k, { value: this.recordFromJson(k, e.value), touched: e.touched }]));
+  }
+
+  /** The live record of a TokenRecord (state JSON). */
+  private recordFromJson(fp: string, j: TokenRecord): Rec {
+    const r = new Rec();
+    r.contexts = j.contexts.map((c) => this.ctxOf(c));
+    r.workload = this.interner.opt(j.workload);
+    if (j.first_event !== undefined) r.first_event = this.interner.evidence(j.first_event, fp);
+    if (j.suspect !== undefined) r.suspect = { ...j.suspect, context: this.ctxOf(j.suspect.context), event: this.interner.evidence(j.suspect.event, fp) };
+    r.alerted_at = j.alerted_at;
+    return r;
+  }
+
+  private ctxOf(c: TokenContext): Ctx {
+    const place: UseContext = { private: c.private };
+    if (c.ip !== undefined) place.ip = c.ip;
+    if (c.network !== undefined) place.network = c.network;
+    if (c.asn !== undefined) place.asn = c.asn;
+    if (c.cloud !== undefined) place.cloud = c.cloud;
+    if (c.ua !== undefined) place.ua = c.ua;
+    return new Ctx(this.interner.flat(PLACE_FIELDS, place), c.first, c.last, c.mint);
+  }
+
+  /** A holder profile from state JSON: its suspect's event compact again. */
+  private profileFromJson(p: ContextProfile): ContextProfile {
+    if (p.suspect !== undefined) p.suspect.event = this.interner.evidence(p.suspect.event as TokenEvent, p.suspect.fp);
+    return p;
   }
 
   size(): number {
@@ -200,25 +303,28 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
   }
 
   getKey(key: string): unknown {
-    const store = this.storeOf(key);
-    return store === undefined ? undefined : keyStateOf<unknown, unknown>(store, key.slice(2), (v) => v);
+    const k = key.slice(2);
+    switch (key.slice(0, 2)) {
+      case 'i:':
+        return keyStateOf(this.issuers, k, (v) => v);
+      case 'w:':
+        return keyStateOf(this.workloads, k, profileJson);
+      case 't:':
+        return keyStateOf(this.tokens, k, (v) => recordJson(v, k));
+      default:
+        return undefined;
+    }
   }
 
   putKey(key: string, state: unknown): void {
-    const store = this.storeOf(key);
-    if (store !== undefined) putKeyState<unknown, unknown>(store, key.slice(2), state, (v) => v);
-  }
-
-  private storeOf(key: string): KeyedStore<unknown> | undefined {
+    const k = key.slice(2);
     switch (key.slice(0, 2)) {
       case 'i:':
-        return this.issuers;
+        return putKeyState(this.issuers, k, state, (v: ContextProfile) => v);
       case 'w:':
-        return this.workloads;
+        return putKeyState(this.workloads, k, state, (v: ContextProfile) => this.profileFromJson(v));
       case 't:':
-        return this.tokens;
-      default:
-        return undefined;
+        return putKeyState(this.tokens, k, state, (v: TokenRecord) => this.recordFromJson(k, v));
     }
   }
 
@@ -226,8 +332,10 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     return t - p.first_seen < this.learningMs || p.observations < this.config.min_observations;
   }
 
-  private newContext(rec: TokenRecord, fp: string, ctx: UseContext, event: TokenEvent, issuer: ContextProfile, workload: ContextProfile | undefined): AlertDraft[] {
+  private newContext(rec: Rec, fp: string, use: UseContext, event: TokenEvent, issuer: ContextProfile, workload: ContextProfile | undefined): AlertDraft[] {
     const t = event.time;
+    // one shared copy per distinct context: what the record and the profiles keep points into it
+    const ctx = this.interner.flat(PLACE_FIELDS, use);
     const trusted = this.config.trusted_after_tokens;
     // With no earlier use of its own, a token is compared with its holder's other credentials, or
     // with where it was requested from.
@@ -251,13 +359,15 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     const alreadyHad = (d: Dimension, v: string): boolean => tokenHas(rec, d, v);
     observe(issuer, ctx, t, this.config.max_values_per_dimension, alreadyHad);
     if (workload) observe(workload, ctx, t, this.config.max_values_per_dimension, alreadyHad);
-    const stored: TokenContext = { ...ctx, first: t, last: t };
-    rec.contexts.push(stored);
-    if (rec.contexts.length > this.config.max_contexts_per_token) {
+    const stored = new Ctx(ctx, t, t, undefined);
+    // concat: an exactly-sized array (push() onto [] reserves room for 16 more, per token)
+    const contexts = rec.contexts.concat(stored);
+    if (contexts.length > this.config.max_contexts_per_token) {
       let oldest = 0;
-      for (let i = 1; i < rec.contexts.length; i++) if (rec.contexts[i]!.last < rec.contexts[oldest]!.last) oldest = i;
-      rec.contexts.splice(oldest, 1);
+      for (let i = 1; i < contexts.length; i++) if (contexts[i]!.last < contexts[oldest]!.last) oldest = i;
+      contexts.splice(oldest, 1);
     }
+    rec.contexts = contexts;
     if (!judged || surprise < this.config.suspect_surprise) return [];
     // At once only against the owner's own uses: where a token was requested says less (a grant
     // is seen from the IdP's side), so a first use elsewhere waits for the owner to show up.
@@ -266,18 +376,18 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
       return this.alert(rec, fp, event, stored, previous, novel, surprise, false, { issuer: baselineIssuer, workload: baselineWorkload });
     }
     const profiles = { issuer: baselineIssuer, workload: baselineWorkload };
-    if (used || mintedElsewhere) rec.suspect = { context: stored, surprise, novel, event: evidenceOf(event), profiles };
+    if (used || mintedElsewhere) rec.suspect = { context: stored, surprise, novel, event: this.interner.evidence(event, fp), profiles };
     if (!used && workload !== undefined) {
       // A credential whose first use is already elsewhere: its holder's other credentials must show concurrency.
       const values: Partial<Record<Dimension, string>> = {};
       for (const d of novel) values[d] = valueOf(ctx, d);
-      workload.suspect = { fp, time: t, values, surprise, novel, event: evidenceOf(event), profiles };
+      workload.suspect = { fp, time: t, values, surprise, novel, event: this.interner.evidence(event, fp), profiles };
     }
     return [];
   }
 
   /** The token's earlier context used again after a suspect appeared: two contexts at once. */
-  private confirmSuspect(rec: TokenRecord, fp: string, known: TokenContext, event: TokenEvent, issuer: ContextProfile): AlertDraft[] {
+  private confirmSuspect(rec: Rec, fp: string, known: Ctx, event: TokenEvent, issuer: ContextProfile): AlertDraft[] {
     const s = rec.suspect;
     if (s === undefined || sameContext(s.context, known) || known.first >= s.context.first) return [];
     // A new public egress is confirmed by the old public egress when the token had one: a move from
@@ -286,7 +396,7 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     if (!s.context.private && known.private && rec.contexts.some((c) => !c.private && c !== s.context && c.first < s.context.first)) return [];
     // Requests in flight during a move (and skewed clocks) interleave for a moment; a copy keeps going.
     if (event.time - s.context.first < this.gapMs) return [];
-    delete rec.suspect;
+    rec.suspect = undefined; // not delete: a fixed-shape record stays fast and small
     if (this.nowShared(issuer, s.novel, s.context)) return [];
     return this.alert(rec, fp, event, s.context, known, s.novel, s.surprise, true, s.profiles, s.event);
   }
@@ -303,14 +413,14 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     return novel.length > 0;
   }
 
-  private mostRecentOther(rec: TokenRecord, self: TokenContext): TokenContext | undefined {
-    let best: TokenContext | undefined;
+  private mostRecentOther(rec: Rec, self: Ctx): Ctx | undefined {
+    let best: Ctx | undefined;
     for (const c of rec.contexts) if (c !== self && (best === undefined || c.last > best.last)) best = c;
     return best;
   }
 
   private alert(
-    rec: TokenRecord,
+    rec: Rec,
     fp: string,
     trigger: TokenEvent,
     fresh: TokenContext,
@@ -319,7 +429,7 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     surprise: number,
     concurrent: boolean,
     profiles: { issuer: unknown; workload: unknown } | null,
-    suspectEvent?: TokenEvent,
+    suspectEvent?: Evidence,
   ): AlertDraft[] {
     const t = trigger.time;
     if (rec.alerted_at !== undefined && t - rec.alerted_at < this.windowMs) return [];
@@ -327,9 +437,10 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     const holder = rec.workload?.split('\0')[1];
     const kind: CredentialContextKind = holder !== undefined && !holder.startsWith('subject:') ? 'workload_credential_exfiltration' : 'new_context';
     const critical = kind === 'workload_credential_exfiltration' || novel.includes('asn') || concurrent;
-    const events: TokenEvent[] = [];
-    for (const e of [rec.first_event, suspectEvent]) if (e !== undefined && e.event_id !== trigger.event_id && !events.some((x) => x.event_id === e.event_id)) events.push(e);
-    events.sort((a, b) => a.time - b.time);
+    const kept: Evidence[] = [];
+    for (const e of [rec.first_event, suspectEvent]) if (e !== undefined && e.event_id !== trigger.event_id && !kept.some((x) => x.event_id === e.event_id)) kept.push(e);
+    kept.sort((a, b) => a.time - b.time);
+    const events = kept.map((e) => toTokenEvent(e, fp));
     events.push(evidenceOf(trigger));
     const workloadText = holder !== undefined ? ` (${holder.startsWith('subject:') ? holder.replace(':', ' ') : `workload ${holder}`})` : '';
     return [

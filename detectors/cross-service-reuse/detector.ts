@@ -62,17 +62,17 @@ class St {
 }
 
 const NO_PLATFORMS: readonly Platform[] = Object.freeze([]);
-/** What an origin keeps: as trimEvent did, no scopes and a bounded user agent. */
+/** What an origin keeps (as before compact evidence): no scopes, a user agent of at most 256 characters. */
 const ORIGIN: EvidenceOptions = { scopes: false, maxUserAgent: 256 };
 
-function stateJson(st: St): TokenState {
+function stateJson(st: St, fp: string): TokenState {
   const o: TokenState = { kind: st.kind, audience_from_mint: st.audience_from_mint, first_seen: st.first_seen, platforms: [...st.platforms], alerted: KINDS.filter((k) => (st.alerted & kindBit(k)) !== 0) };
   if (st.issuer !== undefined) o.issuer = st.issuer;
   if (st.audience !== undefined) o.audience = [...st.audience];
   if (st.workload !== undefined) o.workload = { kind: st.workload.kind, id: st.workload.id };
   if (st.expires_at !== undefined) o.expires_at = st.expires_at;
   if (st.home_ua !== undefined) o.home_ua = st.home_ua;
-  if (st.origin !== undefined) o.origin = toTokenEvent(st.origin);
+  if (st.origin !== undefined) o.origin = toTokenEvent(st.origin, fp);
   return o;
 }
 
@@ -184,7 +184,7 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
     summary: string,
     extra: Record<string, unknown>,
   ): AlertDraft {
-    const events = st.origin && st.origin.event_id !== event.event_id ? [toTokenEvent(st.origin), event] : [event];
+    const events = st.origin && st.origin.event_id !== event.event_id ? [toTokenEvent(st.origin, event.token.fp), event] : [event];
     const issuer = event.issuer ?? st.issuer;
     return {
       kind,
@@ -355,7 +355,7 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
       return [];
     },
     snapshot(): CrossServiceReuseSnapshot {
-      const entries = tokens.toJSON().map(([fp, e]): [string, { value: TokenState; touched: number }] => [fp, { value: stateJson(e.value), touched: e.touched }]);
+      const entries = tokens.toJSON().map(([fp, e]): [string, { value: TokenState; touched: number }] => [fp, { value: stateJson(e.value, fp), touched: e.touched }]);
       return { version: 1, tokens: JSON.parse(JSON.stringify(entries)) as CrossServiceReuseSnapshot['tokens'] };
     },
     restore(state: CrossServiceReuseSnapshot): void {
@@ -370,7 +370,7 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
     },
     getKey(key: string): unknown {
       const fp = fromStateKey(key);
-      return fp === undefined ? undefined : keyStateOf(tokens, fp, stateJson);
+      return fp === undefined ? undefined : keyStateOf(tokens, fp, (v) => stateJson(v, fp));
     },
     putKey(key: string, state: unknown): void {
       const fp = fromStateKey(key);

@@ -10,7 +10,7 @@
  * its context already matches, a one-time redemption at the same time and context is the same
  * redemption, and repeated alerts are suppressed inside the context window.
  */
-import type { TokenEvent, TokenKind } from '../../schemas/token-event.js';
+import { TOKEN_KINDS, type TokenEvent, type TokenKind } from '../../schemas/token-event.js';
 import { isoTime } from '../../src/core/time.js';
 import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey, type KeyedEntry } from '../keyed-store.js';
 import { uaFamily } from '../ua-family.js';
@@ -105,26 +105,115 @@ class Place implements TokenContext {
   }
 }
 
-const NO_PLACES: readonly Place[] = [];
+const NO_PLACES: readonly Place[] = Object.freeze([]);
 
-/** A token's live record (fixed shape; evidence compact, see interned-evidence.ts); TokenRecord is its JSON form. */
-class Rec {
-  kind: TokenKind = 'unknown';
-  one_time = false;
-  contexts_seen = 0;
+/** What few tokens need (a revocation, one-time use, a refresh, an alert): one object when they do. */
+class Rare {
+  revoked_at: number | undefined = undefined;
+  revoke_event: Evidence | undefined = undefined;
   uses = 0;
+  first_use: { time: number; context: Place | undefined; event: Evidence } | undefined = undefined;
+  last_refresh: { time: number; context: Place | undefined } | undefined = undefined;
+  alerted: Partial<Record<TokenReplayKind, number>> | undefined = undefined;
+}
+
+const KIND_INDEX = new Map<string, number>(TOKEN_KINDS.map((k, i) => [k, i]));
+const UNKNOWN_KIND = KIND_INDEX.get('unknown')!;
+const ONE_TIME = 16;
+const MAX_CONTEXTS_SEEN = 2 ** 25;
+
+/**
+ * A token's live record (TokenRecord is its JSON form): fixed shape, kind, one-time flag and the
+ * context count packed in one small integer, the rarely used members in one optional object,
+ * evidence compact (interned-evidence.ts).
+ */
+class Rec {
+  /** Kind (index in TOKEN_KINDS, bits 0-3) | one_time (bit 4) | contexts_seen (bits 5+). */
+  private bits = UNKNOWN_KIND;
   first_event: Evidence | undefined = undefined;
   home: Place | undefined = undefined;
   home_event: Evidence | undefined = undefined;
   others: Place[] | undefined = undefined;
-  revoked_at: number | undefined = undefined;
-  revoke_event: Evidence | undefined = undefined;
   minted_at: number | undefined = undefined;
   mint_source: string | undefined = undefined;
   expires_at: number | undefined = undefined;
-  first_use: { time: number; context: Place | undefined; event: Evidence } | undefined = undefined;
-  last_refresh: { time: number; context: Place | undefined } | undefined = undefined;
-  alerted: Partial<Record<TokenReplayKind, number>> | undefined = undefined;
+  private x: Rare | undefined = undefined;
+
+  get kind(): TokenKind {
+    return TOKEN_KINDS[this.bits & 15]!;
+  }
+
+  set kind(k: TokenKind) {
+    this.bits = (this.bits & ~15) | (KIND_INDEX.get(k) ?? UNKNOWN_KIND);
+  }
+
+  get one_time(): boolean {
+    return (this.bits & ONE_TIME) !== 0;
+  }
+
+  set one_time(v: boolean) {
+    this.bits = v ? this.bits | ONE_TIME : this.bits & ~ONE_TIME;
+  }
+
+  get contexts_seen(): number {
+    return this.bits >>> 5;
+  }
+
+  set contexts_seen(n: number) {
+    this.bits = (this.bits & 31) | (Math.min(n, MAX_CONTEXTS_SEEN - 1) << 5);
+  }
+
+  private rare(): Rare {
+    return (this.x ??= new Rare());
+  }
+
+  get revoked_at(): number | undefined {
+    return this.x?.revoked_at;
+  }
+
+  set revoked_at(v: number | undefined) {
+    if (v !== undefined || this.x !== undefined) this.rare().revoked_at = v;
+  }
+
+  get revoke_event(): Evidence | undefined {
+    return this.x?.revoke_event;
+  }
+
+  set revoke_event(v: Evidence | undefined) {
+    if (v !== undefined || this.x !== undefined) this.rare().revoke_event = v;
+  }
+
+  get uses(): number {
+    return this.x?.uses ?? 0;
+  }
+
+  set uses(n: number) {
+    if (n !== 0 || this.x !== undefined) this.rare().uses = n;
+  }
+
+  get first_use(): Rare['first_use'] {
+    return this.x?.first_use;
+  }
+
+  set first_use(v: Rare['first_use']) {
+    if (v !== undefined || this.x !== undefined) this.rare().first_use = v;
+  }
+
+  get last_refresh(): Rare['last_refresh'] {
+    return this.x?.last_refresh;
+  }
+
+  set last_refresh(v: Rare['last_refresh']) {
+    if (v !== undefined || this.x !== undefined) this.rare().last_refresh = v;
+  }
+
+  get alerted(): Rare['alerted'] {
+    return this.x?.alerted;
+  }
+
+  set alerted(v: Rare['alerted']) {
+    if (v !== undefined || this.x !== undefined) this.rare().alerted = v;
+  }
 }
 
 function contextJson(c: Place): TokenContext {
@@ -138,20 +227,21 @@ function contextJson(c: Place): TokenContext {
   return o;
 }
 
-function recordJson(r: Rec): TokenRecord {
+function recordJson(r: Rec, fp: string): TokenRecord {
+  const ev = (e: Evidence): TokenEvent => toTokenEvent(e, fp);
   const o: TokenRecord = { kind: r.kind, one_time: r.one_time, contexts_seen: r.contexts_seen, uses: r.uses };
-  if (r.first_event !== undefined) o.first_event = toTokenEvent(r.first_event);
+  if (r.first_event !== undefined) o.first_event = ev(r.first_event);
   if (r.home !== undefined) o.home = contextJson(r.home);
-  if (r.home_event !== undefined) o.home_event = toTokenEvent(r.home_event);
+  if (r.home_event !== undefined) o.home_event = ev(r.home_event);
   if (r.others !== undefined) o.others = r.others.map(contextJson);
   if (r.revoked_at !== undefined) o.revoked_at = r.revoked_at;
-  if (r.revoke_event !== undefined) o.revoke_event = toTokenEvent(r.revoke_event);
+  if (r.revoke_event !== undefined) o.revoke_event = ev(r.revoke_event);
   if (r.minted_at !== undefined) o.minted_at = r.minted_at;
   if (r.mint_source !== undefined) o.mint_source = r.mint_source;
   if (r.expires_at !== undefined) o.expires_at = r.expires_at;
   if (r.first_use !== undefined) {
     const u = r.first_use;
-    o.first_use = u.context !== undefined ? { time: u.time, context: contextJson(u.context), event: toTokenEvent(u.event) } : { time: u.time, event: toTokenEvent(u.event) };
+    o.first_use = u.context !== undefined ? { time: u.time, context: contextJson(u.context), event: ev(u.event) } : { time: u.time, event: ev(u.event) };
   }
   if (r.last_refresh !== undefined) {
     const l = r.last_refresh;
@@ -197,7 +287,7 @@ function summarize(c: TokenContext | undefined): Record<string, unknown> | null 
 }
 
 /** Evidence oldest first, each event once, the trigger last. */
-function evidence(trigger: TokenEvent, ...context: (Evidence | undefined)[]): TokenEvent[] {
+function evidence(fp: string, trigger: TokenEvent, ...context: (Evidence | undefined)[]): TokenEvent[] {
   const seen = new Set([trigger.event_id]);
   const kept: Evidence[] = [];
   for (const e of context) {
@@ -207,7 +297,7 @@ function evidence(trigger: TokenEvent, ...context: (Evidence | undefined)[]): To
     }
   }
   kept.sort((a, b) => a.time - b.time);
-  const out = kept.map(toTokenEvent);
+  const out = kept.map((e) => toTokenEvent(e, fp));
   out.push(trigger);
   return out;
 }
@@ -253,7 +343,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   }
 
   snapshot(): TokenReplayState {
-    const tokens = this.tokens.toJSON().map(([fp, e]): [string, KeyedEntry<TokenRecord>] => [fp, { value: recordJson(e.value), touched: e.touched }]);
+    const tokens = this.tokens.toJSON().map(([fp, e]): [string, KeyedEntry<TokenRecord>] => [fp, { value: recordJson(e.value, fp), touched: e.touched }]);
     return structuredClone({ version: 1, tokens, skew: [...this.skewBySource] });
   }
 
@@ -274,7 +364,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
 
   getKey(key: string): unknown {
     const fp = fromStateKey(key);
-    if (fp !== undefined) return keyStateOf(this.tokens, fp, recordJson);
+    if (fp !== undefined) return keyStateOf(this.tokens, fp, (v) => recordJson(v, fp));
     if (key !== SHARED_STATE_KEY || this.skewBySource.size === 0) return undefined;
     return { skew: [...this.skewBySource] };
   }
@@ -312,7 +402,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   private fromJson(fp: string, j: TokenRecord): Rec {
     const r = new Rec();
     const ev = (e: TokenEvent | undefined): Evidence | undefined => (e === undefined ? undefined : this.interner.evidence(e, fp));
-    r.kind = this.interner.str(j.kind) as TokenKind;
+    r.kind = j.kind;
     r.one_time = j.one_time;
     r.contexts_seen = j.contexts_seen;
     r.uses = j.uses;
@@ -381,7 +471,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
 
   private applySelf(rec: Rec, event: TokenEvent, ctx: Place | undefined, out: AlertDraft[]): void {
     const fp = event.token.fp;
-    if (event.token.kind !== 'unknown' && event.token.kind !== rec.kind) rec.kind = this.interner.str(event.token.kind) as TokenKind;
+    if (event.token.kind !== 'unknown') rec.kind = event.token.kind;
     if (event.token.one_time === true) rec.one_time = true;
     rec.first_event ??= event.action === 'mint' || event.action === 'use' ? this.interner.evidence(event, fp) : undefined;
     switch (event.action) {
@@ -420,7 +510,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
           this.draft(rec, fp, 'vendor_reuse_signal', event, {
             score: 0.8,
             summary: `${event.source} reported reuse of token ${shortFp(fp)}${event.signal ? ` (${event.signal})` : ''}.`,
-            events: evidence(event, rec.home_event ?? rec.first_event),
+            events: evidence(fp, event, rec.home_event ?? rec.first_event),
             baseline: { signal: event.signal ?? null, operation: event.operation ?? null },
           }),
         );
@@ -474,7 +564,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
             summary:
               `Token ${shortFp(fp)} (${rec.kind}) was ${failed ? 'presented' : 'used'} ${lateMin} min after it was revoked, ` +
               `from ${describe(ctx)}${failed ? ' (refused)' : ''}.`,
-            events: evidence(event, rec.first_event, rec.home_event, rec.revoke_event),
+            events: evidence(fp, event, rec.first_event, rec.home_event, rec.revoke_event),
             baseline: { outcome: event.outcome ?? null, minutes_after_revocation: lateMin, clock_skew_tolerance_seconds: skewMs / 1000 },
           }),
         );
@@ -489,7 +579,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
             this.draft(rec, fp, 'use_after_expiry', event, {
               score: Math.min(1, 0.7 + (t - expiresAt) / (4 * 3_600_000)),
               summary: `Token ${shortFp(fp)} (${rec.kind}) was accepted ${lateMin} min after it expired, from ${describe(ctx)}.`,
-              events: evidence(event, rec.first_event, rec.home_event),
+              events: evidence(fp, event, rec.first_event, rec.home_event),
               baseline: { expires_at: iso(expiresAt), minutes_after_expiry: lateMin, clock_skew_tolerance_seconds: skewMs / 1000 },
             }),
           );
@@ -530,7 +620,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
         summary:
           `One-time token ${shortFp(fp)} (${rec.kind}) was redeemed again ${gapSec}s after its first use, ` +
           `from ${describe(ctx)}${elsewhere ? ' (a different context)' : ''}.`,
-        events: evidence(event, rec.first_event, first.event),
+        events: evidence(fp, event, rec.first_event, first.event),
         baseline: { uses: rec.uses, first_use_at: iso(first.time), first_use_context: summarize(first.context) },
       }),
     );

@@ -14,7 +14,8 @@ import type { TokenInventory } from '../inventory/token-inventory.js';
 import type { DetectionEngine } from '../pipeline/detection-engine.js';
 import { WatermarkTracker } from '../pipeline/watermark-tracker.js';
 import type { DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
-import { decodeRecord } from './token-event-codec.js';
+import { decodeRecord, type RepartitionRecord } from './token-event-codec.js';
+import { unframe } from './repartition-frame.js';
 import type { TaskRole } from './task-state-store.js';
 
 /** What applying records produced. */
@@ -68,14 +69,18 @@ export class DetectionTask {
       out.dead.push(this.deadLetter(m, new TokenwatchError('invalid_token_event', 'empty message value on a repartition topic')));
       return;
     }
-    let r;
+    let records;
     try {
-      r = decodeRecord(m.value); // our own records, validated at the edge: decoded, not re-validated
+      records = unframe(m.value).map(decodeRecord); // our own records, validated at the edge: decoded, not re-validated
     } catch (err) {
       const e = err instanceof TokenwatchError ? err : new TokenwatchError('invalid_token_event', `repartition record does not decode: ${(err as Error).message.slice(0, 200)}`, undefined, { cause: err });
       out.dead.push(this.deadLetter(m, e));
       return;
     }
+    for (const r of records) this.applyRecord(r, out);
+  }
+
+  private applyRecord(r: RepartitionRecord, out: TaskOutput): void {
     if (r.kind === 'watermark') {
       this.sources.update(r.source, r.watermark, r.idle);
       return;

@@ -100,6 +100,8 @@ export function kafkaClientConfig(cfg: KafkaConfig, opts: KafkaClientOptions = {
     logCreator: () => (entry: LogEntry) => {
       if (!logger) return;
       const { message, ...extra } = entry.log;
+      // by design: transactional producers bound their retries (a failed send aborts the transaction, transactional-outbox.ts)
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
       const level = PINO_LEVEL[entry.level] ?? 'info';
       logger[level]({ namespace: entry.namespace, ...extra }, message);
     },

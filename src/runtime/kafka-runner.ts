@@ -72,7 +72,7 @@ export interface KafkaRunnerOptions {
   migrate?: boolean;
   /** false: no ClickHouse store (alerts still go to Kafka). Default: from config.store. */
   store?: false;
-  /** Batches processed at once across partitions (default 6): they share transactions. */
+  /** Batches processed at once across partitions (default 16): each waits for its own transaction, so this keeps the CPU busy meanwhile. */
   partitionsConsumedConcurrently?: number;
   /** Consumer session timeout (default 30 s; tests lower it for fast rebalances). */
   sessionTimeoutMs?: number;
@@ -291,7 +291,7 @@ export class KafkaRunner {
     await consumer.run({
       autoCommit: false, // offsets commit inside the transactions that hold their effects
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 6,
+      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 16,
       // heartbeats inside long batches too (a sink outage, a restore): see batch-heartbeat.ts
       eachBatch: (payload) => withHeartbeats(payload.heartbeat, this.heartbeatIntervalMs, () => this.eachBatch(payload)),
     });

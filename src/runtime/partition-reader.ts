@@ -103,7 +103,24 @@ const sourceFailed = (range: PartitionRange, message: string, cause?: unknown): 
   new TokenwatchError('source_failed', `reading ${range.topic}[${range.partition}]: ${message}`, undefined, cause === undefined ? undefined : { cause });
 
 /** Low watermark and last stable offset of one partition; rejects on an unknown topic or partition. */
-async function partitionBounds(admin: Admin, range: PartitionRange): Promise<{ low: bigint; lso: bigint }> {
+/**
+ * kafkajs' admin is not safe for concurrent offset listings (fetchTopicOffsets of two topics at
+ * once fails inside kafkajs: `Cannot destructure property 'partitions' of 'high.pop(...)'`), and
+ * tasks restore concurrently: listings through one admin run one at a time.
+ */
+const adminQueues = new WeakMap<Admin, Promise<unknown>>();
+
+function serialized<T>(admin: Admin, fn: () => Promise<T>): Promise<T> {
+  const run = (adminQueues.get(admin) ?? Promise.resolve()).then(fn, fn);
+  adminQueues.set(admin, run.catch(() => undefined));
+  return run;
+}
+
+function partitionBounds(admin: Admin, range: PartitionRange): Promise<{ low: bigint; lso: bigint }> {
+  return serialized(admin, () => listBounds(admin, range));
+}
+
+async function listBounds(admin: Admin, range: PartitionRange): Promise<{ low: bigint; lso: bigint }> {
   try {
     // metadata first: fetchTopicOffsets retries an unknown topic for ~12 s before failing
     const meta = await admin.fetchTopicMetadata({ topics: [range.topic] });

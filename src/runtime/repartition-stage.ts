@@ -23,6 +23,7 @@ import type { DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
 import { openKafkaValue } from '../sources/kafka-source.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { encodeRecord } from './token-event-codec.js';
+import { PartitionFrames } from './repartition-frame.js';
 
 /** The runner's counters this stage adds to. */
 export interface RepartitionCounters {
@@ -33,6 +34,7 @@ export interface RepartitionCounters {
 }
 
 export interface RepartitionOutput {
+  /** Frames of records (repartition-frame.ts), one or more per partition that got any. */
   byToken: Message[];
   byIssuer: Message[];
   dead: DeadLetter[];
@@ -90,16 +92,26 @@ export class RepartitionStage {
       const input = id.slice(0, id.lastIndexOf('/'));
       let o = out.get(input);
       if (!o) out.set(input, (o = { byToken: [], byIssuer: [], dead: [], events: 0 }));
-      this.pushMarkers(o, id, st.clock.maxTime, true);
+      const frames = this.newFrames();
+      this.pushMarkers(frames, o, id, st.clock.maxTime, true);
+      this.flushFrames(frames, o);
     }
     return out;
   }
 
-  private pushMarkers(out: RepartitionOutput, source: string, watermark: number, idle: boolean): void {
+  private newFrames(): { byToken: PartitionFrames; byIssuer: PartitionFrames } {
+    return { byToken: new PartitionFrames(this.opts.partitions.byToken), byIssuer: new PartitionFrames(this.opts.partitions.byIssuer) };
+  }
+
+  private flushFrames(frames: { byToken: PartitionFrames; byIssuer: PartitionFrames }, out: RepartitionOutput): void {
+    frames.byToken.flush(out.byToken as { partition: number; key: null; value: Buffer }[]);
+    frames.byIssuer.flush(out.byIssuer as { partition: number; key: null; value: Buffer }[]);
+  }
+
+  private pushMarkers(frames: { byToken: PartitionFrames; byIssuer: PartitionFrames }, out: RepartitionOutput, source: string, watermark: number, idle: boolean): void {
     const value = encodeRecord({ kind: 'watermark', source, watermark, idle });
-    const { byToken, byIssuer } = this.opts.partitions;
-    for (let p = 0; p < byToken; p++) out.byToken.push({ partition: p, key: null, value });
-    for (let p = 0; p < byIssuer; p++) out.byIssuer.push({ partition: p, key: null, value });
+    frames.byToken.addToAll(value, out.byToken as { partition: number; key: null; value: Buffer }[]);
+    frames.byIssuer.addToAll(value, out.byIssuer as { partition: number; key: null; value: Buffer }[]);
   }
 
   /** Issuers are few and repeat: their partition is computed once. */
@@ -130,6 +142,9 @@ export class RepartitionStage {
     if (!plausible) this.guards.set(guardId, (plausible = new PlausibleTimeGuard(this.opts.plausible)));
     const now = Date.now();
     const touched = new Set<string>();
+    const frames = this.newFrames();
+    const tokenOut = out.byToken as { partition: number; key: null; value: Buffer }[];
+    const issuerOut = out.byIssuer as { partition: number; key: null; value: Buffer }[];
     for (const m of messages) {
       counters.records_in++;
       metrics.countEventIn(source);
@@ -169,9 +184,9 @@ export class RepartitionStage {
           const late = st.clock.observe(ev.time);
           const value = encodeRecord({ kind: 'event', event: ev, route: 'token', source: sourceId, late });
           const { byToken, byIssuer } = this.opts.partitions;
-          out.byToken.push({ key: ev.token.fp, value, partition: fingerprintPartition(ev.token.fp, byToken) });
-          if (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp) out.byToken.push({ key: ev.parent_fp, value: encodeRecord({ kind: 'event', event: ev, route: 'parent', source: sourceId, late }), partition: fingerprintPartition(ev.parent_fp, byToken) });
-          if (ev.issuer !== undefined) out.byIssuer.push({ key: ev.issuer, value, partition: this.issuerPartition(ev.issuer, byIssuer) });
+          frames.byToken.add(fingerprintPartition(ev.token.fp, byToken), value, tokenOut);
+          if (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp) frames.byToken.add(fingerprintPartition(ev.parent_fp, byToken), encodeRecord({ kind: 'event', event: ev, route: 'parent', source: sourceId, late }), tokenOut);
+          if (ev.issuer !== undefined) frames.byIssuer.add(this.issuerPartition(ev.issuer, byIssuer), value, issuerOut);
           out.events += 1 + (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp ? 1 : 0) + (ev.issuer !== undefined ? 1 : 0);
         }
         if (implausible) {
@@ -187,9 +202,10 @@ export class RepartitionStage {
       const wm = st.clock.watermark;
       if (wm > st.sent) {
         st.sent = wm;
-        this.pushMarkers(out, id, wm, false);
+        this.pushMarkers(frames, out, id, wm, false);
       }
     }
+    this.flushFrames(frames, out);
     return out;
   }
 }

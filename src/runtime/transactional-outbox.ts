@@ -62,6 +62,20 @@ function isFencing(err: unknown): boolean {
   return false;
 }
 
+/**
+ * CONCURRENT_TRANSACTIONS (51): the coordinator is still writing the previous transaction's
+ * markers when the next one adds partitions. The Java client retries it; kafkajs does not, so the
+ * outbox aborts and runs the transaction again after a short pause.
+ */
+function isConcurrentTransactions(err: unknown): boolean {
+  for (let e = err as { type?: string; code?: number; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    if (e.type === 'CONCURRENT_TRANSACTIONS' || e.code === 51) return true;
+  }
+  return false;
+}
+
+const CONCURRENT_RETRIES = 20;
+
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export class TransactionalOutbox {
@@ -76,7 +90,7 @@ export class TransactionalOutbox {
   private closing = false;
   private wakeLoop: (() => void) | undefined;
   private loop: Promise<void> | undefined;
-  private readonly counters = { transactions: 0, aborted: 0, parts: 0, messages: 0, last_commit_ms: 0 };
+  private readonly counters = { transactions: 0, aborted: 0, parts: 0, messages: 0, last_commit_ms: 0, retried: 0 };
 
   constructor(opts: TransactionalOutboxOptions) {
     this.opts = opts;
@@ -124,7 +138,7 @@ export class TransactionalOutbox {
     return this.queue.length + this.inFlight;
   }
 
-  stats(): { transactions: number; aborted: number; parts: number; messages: number; last_commit_ms: number } {
+  stats(): { transactions: number; aborted: number; parts: number; messages: number; last_commit_ms: number; retried: number } {
     return { ...this.counters };
   }
 
@@ -166,6 +180,17 @@ export class TransactionalOutbox {
 
   private async transact(batch: Pending[]): Promise<void> {
     const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      const err = await this.attempt(batch, started);
+      if (err === undefined) return;
+      if (attempt >= CONCURRENT_RETRIES || !isConcurrentTransactions(err)) return this.failed(batch, err);
+      this.counters.retried++;
+      await new Promise((r) => setTimeout(r, Math.min(100, 5 * attempt)));
+    }
+  }
+
+  /** One try at the batch's transaction: undefined when it was settled (committed or fenced), else the error to retry or fail with. */
+  private async attempt(batch: Pending[], started: number): Promise<unknown> {
     const topicMessages = mergeMessages(batch);
     const topics = mergeOffsets(batch);
     let messageCount = 0;
@@ -193,18 +218,27 @@ export class TransactionalOutbox {
         throw err;
       }
     } catch (err) {
-      if (isFencing(err)) return this.fence(batch, err);
+      if (isFencing(err)) {
+        this.fence(batch, err);
+        return undefined;
+      }
       if (commitSent && (await this.committedDespiteError(topics).catch(() => false))) {
         this.committed(batch, messageCount, started);
-        return;
+        return undefined;
       }
-      this.counters.aborted++;
-      this.opts.logger?.warn({ parts: batch.length, messages: messageCount, err: messageOf(err) }, 'outbox transaction aborted');
-      const failure = new TokenwatchError('sink_failed', `outbox transaction aborted: ${messageOf(err)}`, undefined, { cause: err });
-      for (const p of batch) p.reject(failure);
-      return;
+      return err;
     }
     this.committed(batch, messageCount, started);
+    return undefined;
+  }
+
+  private failed(batch: Pending[], err: unknown): void {
+    let messageCount = 0;
+    for (const t of mergeMessages(batch)) messageCount += t.messages.length;
+    this.counters.aborted++;
+    this.opts.logger?.warn({ parts: batch.length, messages: messageCount, err: messageOf(err) }, 'outbox transaction aborted');
+    const failure = new TokenwatchError('sink_failed', `outbox transaction aborted: ${messageOf(err)}`, undefined, { cause: err });
+    for (const p of batch) p.reject(failure);
   }
 
   private committed(batch: Pending[], messageCount: number, started: number): void {

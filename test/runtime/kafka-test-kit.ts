@@ -4,6 +4,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import type { Alert } from '../../schemas/alert.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { decodeRecord } from '../../src/runtime/token-event-codec.js';
+import { unframe } from '../../src/runtime/repartition-frame.js';
 
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:18123';
@@ -56,8 +57,10 @@ export const alertsOf = (msgs: readonly { value: Buffer | null; headers?: Record
 export function repartitionedEvents(msgs: readonly { value: Buffer | null }[]): TokenEvent[] {
   const out: TokenEvent[] = [];
   for (const m of msgs) {
-    const r = decodeRecord(m.value!);
-    if (r.kind === 'event' && r.route === 'token') out.push(r.event);
+    for (const rec of unframe(m.value!)) {
+      const r = decodeRecord(rec);
+      if (r.kind === 'event' && r.route === 'token') out.push(r.event);
+    }
   }
   return out;
 }
