@@ -58,6 +58,7 @@ import { PartitionOutboxes } from './partition-outboxes.js';
 import { checkpointMessages, type TaskRole } from './task-state-store.js';
 import { TaskRestorer } from './task-restorer.js';
 import { StickyAssigner } from './sticky-assigner.js';
+import { WatermarkAlignment } from './watermark-alignment.js';
 
 const { Partitioners, PartitionAssigners } = kafkajs;
 
@@ -106,6 +107,8 @@ export interface RunnerStats {
   events_implausible: number;
   /** Rounds of idle watermark records sent for input sources gone quiet. */
   idle_markers: number;
+  /** Times an input partition was paused for running ahead of the others in event time. */
+  alignment_pauses: number;
   paused: boolean;
 }
 
@@ -144,8 +147,10 @@ export class KafkaRunner {
   private repartition?: RepartitionStage;
   private readonly repartitionOptions: Omit<RepartitionStageOptions, 'partitions'>;
   private changelogPartitions = 1;
+  /** Input partitions far ahead in event time wait for the others (watermark-alignment.ts). */
+  private readonly alignment: WatermarkAlignment;
   private stopping?: Promise<void>;
-  private readonly counters = { records_in: 0, records_invalid: 0, records_skipped: 0, events_repartitioned: 0, events_detected: 0, alerts: 0, events_implausible: 0, tasks_restored: 0, records_replayed: 0, idle_markers: 0 };
+  private readonly counters = { records_in: 0, records_invalid: 0, records_skipped: 0, events_repartitioned: 0, events_detected: 0, alerts: 0, events_implausible: 0, tasks_restored: 0, records_replayed: 0, idle_markers: 0, alignment_pauses: 0 };
   private assignedPartitions = 0;
   /** Offsets this instance committed per repartition partition (`topic/partition`), to step over trailing transaction markers. */
   private readonly committed = new Map<string, bigint>();
@@ -178,6 +183,7 @@ export class KafkaRunner {
       exceptions: exceptionFilterFor(this.cfg), // loads and validates exceptions.file at start; shared by every task
       queueDepths: () => ({ clickhouse: this.store?.queueDepth ?? 0, kafka_transaction: this.outbox?.queueDepth() ?? 0 }),
     });
+    this.alignment = new WatermarkAlignment((this.cfg.engine.reorder_max_delay_seconds * 1000) / 2);
     const l = this.cfg.limits;
     this.repartitionOptions = {
       ctx,
@@ -375,6 +381,12 @@ export class KafkaRunner {
       }
     }
     this.repartition?.keepOnly(owned);
+    for (const id of this.alignment.pausedIds()) {
+      if (owned.has(id)) continue;
+      this.alignment.forget(id);
+      const [topic, partition] = splitPartitionId(id);
+      this.consumer?.resume([{ topic, partitions: [partition] }]);
+    }
     void this.outbox?.keepOnly(owned); // a partition's next owner fences its producer anyway
     this.log.info({ partitions: owned.size, tasks_dropped: dropped }, 'joined consumer group');
   }
@@ -410,6 +422,9 @@ export class KafkaRunner {
     part.offsets.push({ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() });
     await this.metrics.timeSink('kafka_transaction', () => this.outbox!.submit(batch.topic, batch.partition, part));
     this.counters.events_repartitioned += out.events;
+    const input = `${batch.topic}/${batch.partition}`;
+    this.alignment.update(input, this.repartition!.inputWatermark(input));
+    this.applyAlignment();
   }
 
   private stage1Part(out: RepartitionOutput): OutboxPart {
@@ -429,11 +444,13 @@ export class KafkaRunner {
   private async sendIdleMarkers(): Promise<void> {
     if (this.stopping || !this.joined || !this.repartition || !this.outbox) return;
     // per input partition: its producer is the one that wrote the source's events
-    for (const [input, out] of this.repartition.idleMarkers(Date.now(), this.cfg.engine.source_idle_seconds * 1000)) {
+    for (const [input, out] of this.repartition.idleMarkers(Date.now(), this.cfg.engine.source_idle_seconds * 1000, (id) => this.alignment.isPaused(id))) {
       const [topic, partition] = splitPartitionId(input);
       try {
         await this.outbox.submit(topic, partition, this.stage1Part(out));
         this.counters.idle_markers++;
+        this.alignment.idle(input);
+        this.applyAlignment();
       } catch (err) {
         // the source's next batch sends its watermark again; tasks only wait longer meanwhile
         this.log.warn({ err: { message: (err as Error).message } }, 'idle watermark records not sent');
@@ -597,6 +614,21 @@ export class KafkaRunner {
     });
   }
 
+  /** Pause the input partitions that ran ahead, resume those the others caught up with. */
+  private applyAlignment(): void {
+    if (!this.consumer) return;
+    const { pause, resume } = this.alignment.decide();
+    for (const id of pause) {
+      const [topic, partition] = splitPartitionId(id);
+      this.consumer.pause([{ topic, partitions: [partition] }]);
+      this.counters.alignment_pauses++;
+    }
+    for (const id of resume) {
+      const [topic, partition] = splitPartitionId(id);
+      if (!this.backpressure?.paused) this.consumer.resume([{ topic, partitions: [partition] }]);
+    }
+  }
+
   /** Pause fetching while the ClickHouse sink is behind (queue length or time to store: backpressure.ts). */
   private backpressureTick(): void {
     if (!this.store || !this.consumer || !this.backpressure || this.stopping) return;
@@ -610,6 +642,11 @@ export class KafkaRunner {
       this.log.warn({ queue_depth: backlog.depth, oldest_unstored_ms: Math.round(backlog.oldestAgeMs), reason: this.backpressure.reason, max_queue_rows: this.cfg.store.max_queue_rows, max_time_to_store_ms: this.cfg.store.max_time_to_store_ms }, 'clickhouse sink behind: pausing consumption');
     } else {
       this.consumer.resume(topics);
+      // resuming whole topics also resumed the partitions held back for alignment
+      for (const id of this.alignment.pausedIds()) {
+        const [topic, partition] = splitPartitionId(id);
+        this.consumer.pause([{ topic, partitions: [partition] }]);
+      }
       this.log.info({ queue_depth: backlog.depth, oldest_unstored_ms: Math.round(backlog.oldestAgeMs) }, 'clickhouse sink caught up: resuming consumption');
     }
   }

@@ -84,12 +84,13 @@ export class RepartitionStage {
    * partition (`topic/partition`): they stop holding the tasks back (their idle watermark is their
    * newest event time) until they speak again.
    */
-  idleMarkers(now: number, idleMs: number): Map<string, RepartitionOutput> {
+  idleMarkers(now: number, idleMs: number, paused: (input: string) => boolean = () => false): Map<string, RepartitionOutput> {
     const out = new Map<string, RepartitionOutput>();
     for (const [id, st] of this.sources) {
       if (st.idle || now - st.lastRecordAt < idleMs || !Number.isFinite(st.clock.maxTime)) continue;
-      st.idle = true;
       const input = id.slice(0, id.lastIndexOf('/'));
+      if (paused(input)) continue; // held back on purpose (watermark-alignment.ts): it still has records to give
+      st.idle = true;
       let o = out.get(input);
       if (!o) out.set(input, (o = { byToken: [], byIssuer: [], dead: [], events: 0 }));
       const frames = this.newFrames();
@@ -97,6 +98,16 @@ export class RepartitionStage {
       this.flushFrames(frames, o);
     }
     return out;
+  }
+
+  /** An input partition's event time: the lowest watermark of its active sources (-Infinity: none yet). */
+  inputWatermark(input: string): number {
+    let min = Infinity;
+    for (const [id, st] of this.sources) {
+      if (st.idle || !id.startsWith(input) || id.charCodeAt(input.length) !== 47 /* / */ || id.indexOf('/', input.length + 1) !== -1) continue;
+      if (st.clock.watermark < min) min = st.clock.watermark;
+    }
+    return min === Infinity ? -Infinity : min;
   }
 
   private newFrames(): { byToken: PartitionFrames; byIssuer: PartitionFrames } {
