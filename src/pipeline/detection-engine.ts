@@ -177,9 +177,20 @@ export class DetectionEngine {
     return this.buffer.watermark;
   }
 
+  /**
+   * Detectors advance at fixed points of event time (multiples of advanceEveryMs), each just
+   * before the first event after it — never wherever a batch happened to end. A replay that
+   * releases one record at a time and a Kafka task that releases a batch at once then show every
+   * detector the same events before the same advance: the same alerts, the same ids.
+   */
   private process(ready: TokenEvent[]): Alert[] {
     const alerts: Alert[] = [];
+    const step = this.opts.advanceEveryMs;
     for (const ev of ready) {
+      if (ev.time > this.lastAdvance + step) {
+        const boundary = Math.floor((ev.time - 1) / step) * step;
+        if (boundary > this.lastAdvance) this.advanceDetectors(boundary, alerts, true);
+      }
       if (this.tracking && !this.heldNew.delete(ev.event_id) && this.heldWritten.delete(ev.event_id)) this.releasedWritten.push(ev.event_id);
       this.opts.inventory?.observe(ev);
       this.opts.observer?.observeEvent(ev);
@@ -187,7 +198,11 @@ export class DetectionEngine {
         for (const d of t.instance.process(ev)) this.emit(t, d, ev.time, alerts);
       }
     }
-    this.advanceDetectors(this.buffer.watermark, alerts, false);
+    const wm = this.buffer.watermark;
+    if (Number.isFinite(wm)) {
+      const boundary = Math.floor(wm / step) * step;
+      if (boundary > this.lastAdvance) this.advanceDetectors(boundary, alerts, true);
+    }
     return alerts;
   }
 

@@ -19,6 +19,24 @@ interface SourceMark {
 
 export class WatermarkTracker {
   private readonly sources = new Map<string, SourceMark>();
+  /**
+   * Inputs known to exist (Kafka: every input partition, from topic metadata) that have not been
+   * heard from yet: until each has sent an event or a watermark, nothing is released — otherwise
+   * the first input to start would run the task ahead and the others' first events would be late.
+   */
+  private readonly awaited = new Set<string>();
+
+  /** Expect a source whose id starts with `prefix` + '/' (an input partition; its formats are sources). */
+  expect(prefix: string): void {
+    for (const id of this.sources.keys()) if (id.startsWith(`${prefix}/`)) return;
+    this.awaited.add(prefix);
+  }
+
+  private heard(source: string): void {
+    if (this.awaited.size === 0) return;
+    const i = source.lastIndexOf('/');
+    if (i > 0) this.awaited.delete(source.slice(0, i));
+  }
 
   /** Sources this task has heard of. */
   get size(): number {
@@ -27,6 +45,7 @@ export class WatermarkTracker {
 
   /** A source's event arrived: it now takes part in the minimum (and is active again). */
   noteSource(source: string): void {
+    this.heard(source);
     const s = this.sources.get(source);
     if (s === undefined) this.sources.set(source, { watermark: -Infinity, idle: false });
     else if (s.idle) s.idle = false;
@@ -34,6 +53,7 @@ export class WatermarkTracker {
 
   /** A source's watermark (never moves back) and whether it is idle. */
   update(source: string, watermark: number, idle: boolean): void {
+    this.heard(source);
     const s = this.sources.get(source);
     if (s === undefined) this.sources.set(source, { watermark, idle });
     else {
@@ -49,6 +69,7 @@ export class WatermarkTracker {
 
   /** min over active sources; max over all when every source is idle; -Infinity with none. */
   get watermark(): number {
+    if (this.awaited.size > 0) return -Infinity;
     let min = Infinity;
     let max = -Infinity;
     for (const s of this.sources.values()) {

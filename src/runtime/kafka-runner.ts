@@ -147,6 +147,8 @@ export class KafkaRunner {
   private repartition?: RepartitionStage;
   private readonly repartitionOptions: Omit<RepartitionStageOptions, 'partitions'>;
   private changelogPartitions = 1;
+  /** Every input partition (`topic/partition`) of the group: each task waits to hear from all of them. */
+  private inputPartitions: string[] = [];
   /** Input partitions far ahead in event time wait for the others (watermark-alignment.ts). */
   private readonly alignment: WatermarkAlignment;
   private stopping?: Promise<void>;
@@ -246,6 +248,7 @@ export class KafkaRunner {
     const byIssuer = topics.partitions[this.kcfg.topics.by_issuer];
     if (!byToken || !byIssuer) throw new TokenwatchError('source_failed', `repartition topics have no partitions (${this.kcfg.topics.by_token}: ${byToken}, ${this.kcfg.topics.by_issuer}: ${byIssuer})`);
     this.changelogPartitions = topics.partitions[this.kcfg.topics.changelog] ?? 1;
+    this.inputPartitions = this.kcfg.inputs.flatMap((i) => Array.from({ length: topics.partitions[i.topic] ?? 0 }, (_, p) => `${i.topic}/${p}`));
     this.repartition = new RepartitionStage({ ...this.repartitionOptions, partitions: { byToken, byIssuer } });
 
     if (this.opts.store !== false) await this.openStore();
@@ -381,6 +384,7 @@ export class KafkaRunner {
       }
     }
     this.repartition?.keepOnly(owned);
+    this.repartition?.owned(this.inputPartitions.filter((id) => owned.has(id)), Date.now());
     for (const id of this.alignment.pausedIds()) {
       if (owned.has(id)) continue;
       this.alignment.forget(id);
@@ -581,7 +585,9 @@ export class KafkaRunner {
       observer: this.incidents?.builder,
       alertFilter: exceptionFilterFor(this.cfg),
     });
-    return new DetectionTask(topic, partition, role, engine, inventory, this.store !== undefined && this.cfg.store.write_events);
+    const task = new DetectionTask(topic, partition, role, engine, inventory, this.store !== undefined && this.cfg.store.write_events);
+    for (const input of this.inputPartitions) task.sources.expect(input);
+    return task;
   }
 
   /** Checkpoint every task (graceful stop): its changed keys and offset, in one transaction each. */

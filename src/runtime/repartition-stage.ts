@@ -73,6 +73,19 @@ export class RepartitionStage {
 
   constructor(private readonly opts: RepartitionStageOptions) {}
 
+  /**
+   * Input partitions now owned (ids `topic/partition`): one that never yields a record still says
+   * it is idle after `source_idle_seconds` (a placeholder source `<input>/-`), so tasks waiting to
+   * hear from every input partition are not held forever.
+   */
+  owned(inputs: readonly string[], now: number): void {
+    for (const input of inputs) {
+      let known = false;
+      for (const id of this.sources.keys()) if (id.startsWith(`${input}/`)) known = true;
+      if (!known) this.sourceFor(`${input}/-`, now);
+    }
+  }
+
   /** Forget the windows of input partitions this instance no longer owns (ids `topic/partition`). */
   keepOnly(owned: ReadonlySet<string>): void {
     for (const id of this.guards.keys()) if (!owned.has(id)) this.guards.delete(id);
@@ -87,7 +100,7 @@ export class RepartitionStage {
   idleMarkers(now: number, idleMs: number, paused: (input: string) => boolean = () => false): Map<string, RepartitionOutput> {
     const out = new Map<string, RepartitionOutput>();
     for (const [id, st] of this.sources) {
-      if (st.idle || now - st.lastRecordAt < idleMs || !Number.isFinite(st.clock.maxTime)) continue;
+      if (st.idle || now - st.lastRecordAt < idleMs) continue;
       const input = id.slice(0, id.lastIndexOf('/'));
       if (paused(input)) continue; // held back on purpose (watermark-alignment.ts): it still has records to give
       st.idle = true;

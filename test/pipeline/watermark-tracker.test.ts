@@ -45,3 +45,20 @@ describe('WatermarkTracker', () => {
     expect(r.size).toBe(3);
   });
 });
+
+describe('WatermarkTracker with expected inputs', () => {
+  it('releases nothing until every expected input partition has been heard from (an event, a watermark, or idle)', () => {
+    const w = new WatermarkTracker();
+    w.expect('in/0');
+    w.expect('in/1');
+    w.update('in/0/cloudtrail', 500, false);
+    expect(w.watermark).toBe(-Infinity); // in/1 has not spoken: its first events may be older
+    w.update('in/1/-', -Infinity, true); // an empty partition says it is idle
+    expect(w.watermark).toBe(500);
+    const restored = new WatermarkTracker();
+    restored.restore(w.snapshot());
+    restored.expect('in/0');
+    restored.expect('in/1');
+    expect(restored.watermark).toBe(500); // already heard from both
+  });
+});
