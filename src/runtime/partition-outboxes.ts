@@ -29,7 +29,14 @@ export class PartitionOutboxes {
   /** Commit `part` in a transaction of the partition `topic/partition`'s producer. */
   async submit(topic: string, partition: number, part: OutboxPart): Promise<void> {
     const outbox = await this.outboxFor(topic, partition);
-    await outbox.submit(part);
+    try {
+      await outbox.submit(part);
+    } catch (err) {
+      // fenced: another instance took the partition's transactional id. This producer is done; if
+      // the group gives the partition back, the next batch starts a fresh one (which fences in turn)
+      if (outbox.fenced) void this.close(`${topic}/${partition}`);
+      throw err;
+    }
   }
 
   private outboxFor(topic: string, partition: number): Promise<TransactionalOutbox> {

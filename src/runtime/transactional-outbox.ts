@@ -134,6 +134,11 @@ export class TransactionalOutbox {
   }
 
   /** Parts waiting or in flight. */
+  /** Another producer took the transactional id: this outbox rejects everything from now on. */
+  get fenced(): boolean {
+    return this.fatal !== undefined;
+  }
+
   get queueDepth(): number {
     return this.queue.length + this.inFlight;
   }
@@ -214,7 +219,9 @@ export class TransactionalOutbox {
         // kafkajs rolls back the sequence numbers of every partition of a failed produce request,
         // also of those the broker accepted: the next send would get OUT_OF_ORDER_SEQUENCE_NUMBER.
         // A new producer id/epoch (as the Java client bumps the epoch after an abortable error) resets them.
-        this.producerBroken = true;
+        // Not for CONCURRENT_TRANSACTIONS: nothing was produced, and a new epoch would fence whichever
+        // other process still holds the id, which answers with a new epoch of its own (ping-pong).
+        if (!isConcurrentTransactions(err)) this.producerBroken = true;
         throw err;
       }
     } catch (err) {
