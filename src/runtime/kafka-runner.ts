@@ -385,12 +385,12 @@ export class KafkaRunner {
     }
     this.repartition?.keepOnly(owned);
     this.repartition?.owned(this.inputPartitions.filter((id) => owned.has(id)), Date.now());
-    for (const id of this.alignment.pausedIds()) {
-      if (owned.has(id)) continue;
-      this.alignment.forget(id);
+    // a revoked partition no longer holds the others back (it may have been the slowest)
+    for (const id of this.alignment.keepOnly(owned)) {
       const [topic, partition] = splitPartitionId(id);
       this.consumer?.resume([{ topic, partitions: [partition] }]);
     }
+    this.applyAlignment();
     void this.outbox?.keepOnly(owned); // a partition's next owner fences its producer anyway
     this.log.info({ partitions: owned.size, tasks_dropped: dropped }, 'joined consumer group');
   }

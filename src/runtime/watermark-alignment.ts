@@ -29,6 +29,17 @@ export class WatermarkAlignment {
     if (m) m.idle = true;
   }
 
+  /** Forget every input partition not in `owned` (revoked: another member reads it now). */
+  keepOnly(owned: ReadonlySet<string>): string[] {
+    const resumed: string[] = [];
+    for (const id of [...this.marks.keys()]) {
+      if (owned.has(id)) continue;
+      if (this.paused.has(id)) resumed.push(id);
+      this.forget(id);
+    }
+    return resumed;
+  }
+
   forget(input: string): void {
     this.marks.delete(input);
     this.paused.delete(input);

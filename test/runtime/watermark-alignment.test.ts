@@ -39,3 +39,14 @@ describe('WatermarkAlignment', () => {
     expect(a.decide()).toEqual({ pause: [], resume: [] });
   });
 });
+
+describe('WatermarkAlignment after a rebalance', () => {
+  it('a revoked slowest partition stops holding the others back', () => {
+    const a = new WatermarkAlignment(10 * MIN);
+    a.update('in/0', 0);
+    a.update('in/1', 30 * MIN);
+    expect(a.decide().pause).toEqual(['in/1']);
+    expect(a.keepOnly(new Set(['in/1']))).toEqual([]); // in/0 moved to another member
+    expect(a.decide().resume).toEqual(['in/1']);
+  });
+});
