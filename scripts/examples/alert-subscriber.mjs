@@ -6,9 +6,10 @@
 //
 // Each message value is one alert (schemas/alert.ts) as JSON; the key is the token fingerprint
 // (token-keyed detectors) or the issuer (issuer-keyed ones); headers: detector, severity, kind,
-// alert_id. Delivery is at-least-once: after a tokenwatch restart the same alert can arrive again
-// with the same alert_id, so dedupe on alert_id (here: a bounded in-memory set; in production use
-// your ticketing system's external id or a table keyed by alert_id).
+// alert_id. tokenwatch writes each alert once, in Kafka transactions (read_committed, the kafkajs
+// default, sees it once); this consumer's own processing is at-least-once (a crash before its
+// commit redelivers), so dedupe on alert_id (here: a bounded in-memory set; in production use your
+// ticketing system's external id or a table keyed by alert_id).
 import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 
