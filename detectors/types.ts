@@ -9,7 +9,7 @@ import type { TokenEvent } from '../schemas/token-event.js';
 
 /**
  * The state key of a detector's per-task shared state (learned global rates, sketches, held
- * alerts): not any routing key (a routing key starting with `~` is stored as `~~…`, see keyed-store.ts).
+ * alerts): not any routing key (a routing key starting with `~` is stored as `~~…`, see src/core/keyed-store.ts).
  */
 export const SHARED_STATE_KEY = '~shared';
 

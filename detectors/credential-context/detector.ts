@@ -12,7 +12,7 @@
  * falls silent).
  */
 import type { TokenEvent } from '../../schemas/token-event.js';
-import { KeyedStore, keyStateOf, putKeyState, type KeyedEntry } from '../keyed-store.js';
+import { KeyedStore, keyStateOf, putKeyState, type KeyedEntry } from '../../src/core/keyed-store.js';
 import { isoTime } from '../../src/core/time.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import { evidenceOf } from '../evidence.js';

@@ -5,7 +5,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { Severity } from '../../schemas/alert.js';
 import type { Platform, TokenEvent, TokenKind, WorkloadKind } from '../../schemas/token-event.js';
-import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey } from '../keyed-store.js';
+import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey } from '../../src/core/keyed-store.js';
 import { EvidenceInterner, toTokenEvent, type Evidence, type EvidenceOptions } from '../interned-evidence.js';
 import { memoize } from '../memo.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';

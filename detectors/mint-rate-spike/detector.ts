@@ -22,7 +22,7 @@
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { RobustScorer, type RobustScorerOptions, type RobustScorerState } from '../../src/scoring/robust-scorer.js';
 import { MidasR, normalizeScore, type MidasRState } from '../../src/scoring/midas-r.js';
-import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey, type KeyedEntry } from '../keyed-store.js';
+import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey, type KeyedEntry } from '../../src/core/keyed-store.js';
 import { SHARED_STATE_KEY, type AlertDraft, type DetectorInstance } from '../types.js';
 import type { MintRateSpikeConfig } from './config.js';
 import { NOVELTY_ALERT, contextOf, keyOf, learnContext, noveltyOf, type MintContext } from './context.js';

@@ -11,7 +11,7 @@
  */
 import type { Severity } from '../../schemas/alert.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
-import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey } from '../keyed-store.js';
+import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey } from '../../src/core/keyed-store.js';
 import { SHARED_STATE_KEY, type AlertDraft, type DetectorInstance } from '../types.js';
 import type { ScopeDriftConfig } from './config.js';
 import { scopeDriftMeta } from './meta.js';

@@ -12,7 +12,7 @@
  */
 import { TOKEN_KINDS, type TokenEvent, type TokenKind } from '../../schemas/token-event.js';
 import { isoTime } from '../../src/core/time.js';
-import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey, type KeyedEntry } from '../keyed-store.js';
+import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey, type KeyedEntry } from '../../src/core/keyed-store.js';
 import { uaFamily } from '../ua-family.js';
 import { EvidenceInterner, toTokenEvent, type Evidence } from '../interned-evidence.js';
 import { SHARED_STATE_KEY, type AlertDraft, type DetectorInstance } from '../types.js';

@@ -19,7 +19,7 @@ import { SEVERITIES } from '../../schemas/alert.js';
 import type { Incident, IncidentAlert, IncidentLink, TimelineEntry } from '../../schemas/incident.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import type { EngineObserver } from '../pipeline/detection-engine.js';
-import { KeyedState, type KeyedEntry } from '../core/keyed-state.js';
+import { KeyedStore, type KeyedEntry } from '../core/keyed-store.js';
 import { sha256Hex } from '../core/hash.js';
 import { isoTime } from '../core/time.js';
 
@@ -82,13 +82,13 @@ export class IncidentBuilder implements EngineObserver {
   private open = new Map<string, OpenIncident>();
   private readonly keyIndex = new Map<string, IndexEntry>();
   private readonly alertIndex = new Map<string, string>();
-  private readonly parents: KeyedState<{ parent: string }>;
+  private readonly parents: KeyedStore<{ parent: string }>;
   private closed: Incident[] = [];
   private clock = -Infinity;
 
   constructor(opts: Partial<IncidentBuilderOptions> = {}) {
     this.opts = { ...DEFAULT_INCIDENT_OPTIONS, ...opts };
-    this.parents = new KeyedState(this.opts.maxParents, this.opts.maxSpanMs);
+    this.parents = new KeyedStore(this.opts.maxParents, this.opts.maxSpanMs);
   }
 
   /** Engine hook: remember mint chains (token → the token it was minted with). */

@@ -11,7 +11,7 @@ import type { TokenEvent } from '../../schemas/token-event.js';
 import type { AlertDraft, DetectorDefinition, DetectorInstance, KeyBy } from '../../detectors/types.js';
 import { buildAlert } from './alert-builder.js';
 import { ReorderBuffer, type ReorderOptions } from './reorder-buffer.js';
-import { KeyedState } from '../core/keyed-state.js';
+import { KeyedStore } from '../core/keyed-store.js';
 import type { TokenInventory } from '../inventory/token-inventory.js';
 
 export interface EngineOptions {
@@ -99,13 +99,12 @@ export class DetectionEngine {
   private recentOrder: (string | undefined)[] = [];
   private recentHead = 0;
   /** Per (detector, dedup key): event time of the last alert emitted, forgotten once its window passed. */
-  private readonly lastAlertAt: KeyedState<{ at: number; alertId: string }>;
+  private readonly lastAlertAt: KeyedStore<{ at: number; alertId: string }>;
   private lastAdvance = -Infinity;
   private readonly counters = { events_in: 0, duplicates: 0, suppressed: 0 };
   private readonly alertsPerDetector: Record<string, number> = {};
   /** Change tracking for drainStateChanges(), from its first call on (the embedded runner never pays for it). */
   private tracking = false;
-  private readonly suppressChanged = new Set<string>();
   /** Held events not yet written as state / written and still held / written and released since. */
   private heldNew = new Map<string, TokenEvent>();
   private readonly heldWritten = new Set<string>();
@@ -113,10 +112,7 @@ export class DetectionEngine {
   private clockWritten = '';
 
   constructor(private readonly opts: EngineOptions) {
-    this.lastAlertAt = new KeyedState(opts.maxSuppressKeys, opts.suppressWindowMs);
-    this.lastAlertAt.onEvict = (key) => {
-      if (this.tracking) this.suppressChanged.add(key);
-    };
+    this.lastAlertAt = new KeyedStore(opts.maxSuppressKeys, opts.suppressWindowMs);
     this.tasks = opts.detectors
       .filter((d) => !opts.keyBy || opts.keyBy.includes(d.definition.meta.key_by))
       .map((d) => ({ definition: d.definition, instance: d.definition.create(d.config) }));
@@ -232,7 +228,6 @@ export class DetectionEngine {
     this.lastAlertAt.delete(key); // re-touch with this alert's time as the start of a new window
     const alert = buildAlert(t.definition.meta, draft);
     this.lastAlertAt.touch(key, time, () => ({ at: time, alertId: alert.alert_id }));
-    if (this.tracking) this.suppressChanged.add(key);
     const id = t.definition.meta.id;
     this.alertsPerDetector[id] = (this.alertsPerDetector[id] ?? 0) + 1;
     out.push(alert);
@@ -261,15 +256,14 @@ export class DetectionEngine {
     const out: StateEntry[] = [];
     if (!this.tracking) {
       this.tracking = true;
-      for (const [key] of this.lastAlertAt.entries()) this.suppressChanged.add(key);
       for (const ev of this.buffer.held()) this.heldNew.set(ev.event_id, ev);
     }
     for (const t of this.tasks) {
       const id = t.definition.meta.id;
       for (const key of t.instance.changedKeys()) out.push({ key: `${DETECTOR}${id}/${key}`, value: t.instance.getKey(key) });
     }
-    for (const key of this.suppressChanged) out.push({ key: SUPPRESS + key, value: this.lastAlertAt.get(key) });
-    this.suppressChanged.clear();
+    // the store tracks touched and evicted windows itself (its first drain: all of them)
+    for (const key of this.lastAlertAt.drainChanged()) out.push({ key: SUPPRESS + key, value: this.lastAlertAt.get(key) });
     for (const [id, ev] of this.heldNew) {
       out.push({ key: HELD + id, value: ev });
       this.heldWritten.add(id);

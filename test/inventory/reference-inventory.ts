@@ -8,7 +8,7 @@
  */
 import type { TokenEvent } from '../../schemas/token-event.js';
 import type { InventoryRecord } from '../../src/inventory/inventory-record.js';
-import { KeyedState } from '../../src/core/keyed-state.js';
+import { KeyedStore } from '../../src/core/keyed-store.js';
 import type { InventoryOptions } from '../../src/inventory/token-inventory.js';
 
 /**
@@ -26,11 +26,11 @@ function addBounded<T>(arr: T[], v: T | undefined, max: number): T[] {
 
 export class ReferenceInventory {
   /** By fp, least recently seen evicted first; no idle TTL (a token stays until pushed out). */
-  private readonly records: KeyedState<InventoryRecord>;
+  private readonly records: KeyedStore<InventoryRecord>;
   private readonly dirty = new Set<string>();
 
   constructor(private readonly opts: InventoryOptions) {
-    this.records = new KeyedState(opts.maxTokens, Infinity);
+    this.records = new KeyedStore(opts.maxTokens, Infinity);
   }
 
   get size(): number {

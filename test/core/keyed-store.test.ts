@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { KeyedState } from '../../src/core/keyed-state.js';
+import { KeyedStore } from '../../src/core/keyed-store.js';
 
-describe('KeyedState', () => {
+describe('KeyedStore', () => {
   it('evicts the least recently touched key beyond maxKeys', () => {
-    const s = new KeyedState<number>(3, Infinity);
+    const s = new KeyedStore<number>(3, Infinity);
     for (const [k, t] of [['a', 1], ['b', 2], ['c', 3]] as const) s.touch(k, t, () => t);
     s.touch('a', 4, () => -1); // a is now the most recent
     s.touch('d', 5, () => 5);
@@ -14,7 +14,7 @@ describe('KeyedState', () => {
   });
 
   it('evicts keys idle longer than maxIdleMs in event time, also after out-of-order touches', () => {
-    const s = new KeyedState<string>(100, 10);
+    const s = new KeyedStore<string>(100, 10);
     s.touch('old', 0, () => 'o');
     s.touch('new', 50, () => 'n');
     s.touch('late', 5, () => 'l'); // out of order: touched earlier than the most recent
@@ -25,10 +25,10 @@ describe('KeyedState', () => {
   });
 
   it('round-trips through JSON with its LRU order', () => {
-    const s = new KeyedState<{ n: number }>(2, Infinity);
+    const s = new KeyedStore<{ n: number }>(2, Infinity);
     s.touch('a', 1, () => ({ n: 1 }));
     s.touch('b', 2, () => ({ n: 2 }));
-    const copy = new KeyedState<{ n: number }>(2, Infinity);
+    const copy = new KeyedStore<{ n: number }>(2, Infinity);
     copy.load(JSON.parse(JSON.stringify(s.toJSON())));
     copy.touch('c', 3, () => ({ n: 3 })); // evicts a, the least recent
     expect(copy.get('a')).toBeUndefined();
@@ -36,7 +36,7 @@ describe('KeyedState', () => {
   });
 
   it('keeps exactly maxKeys entries through many evictions', () => {
-    const s = new KeyedState<number>(1000, Infinity);
+    const s = new KeyedStore<number>(1000, Infinity);
     for (let i = 0; i < 200_000; i++) s.touch(`k${i}`, i, () => i);
     expect(s.size).toBe(1000);
     expect(s.evicted).toBe(199_000);

@@ -1,7 +1,8 @@
 /**
- * Bounded keyed state for detectors: at most `maxKeys` entries (least recently touched evicted
- * first) and TTL eviction in event time, like src/core/keyed-state.ts, plus what the key-level
- * contract (DetectorInstance.changedKeys/getKey/putKey) needs:
+ * Bounded keyed state (detectors' state stores, the engine's suppression windows, the incident
+ * builder): at most `maxKeys` entries (least recently touched evicted first) and TTL eviction in
+ * event time, plus what the key-level contract (DetectorInstance.changedKeys/getKey/putKey and
+ * the engine's changelog) needs:
  *
  * - which keys changed (touched, marked, evicted or deleted) since the last drain, each once;
  * - each entry's LRU position as a sequence number (`seq` of its last touch), so entries put back
@@ -143,7 +144,7 @@ export class KeyedStore<V> {
     return out[Symbol.iterator]();
   }
 
-  /** Least recently touched first (the snapshot() format of src/core/keyed-state.ts). */
+  /** Least recently touched first (the snapshot() format). */
   toJSON(): [string, KeyedEntry<V>][] {
     if (this.unsorted) this.relink();
     const out: [string, KeyedEntry<V>][] = [];
