@@ -16,7 +16,7 @@ import { stringify } from 'yaml';
 import { groupLag } from '../src/runtime/kafka-runner.js';
 import type { SourceFormat } from '../schemas/token-event.js';
 import { compareIds, countIds as countIdsOf, type CaseResult } from './chaos-compare.js';
-import { chaosRecords, type SimulationPlan } from './chaos-records.js';
+import { CHAOS_PARTITIONS, partitionedChaosRecords, type SimulationPlan } from './chaos-records.js';
 import type { ChaosClickHouse, ChaosKafka } from './chaos-services.js';
 import { AdminHandle, chaosKafka, clickhouseAlertRows, committedSum, dropDatabase, readAlertTopic, readClickHouse, topicRecords } from './chaos-observe.js';
 import { RunnerProcess, summarizeRunnerLogs } from './chaos-runner-process.js';
@@ -27,7 +27,7 @@ export const CASE_NAMES = ['baseline', 'kill9', 'join-leave', 'clickhouse-down',
 export type CaseName = (typeof CASE_NAMES)[number];
 
 export const INPUT_FORMATS: readonly SourceFormat[] = ['cloudtrail', 'okta', 'kong'];
-const PARTITIONS = 4;
+const PARTITIONS = CHAOS_PARTITIONS;
 
 export interface HarnessDeps {
   root: string;
@@ -141,7 +141,7 @@ class CaseRun {
     const t0 = Date.now();
     const topicOf = new Map(this.inputs.map((i) => [i.format, i.topic]));
     const malformed = this.name === 'malformed' ? this.deps.malformed : 0;
-    let batch = new Map<string, { value: Buffer }[]>();
+    let batch = new Map<string, { value: Buffer; partition: number }[]>();
     let inBatch = 0;
     const flush = async (): Promise<void> => {
       if (inBatch === 0) return;
@@ -150,11 +150,11 @@ class CaseRun {
       inBatch = 0;
     };
     try {
-      for (const r of chaosRecords(this.deps.plan, malformed)) {
+      for (const r of partitionedChaosRecords(this.deps.plan, malformed)) {
         const topic = topicOf.get(r.format)!;
         let list = batch.get(topic);
         if (!list) batch.set(topic, (list = []));
-        list.push({ value: r.value });
+        list.push({ value: r.value, partition: r.partition });
         this.totalInput++;
         if (++inBatch >= 1000) await flush();
       }

@@ -162,14 +162,15 @@ export async function dropDatabase(url: string, database: string): Promise<void>
 }
 
 /**
- * Alert ids of the embedded replay (`tokenwatch replay`, no store) of an NDJSON file holding
- * exactly the records the case produced, in the same order. Ids are deterministic.
+ * Alert ids of the embedded replay (`tokenwatch replay`, no store) of NDJSON files holding
+ * exactly the records the case produced, one file per input partition in its order. Ids are
+ * deterministic.
  */
-export async function replayAlertIds(root: string, cli: string, input: string, configPath: string, outDir: string, tag: string): Promise<{ ids: Map<string, number>; labels: Map<string, string>; keys: Map<string, string>; secs: number; summary: string }> {
+export async function replayAlertIds(root: string, cli: string, inputs: readonly string[], configPath: string, outDir: string, tag: string): Promise<{ ids: Map<string, number>; labels: Map<string, string>; keys: Map<string, string>; secs: number; summary: string }> {
   const out = join(outDir, `replay-${tag}.alerts.ndjson`);
   const t0 = Date.now();
   const stderr = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, 'replay', input, '--out', out, '--no-store', '--quiet', '--config', configPath, '--dead-letter', join(outDir, `replay-${tag}.dead-letter.ndjson`)], {
+    const child = spawn(process.execPath, [cli, 'replay', ...inputs, '--out', out, '--no-store', '--quiet', '--config', configPath, '--dead-letter', join(outDir, `replay-${tag}.dead-letter.ndjson`)], {
       cwd: root,
       env: { ...process.env, TOKENWATCH_HMAC_KEY: CHAOS_HMAC_KEY },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -177,7 +178,7 @@ export async function replayAlertIds(root: string, cli: string, input: string, c
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(err) : reject(new Error(`chaos: replay of ${input} exited ${code}: ${err.slice(-2000)}`))));
+    child.on('exit', (code) => (code === 0 ? resolve(err) : reject(new Error(`chaos: replay of ${inputs.length} files exited ${code}: ${err.slice(-2000)}`))));
   });
   const alerts = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { alert_id: string; detector?: string; kind?: string; dedup_key?: string });
   const ids = alerts.map((a) => a.alert_id);

@@ -128,6 +128,24 @@ export function planSimulation(wanted: number, seed = 1): SimulationPlan {
 }
 
 /** The case's input, generated lazily (1M records do not fit comfortably in memory twice). */
+/** Partitions of each input topic. */
+export const CHAOS_PARTITIONS = 4;
+
+/**
+ * chaosRecords() with the input partition each goes to: round robin per format, decided here, not
+ * by the producer's partitioner (kafkajs starts its round robin at a random partition). Each
+ * partition's sequence is then the same on every run, and the reference replay reads one file per
+ * partition: the same sources, so the same event-time clocks, as the runners.
+ */
+export function* partitionedChaosRecords(plan: SimulationPlan, malformed: number, seed = 1): Generator<ChaosRecord & { partition: number }> {
+  const next = new Map<string, number>();
+  for (const r of chaosRecords(plan, malformed, seed)) {
+    const n = next.get(r.format) ?? 0;
+    next.set(r.format, n + 1);
+    yield { ...r, partition: n % CHAOS_PARTITIONS };
+  }
+}
+
 export function* chaosRecords(plan: SimulationPlan, malformed: number, seed = 1): Generator<ChaosRecord> {
   const slots = malformedSlots(plan.records, malformed);
   let i = 0;

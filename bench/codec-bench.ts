@@ -37,7 +37,7 @@ function simulatorEvents(): TokenEvent[] {
 }
 
 const events = simulatorEvents();
-const records: RepartitionRecord[] = events.map((event) => ({ kind: 'event', event, route: 'token', source: 'tw.in.cloudtrail', late: false }));
+const records: RepartitionRecord[] = events.map((event) => ({ kind: 'event', event, route: 'token', source: 'tw.in.cloudtrail', order: event.time }));
 let sink = 0; // keeps results observable, so no loop is optimized away
 
 /** CPU time (user + system, GC threads included) per event: the machine may be shared, wall time would count waiting. */

@@ -77,7 +77,7 @@ export type StoreConfig = z.infer<typeof StoreConfig>;
 
 export const EngineConfig = z
   .object({
-    reorder_max_delay_seconds: z.number().nonnegative().default(300).describe('most a slow or disordered source can hold the watermark behind the newest event; events further behind are late'),
+    reorder_max_delay_seconds: z.number().nonnegative().default(300).describe('largest disorder a source clock waits for; events further behind their source are late (ordered just past its watermark)'),
     source_min_disorder_seconds: z.number().nonnegative().default(0).describe("out-of-orderness assumed for a source before its own is learned (each source's watermark trails its newest event by the larger)"),
     source_idle_seconds: z.number().positive().default(5).describe('Kafka runner: an input source (partition and format) without records for this much wall time stops holding the watermark'),
     reorder_max_buffered: z.number().int().positive().default(100_000),

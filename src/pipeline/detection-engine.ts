@@ -10,7 +10,7 @@ import type { Alert, DetectorId } from '../../schemas/alert.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import type { AlertDraft, DetectorDefinition, DetectorInstance, KeyBy } from '../../detectors/types.js';
 import { buildAlert } from './alert-builder.js';
-import { ReorderBuffer, type ReorderOptions } from './reorder-buffer.js';
+import { ReorderBuffer, type HeldEvent, type ReorderOptions } from './reorder-buffer.js';
 import { KeyedStore } from '../core/keyed-store.js';
 import type { TokenInventory } from '../inventory/token-inventory.js';
 
@@ -57,12 +57,20 @@ export const DEFAULT_ENGINE_OPTIONS: Omit<EngineOptions, 'detectors'> = {
  * `value` undefined is a deletion (a tombstone on the changelog). Keys:
  *   d/<detector>/<key>  a detector's state for one of its keys (DetectorInstance.getKey)
  *   s/<detector>:<dedup key>  a suppression window (the first alert's time and id)
- *   p/<event id>  an event consumed but still held for ordering (not yet seen by detectors)
+ *   p/<event id>  an event consumed but still held for ordering (not yet seen by detectors):
+ *                 { e: event, o: order time, s: source }
  *   c  the engine's clock: released watermark, newest event, last detector advance
  */
 export interface StateEntry {
   key: string;
   value: unknown;
+}
+
+/** A held event as its state key stores it. */
+interface HeldValue {
+  e: TokenEvent;
+  o: number;
+  s: string;
 }
 
 const SUPPRESS = 's/';
@@ -105,8 +113,10 @@ export class DetectionEngine {
   private readonly alertsPerDetector: Record<string, number> = {};
   /** Change tracking for drainStateChanges(), from its first call on (the embedded runner never pays for it). */
   private tracking = false;
+  /** Events held for ordering, by id: a second copy of one is kept or dropped deterministically. */
+  private readonly heldById = new Map<string, HeldEvent>();
   /** Held events not yet written as state / written and still held / written and released since. */
-  private heldNew = new Map<string, TokenEvent>();
+  private heldNew = new Map<string, HeldEvent>();
   private readonly heldWritten = new Set<string>();
   private releasedWritten: string[] = [];
   private clockWritten = '';
@@ -119,15 +129,42 @@ export class DetectionEngine {
     this.buffer = new ReorderBuffer(opts.reorder);
   }
 
-  /** Ingest one normalized event; returns alerts that became ready. */
-  ingest(ev: TokenEvent): Alert[] {
+  /**
+   * Ingest one normalized event; returns alerts that became ready. `order` is where it sorts
+   * (reorder-buffer.ts: its time, or just past its source's watermark when it was late there) and
+   * `source` the source it came from: both default to a single in-order stream.
+   *
+   * Duplicate event ids (Entra writes several rows per request; a record read twice): one copy is
+   * kept, chosen by (order time, source) rather than by which arrived first, so which copy the
+   * detectors see does not depend on how the sources interleaved.
+   */
+  ingest(ev: TokenEvent, order = ev.time, source = ''): Alert[] {
     this.counters.events_in++;
-    if (this.recentIds.has(ev.event_id)) {
+    const id = ev.event_id;
+    if (this.recentIds.has(id)) {
       this.counters.duplicates++;
       return [];
     }
-    this.recentIds.add(ev.event_id);
-    this.recentOrder.push(ev.event_id);
+    const twin = this.heldById.get(id);
+    if (twin !== undefined) {
+      this.counters.duplicates++;
+      if (!(order < twin.order || (order === twin.order && source < twin.source))) return [];
+      this.buffer.drop(twin);
+      this.heldById.delete(id);
+    }
+    const ready: TokenEvent[] = [];
+    const held = this.buffer.add(ev, order, source, ready);
+    if (held !== undefined) {
+      this.heldById.set(id, held);
+      if (this.tracking) this.heldNew.set(id, held);
+    }
+    return this.process(ready);
+  }
+
+  /** Remember a released event id (bounded, oldest forgotten first). */
+  private rememberId(id: string): void {
+    this.recentIds.add(id);
+    this.recentOrder.push(id);
     if (this.recentIds.size > this.opts.maxRecentEventIds) {
       // ids leave the set only here, so the queue's head is the set's oldest member
       this.recentIds.delete(this.recentOrder[this.recentHead]!);
@@ -137,9 +174,6 @@ export class DetectionEngine {
         this.recentHead = 0;
       }
     }
-    const ready = this.buffer.push(ev);
-    if (this.tracking && !ready.includes(ev)) this.heldNew.set(ev.event_id, ev);
-    return this.process(ready);
   }
 
   /**
@@ -187,7 +221,10 @@ export class DetectionEngine {
         const boundary = Math.floor((ev.time - 1) / step) * step;
         if (boundary > this.lastAdvance) this.advanceDetectors(boundary, alerts, true);
       }
-      if (this.tracking && !this.heldNew.delete(ev.event_id) && this.heldWritten.delete(ev.event_id)) this.releasedWritten.push(ev.event_id);
+      const id = ev.event_id;
+      if (this.heldById.get(id)?.ev === ev) this.heldById.delete(id);
+      this.rememberId(id);
+      if (this.tracking && !this.heldNew.delete(id) && this.heldWritten.delete(id)) this.releasedWritten.push(id);
       this.opts.inventory?.observe(ev);
       this.opts.observer?.observeEvent(ev);
       for (const t of this.tasks) {
@@ -256,7 +293,7 @@ export class DetectionEngine {
     const out: StateEntry[] = [];
     if (!this.tracking) {
       this.tracking = true;
-      for (const ev of this.buffer.held()) this.heldNew.set(ev.event_id, ev);
+      for (const h of this.buffer.held()) this.heldNew.set(h.ev.event_id, h);
     }
     for (const t of this.tasks) {
       const id = t.definition.meta.id;
@@ -264,8 +301,8 @@ export class DetectionEngine {
     }
     // the store tracks touched and evicted windows itself (its first drain: all of them)
     for (const key of this.lastAlertAt.drainChanged()) out.push({ key: SUPPRESS + key, value: this.lastAlertAt.get(key) });
-    for (const [id, ev] of this.heldNew) {
-      out.push({ key: HELD + id, value: ev });
+    for (const [id, h] of this.heldNew) {
+      out.push({ key: HELD + id, value: { e: h.ev, o: h.order, s: h.source } satisfies HeldValue });
       this.heldWritten.add(id);
     }
     this.heldNew = new Map();
@@ -287,7 +324,7 @@ export class DetectionEngine {
    */
   restoreState(entries: Iterable<readonly [string, unknown]>): void {
     const byId = new Map(this.tasks.map((t) => [t.definition.meta.id as string, t]));
-    const held: TokenEvent[] = [];
+    const held: { ev: TokenEvent; order: number; source: string }[] = [];
     let clock: { released: number | null; max_seen: number | null; last_advance: number | null } | undefined;
     for (const [key, value] of entries) {
       if (key.startsWith(DETECTOR)) {
@@ -298,14 +335,15 @@ export class DetectionEngine {
         const v = value as { at: number; alertId: string };
         this.lastAlertAt.touch(key.slice(SUPPRESS.length), v.at, () => ({ at: v.at, alertId: v.alertId }));
       } else if (key.startsWith(HELD)) {
-        held.push(value as TokenEvent);
+        const v = value as HeldValue | TokenEvent;
+        held.push('e' in v ? { ev: v.e, order: v.o, source: v.s } : { ev: v, order: v.time, source: '' }); // bare event: written before order times
         this.heldWritten.add(key.slice(HELD.length));
       } else if (key === CLOCK) {
         clock = value as typeof clock;
       }
     }
     const num = (v: number | null | undefined): number => (typeof v === 'number' ? v : -Infinity);
-    this.buffer.restore({ released: num(clock?.released), maxSeen: num(clock?.max_seen) }, held);
+    for (const h of this.buffer.restore({ released: num(clock?.released), maxSeen: num(clock?.max_seen) }, held)) this.heldById.set(h.ev.event_id, h);
     this.lastAdvance = num(clock?.last_advance);
     this.tracking = true;
     this.clockWritten = JSON.stringify(clock ?? null);

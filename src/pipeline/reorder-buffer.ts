@@ -1,35 +1,66 @@
 /**
- * Bounded event-time reorder buffer. Events are held until the watermark
- * (max event time seen − max_delay) passes them, then released in (time, event_id) order,
- * so a replay of yesterday's logs gives the same order, hence the same alerts, as live
- * traffic did. When the buffer is full the oldest event is released early (counted), never
- * dropped. Events older than the released watermark are late: released at once, counted.
+ * Bounded event-time reorder buffer. Events are held until the watermark passes their order time,
+ * then released in (order time, event_id, source, arrival within the source) order — a total
+ * order that does not depend on how the sources' records interleaved on the way in, so a replay
+ * of yesterday's logs, a Kafka task fed by twelve input partitions and one fed by three give the
+ * same order, hence the same alerts.
+ *
+ * The order time is the event's time, except for an event that arrived behind its own source's
+ * watermark (late at the source, source-clock.ts): it is ordered just after that watermark, where
+ * its source placed it, instead of wherever it happened to reach the task. Both are computed from
+ * the source's own sequence, so every run of the same input orders it the same.
+ *
+ * Release: by the watermark the caller gives (releaseUpTo: the minimum over the sources, see
+ * watermark-tracker.ts) and, when `maxDelayMs` is finite, by the newest order time seen minus that
+ * delay (a single ordered stream without source watermarks: tests, benchmarks). When the buffer
+ * is full the first event is released early (counted), never dropped. Events at or before what
+ * was released are late: released at once, counted.
  */
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { MinHeap } from '../core/min-heap.js';
 
 export interface ReorderOptions {
-  /** How far behind the newest event the watermark trails (event-time ms). */
+  /** How far behind the newest order time the buffer releases on its own (event-time ms; Infinity: only by the caller's watermark). */
   maxDelayMs: number;
   /** Upper bound on buffered events. */
   maxBuffered: number;
 }
 
-const before = (a: TokenEvent, b: TokenEvent): boolean =>
-  a.time < b.time || (a.time === b.time && a.event_id < b.event_id);
+/** A held event with where it sorts. */
+export interface HeldEvent {
+  ev: TokenEvent;
+  /** Order time (event-time ms): the event's time, or just past its source's watermark when it was late there. */
+  order: number;
+  /** The source it came from ('' when the caller has one stream). */
+  source: string;
+  /** Arrival number: orders events of one source with equal order time and id as the source did. */
+  seq: number;
+  /** Released, or replaced by a preferred copy of the same event id (then left in the heap, skipped on release). */
+  dropped?: boolean;
+}
+
+const before = (a: HeldEvent, b: HeldEvent): boolean => {
+  if (a.order !== b.order) return a.order < b.order;
+  if (a.ev.event_id !== b.ev.event_id) return a.ev.event_id < b.ev.event_id;
+  if (a.source !== b.source) return a.source < b.source;
+  return a.seq < b.seq;
+};
 
 export class ReorderBuffer {
-  private readonly heap = new MinHeap<TokenEvent>(before);
+  private readonly heap = new MinHeap<HeldEvent>(before);
   private maxSeen = -Infinity;
-  /** Everything at or before this time has been released. */
+  /** Everything at or before this order time has been released. */
   private released = -Infinity;
+  private seq = 0;
+  private live = 0;
   late = 0;
   forced = 0;
 
   constructor(private readonly opts: ReorderOptions) {}
 
+  /** Events held (not counting replaced copies). */
   get size(): number {
-    return this.heap.size;
+    return this.live;
   }
 
   /** The current watermark: no event at or before it is still held. */
@@ -37,35 +68,74 @@ export class ReorderBuffer {
     return this.released;
   }
 
-  /** Add an event; returns events now ready, in order. */
-  push(ev: TokenEvent, out: TokenEvent[] = []): TokenEvent[] {
-    if (ev.time <= this.released) {
+  /**
+   * Add an event; returns events now ready, in order. A late event (order time at or before the
+   * released watermark) comes back at once; otherwise the returned held entry can be dropped
+   * later (drop()) when a preferred copy of it arrives.
+   */
+  push(ev: TokenEvent, out: TokenEvent[] = [], order = ev.time, source = ''): TokenEvent[] {
+    this.add(ev, order, source, out);
+    return out;
+  }
+
+  /** push() that also returns the held entry (undefined: the event was late and is in `out`). */
+  add(ev: TokenEvent, order: number, source: string, out: TokenEvent[]): HeldEvent | undefined {
+    if (order <= this.released) {
       this.late++;
       out.push(ev);
-      return out;
+      return undefined;
     }
-    this.heap.push(ev);
-    if (ev.time > this.maxSeen) this.maxSeen = ev.time;
-    this.releaseUpTo(this.maxSeen - this.opts.maxDelayMs, out);
-    while (this.heap.size > this.opts.maxBuffered) {
-      const e = this.heap.pop()!;
+    const held: HeldEvent = { ev, order, source, seq: this.seq++ };
+    this.heap.push(held);
+    this.live++;
+    if (order > this.maxSeen) this.maxSeen = order;
+    if (Number.isFinite(this.opts.maxDelayMs)) this.releaseUpTo(this.maxSeen - this.opts.maxDelayMs, out);
+    while (this.live > this.opts.maxBuffered) {
+      const e = this.pop()!;
       this.forced++;
-      if (e.time > this.released) this.released = e.time;
-      out.push(e);
+      if (e.order > this.released) this.released = e.order;
+      out.push(e.ev);
     }
-    return out;
+    return held.dropped === true ? undefined : held;
+  }
+
+  /** Take a held entry out (a preferred copy of the same event replaces it). */
+  drop(held: HeldEvent): void {
+    if (held.dropped) return;
+    held.dropped = true;
+    this.live--;
+  }
+
+  private pop(): HeldEvent | undefined {
+    for (;;) {
+      const e = this.heap.pop();
+      if (e === undefined) return undefined;
+      if (!e.dropped) {
+        e.dropped = true;
+        this.live--;
+        return e;
+      }
+    }
+  }
+
+  private peekLive(): HeldEvent | undefined {
+    for (;;) {
+      const e = this.heap.peek();
+      if (e === undefined || !e.dropped) return e;
+      this.heap.pop();
+    }
   }
 
   /** Release everything up to `wm` (inclusive). */
   releaseUpTo(wm: number, out: TokenEvent[] = []): TokenEvent[] {
-    while (this.heap.size > 0 && this.heap.peek()!.time <= wm) out.push(this.heap.pop()!);
+    for (let e = this.peekLive(); e !== undefined && e.order <= wm; e = this.peekLive()) out.push(this.pop()!.ev);
     if (wm > this.released) this.released = wm;
     return out;
   }
 
   /** Events still held (any order). */
-  held(): readonly TokenEvent[] {
-    return this.heap.items;
+  held(): HeldEvent[] {
+    return this.heap.items.filter((e) => !e.dropped);
   }
 
   /** Where the buffer stood, for a changelog. */
@@ -74,18 +144,22 @@ export class ReorderBuffer {
   }
 
   /** Resume from clock() and the held events (a task restored from its changelog). */
-  restore(clock: { released: number; maxSeen: number }, held: readonly TokenEvent[]): void {
+  restore(clock: { released: number; maxSeen: number }, held: readonly { ev: TokenEvent; order: number; source: string }[]): HeldEvent[] {
     this.released = clock.released;
     this.maxSeen = clock.maxSeen;
-    for (const ev of held) {
-      this.heap.push(ev);
-      if (ev.time > this.maxSeen) this.maxSeen = ev.time;
-    }
+    // their arrival order is lost: the source order of equal (order time, id) copies is by source name
+    return held.map((h) => {
+      const e: HeldEvent = { ev: h.ev, order: h.order, source: h.source, seq: this.seq++ };
+      this.heap.push(e);
+      this.live++;
+      if (h.order > this.maxSeen) this.maxSeen = h.order;
+      return e;
+    });
   }
 
   /** End of input: release everything. */
   drain(out: TokenEvent[] = []): TokenEvent[] {
-    while (this.heap.size > 0) out.push(this.heap.pop()!);
+    for (let e = this.pop(); e !== undefined; e = this.pop()) out.push(e.ev);
     if (this.maxSeen > this.released) this.released = this.maxSeen;
     return out;
   }

@@ -61,9 +61,14 @@ export class SourceClock {
     return Math.min(this.opts.maxBoundMs, Math.max(this.opts.minBoundMs, this.learned));
   }
 
-  /** Account for one event; true when it arrived behind the watermark (late). */
-  observe(time: number): boolean {
+  /**
+   * Account for one event; returns its order time (reorder-buffer.ts): its time, or, when it
+   * arrived at or behind the watermark (late), just past the watermark — where this source's
+   * sequence put it, which every run of the same input reproduces.
+   */
+  observe(time: number): number {
     const late = time <= this.wm;
+    const order = late ? this.wm + 1 : time;
     if (late) this.late++;
     const b = Math.floor(time / BUCKET_MS);
     if (b > this.bucket) {
@@ -78,7 +83,7 @@ export class SourceClock {
     this.learned = this.coveredDisorder(); // 28 slots: cheaper than tracking when the quantile moves
     const next = this.newest - this.bound - 1;
     if (next > this.wm) this.wm = next;
-    return late;
+    return order;
   }
 
   private coveredDisorder(): number {

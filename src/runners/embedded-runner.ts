@@ -103,7 +103,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const engine = new DetectionEngine({
     detectors: detectorSet(cfg).filter((d) => !opts.onlyDetectors || opts.onlyDetectors.includes(d.definition.meta.id)),
     alertFilter,
-    reorder: { maxDelayMs: cfg.engine.reorder_max_delay_seconds * 1000, maxBuffered: cfg.engine.reorder_max_buffered },
+    // released by the sources' watermarks only (each trails its source by at most reorder_max_delay_seconds)
+    reorder: { maxDelayMs: Infinity, maxBuffered: cfg.engine.reorder_max_buffered },
     suppressWindowMs: cfg.engine.suppress_window_minutes * 60_000,
     maxSuppressKeys: cfg.engine.max_suppress_keys,
     maxRecentEventIds: cfg.engine.max_recent_event_ids,
@@ -190,7 +191,12 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     // decompressed (gzip/zstd) and unwrapped from envelopes before format detection
     records: () => openRecords(readRecords(input.source, input.name, { ...DEFAULT_FILE_SOURCE_OPTIONS, progress: read, maxDecompressedBytes: cfg.limits.max_decompressed_file_bytes }), limits, opening),
   }));
-  for await (const { input, item: { rec, result } } of mergeDecodedInputs(inputs, decodeRecord)) {
+  // an input that ended sends nothing more: its sources no longer hold the others back (a Kafka
+  // input partition read to its end says the same with an idle marker)
+  const inputEnded = (input: number): void => {
+    for (const [id, clock] of clocks) if (id.startsWith(`${input}/`)) watermarks.update(id, clock.maxTime, true);
+  };
+  for await (const { input, item: { rec, result } } of mergeDecodedInputs(inputs, decodeRecord, undefined, inputEnded)) {
     s.records++;
     if (rec.origin.envelope !== undefined) s.records_by_envelope[rec.origin.envelope] = (s.records_by_envelope[rec.origin.envelope] ?? 0) + 1;
     if (!result.ok) {
@@ -216,8 +222,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         clocks.set(sourceId, (clock = new SourceClock(clockOptions)));
         watermarks.noteSource(sourceId);
       }
-      clock.observe(ev.time);
-      await emit(engine.ingest(ev));
+      await emit(engine.ingest(ev, clock.observe(ev.time), sourceId));
     }
     if (clock !== undefined) {
       watermarks.update(sourceId, clock.watermark, false);

@@ -88,7 +88,7 @@ export class DetectionTask {
     this.sources.noteSource(r.source);
     out.detected++;
     if (this.storeEvents && this.role === 'by_token' && r.route !== 'parent') out.events.push(r.event);
-    const alerts = this.engine.ingest(r.event);
+    const alerts = this.engine.ingest(r.event, r.order, r.source);
     if (alerts.length > 0) out.alerts.push(...alerts);
   }
 

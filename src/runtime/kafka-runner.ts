@@ -421,7 +421,7 @@ export class KafkaRunner {
 
   /** Input records → repartition records and dead letters, committed with the input offsets. */
   private async ingestBatch({ batch }: EachBatchPayload): Promise<void> {
-    const out = this.repartition!.process(batch.topic, batch.partition, batch.messages);
+    const out = this.repartition!.process(batch.topic, batch.partition, batch.messages, Number(batch.offsetLag()));
     const part = this.stage1Part(out);
     part.offsets.push({ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() });
     await this.metrics.timeSink('kafka_transaction', () => this.outbox!.submit(batch.topic, batch.partition, part));
@@ -576,7 +576,9 @@ export class KafkaRunner {
     const engine = new DetectionEngine({
       detectors: detectorSet(this.cfg),
       keyBy: [role === 'by_token' ? 'token' : 'issuer'],
-      reorder: { maxDelayMs: e.reorder_max_delay_seconds * 1000, maxBuffered: e.reorder_max_buffered },
+      // released by the input sources' watermarks only: a cap on the newest event seen would depend on
+      // how the input partitions' records interleaved here, and give other alerts on another run
+      reorder: { maxDelayMs: Infinity, maxBuffered: e.reorder_max_buffered },
       suppressWindowMs: e.suppress_window_minutes * 60_000,
       maxSuppressKeys: e.max_suppress_keys,
       maxRecentEventIds: e.max_recent_event_ids,

@@ -65,11 +65,19 @@ interface SourceState {
   idle: boolean;
 }
 
+/** How far an input partition's reading stands: unread records there mean none of its sources is idle. */
+interface InputProgress {
+  /** Records after the last batch read (kafkajs' offsetLag of that batch). */
+  lag: number;
+}
+
 export class RepartitionStage {
   /** Plausible event-time window per input partition (`topic/partition`). */
   private readonly guards = new Map<string, PlausibleTimeGuard>();
   /** Event-time clock per input source `topic/partition/format`. */
   private readonly sources = new Map<string, SourceState>();
+  /** Per input partition `topic/partition`: the lag its last batch left. */
+  private readonly progress = new Map<string, InputProgress>();
 
   constructor(private readonly opts: RepartitionStageOptions) {}
 
@@ -89,6 +97,7 @@ export class RepartitionStage {
   /** Forget the windows of input partitions this instance no longer owns (ids `topic/partition`). */
   keepOnly(owned: ReadonlySet<string>): void {
     for (const id of this.guards.keys()) if (!owned.has(id)) this.guards.delete(id);
+    for (const id of this.progress.keys()) if (!owned.has(id)) this.progress.delete(id);
     for (const id of this.sources.keys()) if (!owned.has(id.slice(0, id.lastIndexOf('/')))) this.sources.delete(id);
   }
 
@@ -96,6 +105,10 @@ export class RepartitionStage {
    * Watermark records for sources that have had no records for `idleMs` of wall time, per input
    * partition (`topic/partition`): they stop holding the tasks back (their idle watermark is their
    * newest event time) until they speak again.
+   *
+   * Only where the partition has been read to its end: a partition with unread records is behind,
+   * not idle — reading a backlog, a partition fetched late must still hold the tasks, or its
+   * events would be late there and the alerts would depend on the order partitions were fetched in.
    */
   idleMarkers(now: number, idleMs: number, paused: (input: string) => boolean = () => false): Map<string, RepartitionOutput> {
     const out = new Map<string, RepartitionOutput>();
@@ -103,6 +116,7 @@ export class RepartitionStage {
       if (st.idle || now - st.lastRecordAt < idleMs) continue;
       const input = id.slice(0, id.lastIndexOf('/'));
       if (paused(input)) continue; // held back on purpose (watermark-alignment.ts): it still has records to give
+      if ((this.progress.get(input)?.lag ?? 0) > 0) continue; // unread records: behind, not idle
       st.idle = true;
       let o = out.get(input);
       if (!o) out.set(input, (o = { byToken: [], byIssuer: [], dead: [], events: 0 }));
@@ -156,12 +170,14 @@ export class RepartitionStage {
     return st;
   }
 
-  process(source: string, partition: number, messages: readonly KafkaMessage[]): RepartitionOutput {
+  /** `lag`: records of the partition after this batch (kafkajs batch.offsetLag()). */
+  process(source: string, partition: number, messages: readonly KafkaMessage[], lag = 0): RepartitionOutput {
     const { ctx, limits, enrich, metrics, counters } = this.opts;
     const hint = this.opts.formats.get(source);
     const format = hint === 'auto' ? undefined : hint;
     const out: RepartitionOutput = { byToken: [], byIssuer: [], dead: [], events: 0 };
     const guardId = `${source}/${partition}`;
+    this.progress.set(guardId, { lag });
     let plausible = this.guards.get(guardId);
     if (!plausible) this.guards.set(guardId, (plausible = new PlausibleTimeGuard(this.opts.plausible)));
     const now = Date.now();
@@ -205,11 +221,11 @@ export class RepartitionStage {
           st.lastRecordAt = now;
           st.idle = false;
           touched.add(sourceId);
-          const late = st.clock.observe(ev.time);
-          const value = encodeRecord({ kind: 'event', event: ev, route: 'token', source: sourceId, late });
+          const order = st.clock.observe(ev.time);
+          const value = encodeRecord({ kind: 'event', event: ev, route: 'token', source: sourceId, order });
           const { byToken, byIssuer } = this.opts.partitions;
           frames.byToken.add(fingerprintPartition(ev.token.fp, byToken), value, tokenOut);
-          if (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp) frames.byToken.add(fingerprintPartition(ev.parent_fp, byToken), encodeRecord({ kind: 'event', event: ev, route: 'parent', source: sourceId, late }), tokenOut);
+          if (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp) frames.byToken.add(fingerprintPartition(ev.parent_fp, byToken), encodeRecord({ kind: 'event', event: ev, route: 'parent', source: sourceId, order }), tokenOut);
           if (ev.issuer !== undefined) frames.byIssuer.add(this.issuerPartition(ev.issuer, byIssuer), value, issuerOut);
           out.events += 1 + (ev.parent_fp !== undefined && ev.parent_fp !== ev.token.fp ? 1 : 0) + (ev.issuer !== undefined ? 1 : 0);
         }

@@ -8,9 +8,11 @@
  * Layout (integers are unsigned LEB128 varints unless said otherwise):
  *
  *   record    = version:u8 tag:u8 source:string (event | watermark)
- *   tag       = kind (bits 0-1: 0 event, 1 watermark) | 4 route=parent | 8 late | 16 idle
+ *   tag       = kind (bits 0-1: 0 event, 1 watermark) | 4 route=parent | 8 late (an order time
+ *               follows the event) | 16 idle
  *               | 32 wide (every string of the record is UTF-16LE: one was not well-formed Unicode)
  *   watermark = float64 LE (may be -Infinity)
+ *   order     = number: where a late event sorts (reorder-buffer.ts); absent: its time
  *   event     = mask:u24 LE (MASK below) event_id:string source:u8 platform:u8 action:u8 time:number
  *               token.fp:16 bytes token.kind:u8 [token.hint] [parent_fp:16 bytes] [issuer]
  *               [minted_by] [authority] [subject] [audience:strings] [service]
@@ -42,10 +44,11 @@ import {
 } from './token-event-codec-io.js';
 
 /** Bumped on any change of the layout above, or a reorder of an enum's values. */
-export const CODEC_VERSION = 1;
+export const CODEC_VERSION = 2;
 
 export type RepartitionRecord =
-  | { kind: 'event'; event: TokenEvent; route: 'token' | 'parent'; source: string; late: boolean }
+  /** `order`: where the event sorts at the task — its time, or just past its source's watermark when it was late there. */
+  | { kind: 'event'; event: TokenEvent; route: 'token' | 'parent'; source: string; order: number }
   | { kind: 'watermark'; source: string; watermark: number; idle: boolean };
 
 type NetworkScope = NonNullable<NonNullable<TokenEvent['network']>['scope']>;
@@ -132,9 +135,11 @@ export function encodeRecord(r: RepartitionRecord): Buffer {
 function writeRecord(r: RepartitionRecord, wide: number): void {
   writeByte(CODEC_VERSION);
   if (r.kind === 'event') {
-    writeByte(KIND_EVENT | (r.route === 'parent' ? TAG_PARENT : 0) | (r.late ? TAG_LATE : 0) | wide);
+    const late = r.order !== r.event.time;
+    writeByte(KIND_EVENT | (r.route === 'parent' ? TAG_PARENT : 0) | (late ? TAG_LATE : 0) | wide);
     writeString(r.source);
     writeEvent(r.event);
+    if (late) writeNumber(r.order);
   } else if (r.kind === 'watermark') {
     writeByte(KIND_WATERMARK | (r.idle ? TAG_IDLE : 0) | wide);
     writeString(r.source);
@@ -245,7 +250,8 @@ export function decodeRecord(buf: Buffer): RepartitionRecord {
     setReadWide((tag & TAG_WIDE) !== 0);
     const source = readString();
     const event = readEvent();
-    r = { kind: 'event', event, route: tag & TAG_PARENT ? 'parent' : 'token', source, late: (tag & TAG_LATE) !== 0 };
+    const order = tag & TAG_LATE ? readNumber() : event.time;
+    r = { kind: 'event', event, route: tag & TAG_PARENT ? 'parent' : 'token', source, order };
   } else if (kind === KIND_WATERMARK) {
     if ((tag & ~(3 | TAG_IDLE | TAG_WIDE)) !== 0) throw codecError(`unknown watermark tag bits 0x${tag.toString(16)}`);
     setReadWide((tag & TAG_WIDE) !== 0);

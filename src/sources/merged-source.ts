@@ -41,6 +41,8 @@ const before = <T>(a: Head<T>, b: Head<T>): boolean => a.time < b.time || (a.tim
 export async function* mergeByEventTime<T>(
   inputs: readonly AsyncIterable<T>[],
   timeOf: (item: T) => number | undefined,
+  /** Called when an input has no more items (its sources stop holding the watermark back). */
+  onEnd?: (input: number) => void,
 ): AsyncGenerator<MergedItem<T>> {
   const heads: Head<T>[] = inputs.map((src, input) => ({ input, time: 0, item: undefined, it: src[Symbol.asyncIterator]() }));
   const heap = new MinHeap<Head<T>>(before);
@@ -54,6 +56,7 @@ export async function* mergeByEventTime<T>(
           const r = await h.it.next();
           if (r.done) {
             open.delete(h);
+            onEnd?.(h.input);
             break;
           }
           const t = timeOf(r.value);
@@ -136,9 +139,11 @@ export function mergeDecodedInputs(
   inputs: readonly { name: string; records: () => AsyncIterable<RawRecord> }[],
   decode: (rec: RawRecord) => DecodeResult,
   maxMerged: number = MAX_MERGED_INPUTS,
+  onEnd?: (input: number) => void,
 ): AsyncGenerator<MergedItem<DecodedRecord>> {
   return mergeByEventTime(
     consecutiveLanes(inputs, maxMerged).map((lane) => decodeLane(lane, decode)),
     decodedRecordTime,
+    onEnd,
   );
 }

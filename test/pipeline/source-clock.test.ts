@@ -8,7 +8,7 @@ describe('SourceClock', () => {
   it('trails an in-order source by the minimum bound only', () => {
     const c = new SourceClock(opts);
     expect(c.watermark).toBe(-Infinity);
-    for (let t = 10_000; t <= 20_000; t += 500) expect(c.observe(t)).toBe(false);
+    for (let t = 10_000; t <= 20_000; t += 500) expect(c.observe(t)).toBe(t); // in time: ordered at its own time
     expect(c.maxTime).toBe(20_000);
     expect(c.watermark).toBe(20_000 - 1000 - 1);
   });
@@ -17,7 +17,9 @@ describe('SourceClock', () => {
     const c = new SourceClock(opts);
     let t = 100_000;
     c.observe(t);
-    expect(c.observe(t - 60_000)).toBe(true); // 60 s behind a watermark 1 s behind
+    // 60 s behind a watermark 1 s behind: late, ordered just past the watermark it missed
+    expect(c.observe(t - 60_000)).toBe(t - 1000 - 1 + 1);
+    expect(c.late).toBe(1);
     const feed = (n: number) => {
       for (let i = 0; i < n; i++) {
         t += 1000;
@@ -37,7 +39,9 @@ describe('SourceClock', () => {
     const c = new SourceClock(opts);
     let t = 0;
     for (let i = 0; i < 1000; i++) c.observe((t += 100));
-    expect(c.observe(t - 160_000)).toBe(true); // a backdated record, once in a thousand
+    const wm = c.watermark;
+    expect(c.observe(t - 160_000)).toBe(wm + 1); // a backdated record, once in a thousand
+    expect(c.late).toBe(1);
     for (let i = 0; i < 10; i++) c.observe((t += 100));
     expect(c.bound).toBe(1000);
     expect(c.watermark).toBe(t - 1000 - 1);

@@ -78,7 +78,7 @@ function simulatorEvents(): TokenEvent[] {
   return out;
 }
 
-const eventRecord = (event: TokenEvent, over: Partial<Extract<RepartitionRecord, { kind: 'event' }>> = {}): RepartitionRecord => ({ kind: 'event', event, route: 'token', source: 'tw.in.cloudtrail', late: false, ...over });
+const eventRecord = (event: TokenEvent, over: Partial<Extract<RepartitionRecord, { kind: 'event' }>> = {}): RepartitionRecord => ({ kind: 'event', event, route: 'token', source: 'tw.in.cloudtrail', order: event.time, ...over });
 const roundTrip = (r: RepartitionRecord): RepartitionRecord => decodeRecord(encodeRecord(r));
 
 const many = (n: number, len: number, tag: string): string[] => Array.from({ length: n }, (_, i) => `${tag}${i}:`.padEnd(len, 'x'));
@@ -131,7 +131,7 @@ describe('token event codec: round trips', () => {
     const enriched = enrichedCopies(fixtures);
     const nets = enriched.map((e) => e.network).filter((n) => n !== undefined);
     for (const k of ['scope', 'asn', 'as_org', 'country', 'cloud_provider', 'cloud_region', 'cloud_service'] as const) expect(nets.some((n) => n[k] !== undefined), k).toBe(true);
-    for (const e of enriched) expect(roundTrip(eventRecord(e, { route: 'parent', late: true }))).toStrictEqual(eventRecord(e, { route: 'parent', late: true }));
+    for (const e of enriched) expect(roundTrip(eventRecord(e, { route: 'parent', order: e.time + 1 }))).toStrictEqual(eventRecord(e, { route: 'parent', order: e.time + 1 }));
   });
 
   it('keeps simulator events', () => {
@@ -142,8 +142,8 @@ describe('token event codec: round trips', () => {
   it('keeps a hand-built event with every optional field, max-length arrays and non-ASCII text', () => {
     expect(TokenEvent.parse(FULL)).toStrictEqual(FULL);
     for (const route of ['token', 'parent'] as const) {
-      for (const late of [false, true]) {
-        const r = eventRecord(FULL, { route, late, source: 'tw.in.ökta' });
+      for (const order of [FULL.time, FULL.time + 1, FULL.time + 0.5]) {
+        const r = eventRecord(FULL, { route, order, source: 'tw.in.ökta' });
         expect(roundTrip(r)).toStrictEqual(r);
       }
     }
@@ -220,7 +220,7 @@ const expectInvalid = (buf: Buffer, message?: RegExp): void => {
 
 describe('token event codec: bad input', () => {
   const samples: RepartitionRecord[] = [
-    eventRecord(SMALL_FULL, { route: 'parent', late: true }),
+    eventRecord(SMALL_FULL, { route: 'parent', order: SMALL_FULL.time + 61_000 }),
     eventRecord({ ...SMALL_FULL, subject: 'lone \ud800' }),
     eventRecord(fixtureEvents()[0]!),
     { kind: 'watermark', source: 'tw.in.kong', watermark: -Infinity, idle: true },
