@@ -138,9 +138,16 @@ export const CHAOS_PARTITIONS = 4;
  * partition: the same sources, so the same event-time clocks, as the runners.
  */
 export function* partitionedChaosRecords(plan: SimulationPlan, malformed: number, seed = 1): Generator<ChaosRecord & { partition: number }> {
+  // valid records only advance the round robin; a hostile one goes where the valid record it was
+  // made from went, so the valid records' partitions (hence every source's sequence) are the same
+  // with and without hostile records
   const next = new Map<string, number>();
   for (const r of chaosRecords(plan, malformed, seed)) {
     const n = next.get(r.format) ?? 0;
+    if (r.malformed) {
+      yield { ...r, partition: (n + CHAOS_PARTITIONS - 1) % CHAOS_PARTITIONS };
+      continue;
+    }
     next.set(r.format, n + 1);
     yield { ...r, partition: n % CHAOS_PARTITIONS };
   }

@@ -12,6 +12,7 @@
  *   npm run bench:kafka -- [--records 100000] [--partitions 6] [--concurrency 16] [--bare-reps 3]
  *     [--run-reps 2] [--two-reps 2] [--live-secs 40] [--inject-every 2] [--drain-secs 30]
  *     [--store-url URL] [--brokers 127.0.0.1:19092] [--hours 48] [--scale 1] [--flush-ms 100]
+ *     [--kafka-json '{"fetch_max_bytes_per_partition":4194304}']
  *
  * Every runner phase has its own group, repartition, alert, dead-letter and changelog topics (a
  * second group reading the first one's repartition topics would count events twice); all read
@@ -54,6 +55,8 @@ async function main(): Promise<void> {
       brokers: { type: 'string', default: process.env.KAFKA_BROKERS ?? '127.0.0.1:19092' },
       'store-url': { type: 'string' },
       'flush-ms': { type: 'string', default: '100' },
+      /** Extra `kafka` config of every runner phase, as JSON (e.g. '{"fetch_max_bytes_per_partition":4194304}'). */
+      'kafka-json': { type: 'string', default: '{}' },
     },
   });
   const wanted = Number(values.records);
@@ -90,6 +93,7 @@ async function main(): Promise<void> {
           brokers,
           group_id: `${t}.group`,
           inputs: phaseInputs,
+          ...(JSON.parse(values['kafka-json']) as Record<string, unknown>),
           topics: { alerts: `${t}.alerts`, dead_letter: `${t}.dead-letter`, by_token: `${t}.by-token`, by_issuer: `${t}.by-issuer`, changelog: `${t}.changelog`, partitions: Number(values.partitions), replication_factor: 1 },
         },
         store: { ...(storeUrl && { url: storeUrl }), database, flush_interval_ms: Number(values['flush-ms']) },

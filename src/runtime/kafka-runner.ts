@@ -199,8 +199,12 @@ export class KafkaRunner {
     };
   }
 
+  private get sessionTimeoutMs(): number {
+    return this.opts.sessionTimeoutMs ?? this.kcfg.session_timeout_ms;
+  }
+
   private get heartbeatIntervalMs(): number {
-    return Math.max(500, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 10));
+    return Math.max(500, Math.floor(this.sessionTimeoutMs / 10));
   }
 
   get groupId(): string {
@@ -263,8 +267,10 @@ export class KafkaRunner {
     const consumer = kafka.consumer({
       groupId: this.kcfg.group_id,
       allowAutoTopicCreation: false,
-      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+      sessionTimeout: this.sessionTimeoutMs,
       heartbeatInterval: this.heartbeatIntervalMs,
+      maxBytesPerPartition: this.kcfg.fetch_max_bytes_per_partition,
+      maxBytes: this.kcfg.fetch_max_bytes,
       readUncommitted: false, // internal topics are written in transactions: only committed records
       // a member joining or leaving moves only the partitions it must; tasks of kept partitions keep their state
       partitionAssigners: [StickyAssigner, PartitionAssigners.roundRobin],
