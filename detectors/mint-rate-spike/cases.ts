@@ -238,9 +238,10 @@ export const positive: readonly DetectorCase<MintRateSpikeConfig>[] = [
         { issuer: CHECKOUT, times: [...poissonTimes(T0, end, dayCurve, 3, 4), ...loopTimes(attack, attack + HOUR, 40)].sort((a, b) => a - b) },
       ]);
     },
-    // It also stands out against the same hours on earlier days: ramps for the running 30 minutes
-    // 15 minutes in, for the hour when it closes, and for the 30 minutes to 04:05 (still mostly loop).
-    [...spikes(CHECKOUT, 10), ...ramps(CHECKOUT, 3)],
+    // It also stands out against the same hours on earlier days: ramps for the last 15 minutes 11
+    // minutes in, the running 30 minutes 15 minutes in, the hour when it closes, and in the next
+    // hour for the 15 minutes to 04:00 and the 30 minutes to 04:05 (still mostly loop).
+    [...spikes(CHECKOUT, 10), ...ramps(CHECKOUT, 5)],
   ),
   lazyCase(
     'peak-hour burst: ~3.5× the busiest hour of the day, judged against the learned variability (no ×5 floor)',

@@ -103,7 +103,7 @@ export const MintRateSpikeConfig = z
       .positive()
       .default(4)
       .describe(
-        'z an hour window (1, 3, 6, 12 or 24 hours) must reach against the same hours on earlier days and a week earlier, with the noise learned per issuer (ramp); the window must also reach its ratio (×2.5 for 1 hour … ×1.5 for 12–24 hours) and min(min_count, 7) extra mints. The running 30 minutes, judged at every bucket, need z this high, ×3 and the same extra mints.',
+        'z an hour window (1, 3, 6, 12 or 24 hours) must reach against the same hours on earlier days and a week earlier, with the noise learned per issuer (ramp); the window must also reach its ratio (×2.5 for 1 hour … ×1.5 for 12–24 hours) and min(min_count, 7) extra mints. The running 30 minutes, judged at every bucket, need z this high, ×3 and the same extra mints; the last 15 minutes, judged at every mint against the same hour\'s usual densest 15 minutes, need the same extra mints (z only scores them).',
       ),
     trend_min_days: z
       .number()

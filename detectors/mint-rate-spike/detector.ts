@@ -8,7 +8,9 @@
  *   arrives, since events are in order per key). Empty buckets count as 0 and are folded in
  *   lazily when the issuer's next bucket closes, at most one baseline window of them.
  * - ramp: the closed buckets' counts per hour against the same hours on earlier days and a week
- *   earlier (./trend.ts), for slow ramps and bursts too small for a bucket to show.
+ *   earlier (./trend.ts), for slow ramps and bursts too small for a bucket to show; the running
+ *   30 minutes at every closed bucket (./running-window.ts), and the last 15 minutes at every
+ *   counted mint against the same hour's usual densest 15 minutes (./burst-window.ts).
  * - new_context: a mint from an ASN, or a network and client, new to an established issuer
  *   (./context.ts); issuer → audience / network / client edges are also scored by MIDAS-R
  *   (src/scoring/midas-r.ts) for how bursty they are.
@@ -26,9 +28,10 @@ import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey, type Key
 import { SHARED_STATE_KEY, type AlertDraft, type DetectorInstance } from '../types.js';
 import type { MintRateSpikeConfig } from './config.js';
 import { NOVELTY_ALERT, contextOf, keyOf, learnContext, noveltyOf, type MintContext } from './context.js';
-import { contextDraft, rampDraft, spikeDraft } from './drafts.js';
+import { burstDraft, contextDraft, rampDraft, spikeDraft } from './drafts.js';
 import { addBucket, newTrendState, type TrendOptions, type TrendState } from './trend.js';
 import { addRunningBucket, newRunningState, type RunningState } from './running-window.js';
+import { BURST_MINUTES, addBurstMint, newBurstState, type BurstState } from './burst-window.js';
 
 const MIN_MS = 60_000;
 const HOUR_MS = 60 * MIN_MS;
@@ -57,7 +60,12 @@ interface WorkloadSeen {
   first: number;
   /** Mints in that first bucket. */
   n: number;
+  /** Time of its last mint (absent in checkpoints from before the 15-minute window). */
+  last?: number;
 }
+
+/** How a mint stands with its workload: uncounted start-up, its refresh (first in the burst window), a repeat, or no workload known. */
+type WorkloadMint = 'startup' | 'refresh' | 'repeat' | undefined;
 
 interface ContextKinds {
   asn: boolean;
@@ -76,6 +84,8 @@ interface IssuerCommon {
   releases: [string, number][];
   /** The last two hours of buckets for the running 30/60-minute windows (./running-window.ts). */
   running: RunningState;
+  /** Per-minute counts of the last 15 minutes and each hour's densest 15 minutes (./burst-window.ts). */
+  burst: BurstState;
   kinds: ContextKinds;
   first_mint: number;
   mints: number;
@@ -188,6 +198,7 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
       streak: 0,
       trend: newTrendState(),
       running: newRunningState(this.sizeMs),
+      burst: newBurstState(),
       releases: [],
       kinds: { asn: false, network: false, client: false },
       first_mint: event.time,
@@ -214,9 +225,13 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
     const b = st.open;
     b.count++;
     const release = this.releaseMint(st, event);
-    if (!this.startupMint(st, event, start)) {
+    const workload = this.workloadMint(st, event, start);
+    let counted = false;
+    if (workload !== 'startup') {
       b.judged++;
       if (release) b.fresh++;
+      // What the running windows count: not a start-up mint of a new workload or release.
+      else counted = true;
     }
     const ctx = contextOf(event);
     const edge = this.scoreEdges(issuer, ctx, event.time);
@@ -225,6 +240,12 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
     st.mints++;
     if (b.sample.length < this.config.max_evidence) b.sample.push(event);
     else b.sample[b.sample.length - 1] = event;
+    // A fleet of named workloads refreshing together is each workload minting once: in the
+    // 15-minute window only mints without a workload, and a workload's repeats, count.
+    if (counted) {
+      const burst = addBurstMint(st.burst, st.trend, event.time, workload === 'refresh' ? 0 : 1, this.trendOpts);
+      if (burst) drafts.push(burstDraft(this.config, issuer, b, burst));
+    }
     return drafts;
   }
 
@@ -307,6 +328,7 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
       streak: v.streak,
       trend: { ...v.trend, counts: v.trend.counts.slice() },
       running: { ...v.running, buckets: v.running.buckets.slice() },
+      burst: { ...v.burst, minutes: v.burst.minutes.slice(), peaks: v.burst.peaks.slice() },
       releases: v.releases.map(([u, t]) => [u, t]),
       kinds: { ...v.kinds },
       first_mint: v.first_mint,
@@ -325,6 +347,8 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
       trend: { ...v.trend, counts: v.trend.counts.slice() },
       // A checkpoint from before the running windows starts them empty.
       running: v.running ? { ...v.running, buckets: v.running.buckets.slice() } : newRunningState(this.sizeMs),
+      // A checkpoint from before the 15-minute window starts it empty (it re-learns its peaks).
+      burst: v.burst ? { ...v.burst, minutes: v.burst.minutes.slice(), peaks: v.burst.peaks.slice() } : newBurstState(),
       releases: v.releases ? v.releases.map(([u, t]) => [u, t]) : [],
       kinds: { ...v.kinds },
       first_mint: v.first_mint,
@@ -359,6 +383,7 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
             scorer: e.value.scorer,
             trend: newTrendState(),
             running: newRunningState(this.sizeMs),
+            burst: newBurstState(),
             releases: [],
             kinds: { asn: false, network: false, client: false },
             first_mint: e.touched,
@@ -371,25 +396,32 @@ export class MintRateSpikeDetector implements DetectorInstance<MintRateSpikeStat
     };
   }
 
-  /** A start-up mint of a first-seen workload (within its allowance) does not count. */
-  private startupMint(st: LiveIssuer, e: TokenEvent, start: number): boolean {
+  /**
+   * A start-up mint of a first-seen workload (within its allowance) does not count ('startup').
+   * Otherwise, for a mint that names a workload: 'repeat' when the workload already minted within
+   * the 15-minute window (./burst-window.ts), else 'refresh'. Workloads are only tracked with a
+   * deploy_allowance (0 turns deploy-awareness off: every mint then counts as one without a workload).
+   */
+  private workloadMint(st: LiveIssuer, e: TokenEvent, start: number): WorkloadMint {
     const id = e.workload?.id;
     const allowance = this.config.deploy_allowance;
-    if (!id || allowance === 0) return false;
+    if (!id || allowance === 0) return undefined;
     const key = `${e.workload!.kind}:${id}`;
     const seen = st.workloads.get(key);
     if (!seen) {
-      st.workloads.set(key, { first: start, n: 1 });
+      st.workloads.set(key, { first: start, n: 1, last: e.time });
       if (st.workloads.size > this.config.max_workloads_per_issuer) st.workloads.delete(st.workloads.keys().next().value!);
-      return true;
+      return 'startup';
     }
     st.workloads.delete(key);
     st.workloads.set(key, seen);
+    const last = seen.last;
+    seen.last = last === undefined ? e.time : Math.max(last, e.time);
     if (seen.first === start && seen.n < allowance) {
       seen.n++;
-      return true;
+      return 'startup';
     }
-    return false;
+    return last !== undefined && e.time - last < BURST_MINUTES * MIN_MS ? 'repeat' : 'refresh';
   }
 
   /**

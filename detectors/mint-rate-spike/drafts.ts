@@ -7,6 +7,7 @@ import type { MintRateSpikeConfig } from './config.js';
 import type { MintContext, Novelty } from './context.js';
 import { meta } from './meta.js';
 import type { TrendAssessment } from './trend.js';
+import { BURST_MINUTES, BURST_PEAK_MINUTES, BURST_PEAK_RATIO, BURST_REST_RATIO, type BurstAssessment } from './burst-window.js';
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
@@ -99,6 +100,40 @@ export function rampDraft(c: MintRateSpikeConfig, issuer: string, b: BucketFacts
       earlier_days: t.days,
       consecutive_hours: t.streak,
       ...(t.rest_ratio !== undefined ? { ratio_without_densest_10_min: round(t.rest_ratio), release_startup_mints_left_out: b.fresh ?? 0 } : {}),
+      edge_burst_score: round(b.edge),
+    },
+  };
+}
+
+/** A ramp judged on the last 15 minutes at a mint (./burst-window.ts). */
+export function burstDraft(c: MintRateSpikeConfig, issuer: string, b: BucketFacts, a: BurstAssessment): AlertDraft {
+  return {
+    kind: 'ramp',
+    score: zToScore(a.z, c.trend_threshold),
+    title: meta.kinds.ramp!.title,
+    summary:
+      `${issuer} minted ${a.observed} tokens in the ${BURST_MINUTES} minutes to ${isoTime(a.window_end)}, ${round(a.ratio)}× the ` +
+      `${round(a.peak_expected)} of the densest ${BURST_MINUTES} minutes of the same hour on earlier days (median over ${a.days} days; ` +
+      `needs ×${BURST_PEAK_RATIO}) and ${round(a.observed / Math.max(a.expected, 1))}× its expected ${round(a.expected)}; without its densest ` +
+      `${BURST_PEAK_MINUTES} minutes still ${round(a.rest_ratio)}× (needs ×${BURST_REST_RATIO}), so not a restart or a refresh storm.`,
+    dedup_key: issuer,
+    ...common(issuer, b.sample),
+    baseline: {
+      window_hours: round(BURST_MINUTES / 60),
+      window_end: isoTime(a.window_end),
+      observed: a.observed,
+      expected: round(a.expected),
+      usual_densest_window: round(a.peak_expected),
+      ratio: round(a.ratio),
+      min_ratio: BURST_PEAK_RATIO,
+      [`densest_${BURST_PEAK_MINUTES}_min`]: a.densest,
+      [`ratio_without_densest_${BURST_PEAK_MINUTES}_min`]: round(a.rest_ratio),
+      min_rest_ratio: BURST_REST_RATIO,
+      z: round(a.z),
+      dispersion: round(a.dispersion),
+      threshold: c.trend_threshold,
+      earlier_days: a.days,
+      release_startup_mints_left_out: b.fresh ?? 0,
       edge_burst_score: round(b.edge),
     },
   };

@@ -3,7 +3,7 @@ import type { DetectorMeta } from '../types.js';
 
 export const meta: DetectorMeta = {
   id: 'mint_rate_spike',
-  version: 2,
+  version: 3,
   title: 'Token minting rate spike',
   description:
     'Counts tokens minted per issuer (role, service account, OAuth client, workload) in event-time buckets and ' +
@@ -12,8 +12,11 @@ export const meta: DetectorMeta = {
     'Hourly counts are compared with the same hours on earlier days and a week earlier over 1–24 hour windows: ' +
     '`ramp` for a slow ramp (×2 a day alerts the same day) or a burst hidden in the peak hour; the running 30 minutes ' +
     'are judged at every bucket the same way (×3, and still ×2 without their densest 10 minutes, so a restart or a ' +
-    'fleet refreshing in lockstep is quiet), which catches a few-times-normal burst of a small issuer while it runs. ' +
-    'A release\'s start-up mints (a user agent new to the issuer, its first 10 minutes) do not count there. Anomalous buckets and ' +
+    'fleet refreshing in lockstep is quiet), which catches a few-times-normal burst of a small issuer while it runs; ' +
+    'the last 15 minutes are judged at every mint against the densest 15 minutes the same hour held on earlier days ' +
+    '(×3.5, and still ×3 its expectation without their densest 5 minutes; a named workload\'s first mint in 15 minutes, its ' +
+    'regular refresh, does not count there, its repeats do), so such a burst alerts at the mint that tips it over. ' +
+    'A release\'s start-up mints (a user agent new to the issuer, its first 10 minutes) count in neither window. Anomalous buckets and ' +
     'hours are not learned until the new level has persisted for level_shift_hours and held steady (a level still ' +
     'rising day over day never is). A first-seen workload\'s start-up mints do not count, so a deploy stampede is ' +
     'quiet while the same workloads minting more is not. `new_context`: a mint from an ASN (network.asn, from ' +
