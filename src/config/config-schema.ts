@@ -42,8 +42,8 @@ export const KafkaConfig = z
     checkpoint_interval_seconds: z.number().positive().default(10).describe("write each task's changed state keys to the changelog at most this often (a restored task replays at most this much of its partition)"),
     transaction_timeout_ms: z.number().int().positive().default(10_000).describe('Kafka transaction timeout: an instance killed mid-transaction holds read_committed readers back at most this long'),
     session_timeout_ms: z.number().int().min(6000).default(10_000).describe('consumer group session timeout: how long a killed instance holds its partitions before the group moves them (heartbeats every tenth of it, inside long batches too)'),
-    fetch_max_bytes_per_partition: z.number().int().min(65_536).default(1_048_576).describe('most bytes one fetch takes from a partition (kafkajs maxBytesPerPartition): larger fetches mean fewer, larger batches and transactions'),
-    fetch_max_bytes: z.number().int().min(1_048_576).default(10_485_760).describe('most bytes one fetch takes in all (kafkajs maxBytes)'),
+    fetch_max_bytes_per_partition: z.number().int().min(65_536).default(4_194_304).describe('most bytes one fetch takes from a partition (kafkajs maxBytesPerPartition; its default is 1 MiB): larger fetches mean fewer, larger batches, so fewer transactions per record'),
+    fetch_max_bytes: z.number().int().min(1_048_576).default(52_428_800).describe('most bytes one fetch takes in all (kafkajs maxBytes; its default is 10 MiB)'),
     commit_linger_ms: z.number().int().nonnegative().default(0).describe('longest a batch waits to share its Kafka transaction with other work of its partition (idle watermark records)'),
     sasl: z
       .object({

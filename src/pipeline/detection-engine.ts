@@ -12,6 +12,7 @@ import type { AlertDraft, DetectorDefinition, DetectorInstance, KeyBy } from '..
 import { buildAlert } from './alert-builder.js';
 import { ReorderBuffer, type HeldEvent, type ReorderOptions } from './reorder-buffer.js';
 import { KeyedStore } from '../core/keyed-store.js';
+import { RecentIdSet } from '../core/recent-id-set.js';
 import type { TokenInventory } from '../inventory/token-inventory.js';
 
 export interface EngineOptions {
@@ -98,14 +99,8 @@ interface Task {
 export class DetectionEngine {
   private readonly tasks: Task[];
   private readonly buffer: ReorderBuffer;
-  private readonly recentIds = new Set<string>();
-  /**
-   * recentIds in insertion order, oldest at `recentHead`: evicting via `recentIds.values().next()`
-   * walks over every entry deleted since V8 last compacted the table, tens of µs per event once
-   * the set is full.
-   */
-  private recentOrder: (string | undefined)[] = [];
-  private recentHead = 0;
+  /** Ids of released events, for duplicate suppression (hashes in a fixed table: recent-id-set.ts). */
+  private readonly recentIds: RecentIdSet;
   /** Per (detector, dedup key): event time of the last alert emitted, forgotten once its window passed. */
   private readonly lastAlertAt: KeyedStore<{ at: number; alertId: string }>;
   private lastAdvance = -Infinity;
@@ -123,6 +118,7 @@ export class DetectionEngine {
 
   constructor(private readonly opts: EngineOptions) {
     this.lastAlertAt = new KeyedStore(opts.maxSuppressKeys, opts.suppressWindowMs);
+    this.recentIds = new RecentIdSet(opts.maxRecentEventIds);
     this.tasks = opts.detectors
       .filter((d) => !opts.keyBy || opts.keyBy.includes(d.definition.meta.key_by))
       .map((d) => ({ definition: d.definition, instance: d.definition.create(d.config) }));
@@ -159,21 +155,6 @@ export class DetectionEngine {
       if (this.tracking) this.heldNew.set(id, held);
     }
     return this.process(ready);
-  }
-
-  /** Remember a released event id (bounded, oldest forgotten first). */
-  private rememberId(id: string): void {
-    this.recentIds.add(id);
-    this.recentOrder.push(id);
-    if (this.recentIds.size > this.opts.maxRecentEventIds) {
-      // ids leave the set only here, so the queue's head is the set's oldest member
-      this.recentIds.delete(this.recentOrder[this.recentHead]!);
-      this.recentOrder[this.recentHead++] = undefined;
-      if (this.recentHead >= 4096 && this.recentHead * 2 >= this.recentOrder.length) {
-        this.recentOrder = this.recentOrder.slice(this.recentHead);
-        this.recentHead = 0;
-      }
-    }
   }
 
   /**
@@ -223,7 +204,7 @@ export class DetectionEngine {
       }
       const id = ev.event_id;
       if (this.heldById.get(id)?.ev === ev) this.heldById.delete(id);
-      this.rememberId(id);
+      this.recentIds.add(id);
       if (this.tracking && !this.heldNew.delete(id) && this.heldWritten.delete(id)) this.releasedWritten.push(id);
       this.opts.inventory?.observe(ev);
       this.opts.observer?.observeEvent(ev);

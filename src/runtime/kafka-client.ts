@@ -64,6 +64,9 @@ const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
+/** kafkajs' text of error 51, CONCURRENT_TRANSACTIONS. */
+const CONCURRENT_TRANSACTIONS_TEXT = 'The producer attempted to update a transaction while another concurrent operation';
+
 /** kafkajs level that matches the pino logger's level, so kafkajs never logs below it. */
 function kafkaLogLevel(logger: Logger | undefined): number {
   if (!logger) return KafkaLogLevel.NOTHING;
@@ -102,7 +105,10 @@ export function kafkaClientConfig(cfg: KafkaConfig, opts: KafkaClientOptions = {
       const { message, ...extra } = entry.log;
       // by design: transactional producers bound their retries (a failed send aborts the transaction, transactional-outbox.ts)
       if (message.startsWith('Limiting retries for the idempotent producer')) return;
-      const level = PINO_LEVEL[entry.level] ?? 'info';
+      let level = PINO_LEVEL[entry.level] ?? 'info';
+      // CONCURRENT_TRANSACTIONS: a partition's next transaction met the coordinator still writing the
+      // previous one's markers; retried at once (transactional-outbox.ts), routine under load — debug, not error
+      if (level === 'error' && `${String(extra.error ?? '')} ${message}`.includes(CONCURRENT_TRANSACTIONS_TEXT)) level = 'debug';
       logger[level]({ namespace: entry.namespace, ...extra }, message);
     },
   };

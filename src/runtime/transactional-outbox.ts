@@ -104,8 +104,13 @@ export class TransactionalOutbox {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: transactionTimeoutMs,
-      // bounded so a failing send ends (and aborts) its transaction well within the transaction timeout
-      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: Math.max(200, Math.floor(transactionTimeoutMs / 5)) },
+      // bounded so a failing send ends (and aborts) its transaction well within the transaction
+      // timeout (20 ms doubling, capped: ~4.5 s in all with the default 10 s timeout). The first
+      // retry is short because the usual error is CONCURRENT_TRANSACTIONS: a partition's next
+      // transaction starts while the coordinator still writes the previous one's markers, a few ms
+      // on a healthy broker (the Java producer retries it after 20 ms too); kafkajs' 100 ms default
+      // stalled every back-to-back transaction — and with it the whole fetch round — for ~100 ms.
+      retry: { retries: 8, initialRetryTime: 20, maxRetryTime: Math.max(200, Math.floor(transactionTimeoutMs / 5)) },
     });
   }
 

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaConfig } from '../../src/config/config-schema.js';
 import { TokenwatchError } from '../../src/core/errors.js';
 import { createKafka, kafkaClientConfig } from '../../src/runtime/kafka-client.js';
+import { createLogger } from '../../src/core/logger.js';
 import { ensureTopics, topicPlan } from '../../src/runtime/topics.js';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
@@ -26,6 +27,20 @@ describe('kafkajs client config', () => {
   it.each(['plain', 'scram-sha-256', 'scram-sha-512'] as const)('SASL %s takes the password from the named env var', (mechanism) => {
     const c = kafkaClientConfig(base({ sasl: { mechanism, username: 'tw', password_env: 'TW_TEST_KAFKA_PW' } }), { env: { TW_TEST_KAFKA_PW: 's3cret' } });
     expect(c.sasl).toEqual({ mechanism, username: 'tw', password: 's3cret' });
+  });
+
+  it('logs kafkajs CONCURRENT_TRANSACTIONS at debug (retried at once by the outbox), other errors at error', () => {
+    const seen: { level: string; msg: string }[] = [];
+    const logger = createLogger({ level: 'debug' });
+    const child = logger.child({ component: 'kafkajs' });
+    for (const level of ['error', 'warn', 'info', 'debug'] as const) (child as unknown as Record<string, unknown>)[level] = (_o: unknown, msg: string) => seen.push({ level, msg });
+    (logger as unknown as { child: () => unknown }).child = () => child;
+    const log = kafkaClientConfig(base(), { env: {}, logger }).logCreator!(4 as never);
+    const entry = (message: string, error?: string) => ({ namespace: 'Producer', level: 1, label: 'ERROR', log: { timestamp: '', logger: 'kafkajs', message, ...(error && { error }) } });
+    log(entry('Response AddOffsetsToTxn(key: 25, version: 1)', 'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing') as never);
+    log(entry('Failed to send messages: The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing') as never);
+    log(entry('Response Produce(key: 0, version: 3)', 'This server is not the leader for that topic-partition') as never);
+    expect(seen.map((s) => s.level)).toEqual(['debug', 'debug', 'error']);
   });
 
   it('SASL without the env var set fails naming the variable and the config path', () => {
