@@ -1,12 +1,13 @@
 /**
  * The Kafka streaming runtime behind `tokenwatch run`: wiring only. One consumer group reads the
  * input topics and the two repartition topics; eachBatch dispatches by topic:
- *   stage 1 (repartition-stage.ts): input records → decode, validate, normalize, enrich → binary
- *     token event records (token-event-codec.ts) on `by_token` (keyed by token fingerprint, a
- *     chained mint also by its parent) and `by_issuer` (keyed by issuer), each input source's
- *     watermark records to every repartition partition, and dead letters.
- *   stage 2 (detection-task.ts): one task per repartition partition (Kafka Streams' task model):
- *     token-keyed detectors and the inventory on by_token, issuer-keyed detectors on by_issuer.
+ *   stage 1 (ingest-stage.ts, repartition-stage.ts): input records → decode, validate, normalize,
+ *     enrich → binary token event records (token-event-codec.ts) on `by_token` (keyed by token
+ *     fingerprint, a chained mint also by its parent) and `by_issuer` (keyed by issuer), each
+ *     input source's watermark records to every repartition partition, and dead letters.
+ *   stage 2 (detection-stage.ts, detection-task.ts): one task per repartition partition (Kafka
+ *     Streams' task model): token-keyed detectors and the inventory on by_token, issuer-keyed
+ *     detectors on by_issuer.
  *     A task releases events once every input source has passed them (watermark-tracker.ts):
  *     alerts follow their event by milliseconds, in event-time order.
  *
@@ -27,18 +28,13 @@ import kafkajs from 'kafkajs';
 import type { Alert } from '../../schemas/alert.js';
 import type { SourceFormat } from '../../schemas/token-event.js';
 import type { TokenwatchConfig, KafkaConfig } from '../config/config-schema.js';
-import { detectorSet } from '../config/load-config.js';
 import { TokenwatchError } from '../core/errors.js';
 import { createFingerprinter } from '../core/fingerprint.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { TokenInventory } from '../inventory/token-inventory.js';
-import { DetectionEngine } from '../pipeline/detection-engine.js';
 import type { NormalizeContext } from '../normalize/types.js';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.js';
 import { startRunnerDelivery, type RunnerDelivery } from '../sinks/delivery-sinks.js';
-import { alertMessages } from '../sinks/kafka-alert-sink.js';
 import { IncidentPublisher } from '../incidents/incident-publisher.js';
-import { deadLetterMessage, type DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
 import { createStoreClientFromConfig, type StoreClient } from '../store/clickhouse-client.js';
 import { migrate, detectServer } from '../store/migrations.js';
 import { timePrecisionFor } from '../store/rows.js';
@@ -51,14 +47,13 @@ import { enrichStageFor } from '../enrich/enrich-stage.js';
 import { plausibleTimeOptions } from '../pipeline/plausible-time.js';
 import { BackpressureController } from './backpressure.js';
 import { withHeartbeats } from './batch-heartbeat.js';
-import { RepartitionStage, type RepartitionOutput, type RepartitionStageOptions } from './repartition-stage.js';
-import { DetectionTask, emptyOutput, type TaskOutput } from './detection-task.js';
-import type { OutboxPart } from './transactional-outbox.js';
+import { RepartitionStage, type RepartitionStageOptions } from './repartition-stage.js';
+import { IngestStage, splitPartitionId } from './ingest-stage.js';
+import { DetectionStage } from './detection-stage.js';
 import { PartitionOutboxes } from './partition-outboxes.js';
-import { checkpointMessages, type TaskRole } from './task-state-store.js';
+import type { TaskRole } from './task-state-store.js';
 import { TaskRestorer } from './task-restorer.js';
 import { StickyAssigner } from './sticky-assigner.js';
-import { WatermarkAlignment } from './watermark-alignment.js';
 
 const { Partitioners, PartitionAssigners } = kafkajs;
 
@@ -120,7 +115,6 @@ export class KafkaRunner {
   private readonly log: Logger;
   private readonly env: Env;
   private readonly roles = new Map<string, Role>();
-  private readonly tasks = new Map<string, DetectionTask>();
 
   private kafka?: Kafka;
   private admin?: Admin;
@@ -129,6 +123,8 @@ export class KafkaRunner {
   /** One transactional producer per owned partition (partition-outboxes.ts). */
   private outbox?: PartitionOutboxes;
   private restorer?: TaskRestorer;
+  /** Stage 2: the detection tasks of the owned repartition partitions. */
+  private detection?: DetectionStage;
   private consumer?: Consumer;
   private incidents?: IncidentPublisher;
   private storeClient?: StoreClient;
@@ -141,21 +137,16 @@ export class KafkaRunner {
   private joined = false;
   private rebalancing = false;
   private crashed: Error | undefined;
-  private storeError: Error | undefined;
   private backpressure?: BackpressureController;
   /** Stage 1 (created once the topics' partition counts are known). */
-  private repartition?: RepartitionStage;
+  private ingest?: IngestStage;
   private readonly repartitionOptions: Omit<RepartitionStageOptions, 'partitions'>;
   private changelogPartitions = 1;
   /** Every input partition (`topic/partition`) of the group: each task waits to hear from all of them. */
   private inputPartitions: string[] = [];
-  /** Input partitions far ahead in event time wait for the others (watermark-alignment.ts). */
-  private readonly alignment: WatermarkAlignment;
   private stopping?: Promise<void>;
   private readonly counters = { records_in: 0, records_invalid: 0, records_skipped: 0, events_repartitioned: 0, events_detected: 0, alerts: 0, events_implausible: 0, tasks_restored: 0, records_replayed: 0, idle_markers: 0, alignment_pauses: 0 };
   private assignedPartitions = 0;
-  /** Offsets this instance committed per repartition partition (`topic/partition`), to step over trailing transaction markers. */
-  private readonly committed = new Map<string, bigint>();
   private readonly inflight = new Set<Promise<void>>();
   private draining = false;
 
@@ -181,11 +172,10 @@ export class KafkaRunner {
     };
     this.metrics = createMetrics({
       defaultMetrics: opts.http !== false,
-      stateKeys: () => this.stateKeys(),
+      stateKeys: () => this.detection?.stateKeys() ?? {},
       exceptions: exceptionFilterFor(this.cfg), // loads and validates exceptions.file at start; shared by every task
       queueDepths: () => ({ clickhouse: this.store?.queueDepth ?? 0, kafka_transaction: this.outbox?.queueDepth() ?? 0 }),
     });
-    this.alignment = new WatermarkAlignment((this.cfg.engine.reorder_max_delay_seconds * 1000) / 2);
     const l = this.cfg.limits;
     this.repartitionOptions = {
       ctx,
@@ -223,7 +213,7 @@ export class KafkaRunner {
       transactions: tx?.transactions ?? 0,
       transactions_aborted: tx?.aborted ?? 0,
       backpressure_pauses: this.backpressure?.pauses ?? 0,
-      tasks: this.tasks.size,
+      tasks: this.detection?.tasks.size ?? 0,
       assigned_partitions: this.assignedPartitions,
       paused: this.backpressure?.paused ?? false,
     };
@@ -236,7 +226,7 @@ export class KafkaRunner {
     if (!this.joined) reasons.push('consumer has not joined its group');
     if (this.rebalancing) reasons.push('consumer group is rebalancing');
     // red from the first failed insert attempt (while retrying), not only once a batch gave up
-    const storeFailing = this.store?.failing ?? this.storeError;
+    const storeFailing = this.store?.failing ?? this.detection?.storeError;
     if (storeFailing) reasons.push(`clickhouse sink failing: ${storeFailing.message.slice(0, 300)}`);
     return { ready: reasons.length === 0, reasons };
   }
@@ -253,7 +243,7 @@ export class KafkaRunner {
     if (!byToken || !byIssuer) throw new TokenwatchError('source_failed', `repartition topics have no partitions (${this.kcfg.topics.by_token}: ${byToken}, ${this.kcfg.topics.by_issuer}: ${byIssuer})`);
     this.changelogPartitions = topics.partitions[this.kcfg.topics.changelog] ?? 1;
     this.inputPartitions = this.kcfg.inputs.flatMap((i) => Array.from({ length: topics.partitions[i.topic] ?? 0 }, (_, p) => `${i.topic}/${p}`));
-    this.repartition = new RepartitionStage({ ...this.repartitionOptions, partitions: { byToken, byIssuer } });
+    const repartition = new RepartitionStage({ ...this.repartitionOptions, partitions: { byToken, byIssuer } });
 
     if (this.opts.store !== false) await this.openStore();
     this.delivery = startRunnerDelivery(this.cfg, { env: this.env, log: this.log, store: this.storeClient });
@@ -263,6 +253,15 @@ export class KafkaRunner {
     this.outbox = new PartitionOutboxes({ kafka, groupId: this.kcfg.group_id, transactionTimeoutMs: this.kcfg.transaction_timeout_ms, lingerMs: this.kcfg.commit_linger_ms, logger: this.log });
     this.restorer = new TaskRestorer({ kafka, admin: this.admin, changelogTopic: this.kcfg.topics.changelog, changelogPartitions: this.changelogPartitions, groupPrefix: `${this.kcfg.group_id}.restore.${this.instanceId}`, log: this.log });
     this.incidents = new IncidentPublisher({ producer: this.producer, topic: this.kcfg.topics.alerts, store: this.storeClient, database: this.cfg.store.database, log: this.log });
+    this.ingest = new IngestStage({
+      cfg: this.cfg, kcfg: this.kcfg, log: this.log, metrics: this.metrics, outbox: this.outbox, repartition,
+      inputPartitions: this.inputPartitions, counters: this.counters, pausedForBackpressure: () => this.backpressure?.paused ?? false,
+    });
+    this.detection = new DetectionStage({
+      cfg: this.cfg, kcfg: this.kcfg, log: this.log, metrics: this.metrics, outbox: this.outbox, restorer: this.restorer, store: this.store,
+      changelogPartitions: this.changelogPartitions, inputPartitions: this.inputPartitions, observer: this.incidents.builder,
+      counters: this.counters, published: (alerts) => this.published(alerts),
+    });
 
     const consumer = kafka.consumer({
       groupId: this.kcfg.group_id,
@@ -276,6 +275,7 @@ export class KafkaRunner {
       partitionAssigners: [StickyAssigner, PartitionAssigners.roundRobin],
     });
     this.consumer = consumer;
+    this.ingest.attach(consumer);
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onGroupJoin(e.payload.memberAssignment));
     consumer.on(consumer.events.REBALANCING, () => {
       this.rebalancing = true;
@@ -291,7 +291,7 @@ export class KafkaRunner {
       const { topic, partition, offsetLag, batchSize, lastOffset } = e.payload;
       this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(offsetLag));
       // a batch of only transaction markers: kafkajs resolves it but, without auto-commit, nobody commits past it
-      if (batchSize === 0 && this.roles.get(topic) !== 'input') void this.commitPastMarkers(topic, partition, BigInt(lastOffset) + 1n);
+      if (batchSize === 0 && this.roles.get(topic) !== 'input') void this.detection?.commitPastMarkers(consumer, topic, partition, BigInt(lastOffset) + 1n);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: this.kcfg.inputs.map((i) => i.topic), fromBeginning: this.kcfg.from_beginning });
@@ -310,7 +310,7 @@ export class KafkaRunner {
       // heartbeats inside long batches too (a sink outage, a restore): see batch-heartbeat.ts
       eachBatch: (payload) => withHeartbeats(payload.heartbeat, this.heartbeatIntervalMs, () => this.eachBatch(payload)),
     });
-    this.timers.push(setInterval(() => void this.sendIdleMarkers(), 250));
+    this.timers.push(setInterval(() => void (this.stopping || !this.joined ? undefined : this.ingest?.sendIdleMarkers()), 250));
     if (this.store) this.timers.push(setInterval(() => this.backpressureTick(), 100));
     for (const t of this.timers) t.unref();
     this.log.info({ group: this.kcfg.group_id, inputs: this.kcfg.inputs.map((i) => `${i.topic}:${i.format}`) }, 'kafka runtime started');
@@ -361,7 +361,7 @@ export class KafkaRunner {
     }
     await Promise.allSettled([...this.inflight]);
     // a final checkpoint of every task (changed keys + offset) so the next owner replays little
-    if (this.outbox && this.joined && !this.crashed) await step('checkpoints', () => this.checkpointAll());
+    if (this.detection && this.joined && !this.crashed) await step('checkpoints', () => this.detection!.checkpointAll());
     if (this.consumer) await step('consumer', () => this.consumer!.disconnect());
     if (this.outbox) await step('transactions', () => this.outbox!.closeAll());
     if (this.incidents) await step('incidents', () => this.incidents!.settled());
@@ -371,7 +371,7 @@ export class KafkaRunner {
     if (this.producer) await step('producer', () => this.producer!.disconnect());
     if (this.admin) await step('admin', () => this.admin!.disconnect());
     if (this.ops) await step('ops server', () => this.ops!.close());
-    this.tasks.clear();
+    this.detection?.tasks.clear();
     this.log.info(this.counters, 'stopped');
   }
 
@@ -382,21 +382,8 @@ export class KafkaRunner {
     const owned = new Set<string>();
     for (const [topic, parts] of Object.entries(assignment)) for (const p of parts) owned.add(`${topic}/${p}`);
     this.assignedPartitions = owned.size;
-    let dropped = 0;
-    for (const id of this.tasks.keys()) {
-      if (!owned.has(id)) {
-        this.tasks.delete(id);
-        dropped++;
-      }
-    }
-    this.repartition?.keepOnly(owned);
-    this.repartition?.owned(this.inputPartitions.filter((id) => owned.has(id)), Date.now());
-    // a revoked partition no longer holds the others back (it may have been the slowest)
-    for (const id of this.alignment.keepOnly(owned)) {
-      const [topic, partition] = splitPartitionId(id);
-      this.consumer?.resume([{ topic, partitions: [partition] }]);
-    }
-    this.applyAlignment();
+    const dropped = this.detection?.keepOnly(owned) ?? 0;
+    this.ingest?.onAssignment(owned);
     void this.outbox?.keepOnly(owned); // a partition's next owner fences its producer anyway
     this.log.info({ partitions: owned.size, tasks_dropped: dropped }, 'joined consumer group');
   }
@@ -416,101 +403,14 @@ export class KafkaRunner {
   private async processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const role = this.roles.get(batch.topic);
-    if (role === 'input') await this.ingestBatch(payload);
-    else if (role === 'by_token' || role === 'by_issuer') await this.detectBatch(payload, role);
+    if (role === 'input') await this.ingest!.ingestBatch(payload);
+    else if (role === 'by_token' || role === 'by_issuer') await this.detection!.detectBatch(payload, role);
     else throw new Error(`received a batch from unexpected topic ${batch.topic}`);
     // committed with the transaction: move kafkajs' fetch position past the batch
     payload.resolveOffset(batch.lastOffset());
   }
 
-  // ---- stage 1 ----
-
-  /** Input records → repartition records and dead letters, committed with the input offsets. */
-  private async ingestBatch({ batch }: EachBatchPayload): Promise<void> {
-    const out = this.repartition!.process(batch.topic, batch.partition, batch.messages, Number(batch.offsetLag()));
-    const part = this.stage1Part(out);
-    part.offsets.push({ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() });
-    await this.metrics.timeSink('kafka_transaction', () => this.outbox!.submit(batch.topic, batch.partition, part));
-    this.counters.events_repartitioned += out.events;
-    const input = `${batch.topic}/${batch.partition}`;
-    this.alignment.update(input, this.repartition!.inputWatermark(input));
-    this.applyAlignment();
-  }
-
-  private stage1Part(out: RepartitionOutput): OutboxPart {
-    const topicMessages: OutboxPart['topicMessages'] = [];
-    if (out.byToken.length > 0) topicMessages.push({ topic: this.kcfg.topics.by_token, messages: out.byToken });
-    if (out.byIssuer.length > 0) topicMessages.push({ topic: this.kcfg.topics.by_issuer, messages: out.byIssuer });
-    if (out.dead.length > 0) topicMessages.push({ topic: this.kcfg.topics.dead_letter, messages: this.deadLetterMessages(out.dead) });
-    return { topicMessages, offsets: [] };
-  }
-
-  private deadLetterMessages(dead: readonly DeadLetter[]) {
-    const opts = { payload: this.cfg.dead_letter.payload, maxDecompressedBytes: this.cfg.limits.max_decompressed_bytes };
-    return dead.map((d) => deadLetterMessage(d, opts));
-  }
-
-  /** Input sources quiet for `engine.source_idle_seconds` tell every task to stop waiting for them. */
-  private async sendIdleMarkers(): Promise<void> {
-    if (this.stopping || !this.joined || !this.repartition || !this.outbox) return;
-    // per input partition: its producer is the one that wrote the source's events
-    for (const [input, out] of this.repartition.idleMarkers(Date.now(), this.cfg.engine.source_idle_seconds * 1000, (id) => this.alignment.isPaused(id))) {
-      const [topic, partition] = splitPartitionId(input);
-      try {
-        await this.outbox.submit(topic, partition, this.stage1Part(out));
-        this.counters.idle_markers++;
-        this.alignment.idle(input);
-        this.applyAlignment();
-      } catch (err) {
-        // the source's next batch sends its watermark again; tasks only wait longer meanwhile
-        this.log.warn({ err: { message: (err as Error).message } }, 'idle watermark records not sent');
-      }
-    }
-  }
-
   // ---- stage 2 ----
-
-  private async detectBatch({ batch, heartbeat }: EachBatchPayload, role: TaskRole): Promise<void> {
-    const task = await this.taskFor(batch.topic, batch.partition, role, batch.messages[0]!.offset, heartbeat);
-    await task.exclusive(async () => {
-      if (this.tasks.get(task.id) !== task) throw new TokenwatchError('source_failed', `task ${task.id} was dropped; the batch is retried`);
-      const out = emptyOutput();
-      task.apply(batch.messages, out);
-      this.counters.events_detected += out.detected;
-      const next = (BigInt(batch.lastOffset()) + 1n).toString();
-      const part: OutboxPart = { topicMessages: [], offsets: [{ topic: batch.topic, partition: batch.partition, offset: next }] };
-      if (out.alerts.length > 0) part.topicMessages.push({ topic: this.kcfg.topics.alerts, messages: out.alerts.flatMap((a) => alertMessages(a, this.cfg.alerts.format)) });
-      if (out.dead.length > 0) {
-        part.topicMessages.push({ topic: this.kcfg.topics.dead_letter, messages: this.deadLetterMessages(out.dead) });
-        for (const d of out.dead) this.metrics.countInvalid(batch.topic, d.error.code);
-      }
-      const checkpoint = Date.now() - task.lastCheckpointAt >= this.kcfg.checkpoint_interval_seconds * 1000;
-      if (checkpoint) {
-        // every row up to the checkpoint is stored before the checkpoint can make a restore skip it
-        await this.storeRows(task, out, true);
-        this.addCheckpoint(part, task, next);
-      }
-      try {
-        await this.metrics.timeSink('kafka_transaction', () => this.outbox!.submit(task.topic, task.partition, part));
-      } catch (err) {
-        this.dropTask(task, err as Error); // its state is ahead of what committed: restore it
-        throw err;
-      }
-      if (checkpoint) {
-        task.lastCheckpointAt = Date.now();
-        this.metrics.countCheckpoint('written');
-      } else {
-        void this.storeRows(task, out, false);
-      }
-      this.committed.set(task.id, BigInt(next));
-      this.published(out.alerts);
-    });
-  }
-
-  private addCheckpoint(part: OutboxPart, task: DetectionTask, offset: string): void {
-    const { messages } = checkpointMessages({ role: task.role, partition: task.partition, changelogPartitions: this.changelogPartitions, entries: task.engine.drainStateChanges(), sources: task.sources.snapshot(), offset });
-    part.topicMessages.push({ topic: this.kcfg.topics.changelog, messages });
-  }
 
   /** Alerts committed on the topic: count them, correlate them into incidents, offer them to the HTTP sinks. */
   private published(alerts: readonly Alert[]): void {
@@ -519,128 +419,6 @@ export class KafkaRunner {
     this.counters.alerts += alerts.length;
     this.incidents?.observe(alerts);
     if (this.delivery) void this.delivery.offerAlerts(alerts).catch((err: Error) => this.log.warn({ err: { message: err.message } }, 'alert delivery failed'));
-  }
-
-  /**
-   * ClickHouse rows of a task's output (idempotent: a retry or a replay writes the same keys).
-   * Awaited before a checkpoint; otherwise in the background — if they fail for good, the task is
-   * dropped and its restore (from the previous checkpoint) re-derives them.
-   */
-  private async storeRows(task: DetectionTask, out: TaskOutput, awaitAll: boolean): Promise<void> {
-    const store = this.store;
-    if (!store) return;
-    const writes: Promise<unknown>[] = [];
-    if (out.alerts.length > 0) writes.push(store.write('alerts', out.alerts));
-    if (out.inventory.length > 0) writes.push(store.write('inventory', out.inventory));
-    if (out.events.length > 0) writes.push(store.write('events', out.events));
-    const all = Promise.all(writes).then(() => undefined);
-    task.pendingStore.add(all);
-    try {
-      if (awaitAll) await this.metrics.timeSink('clickhouse', () => Promise.all([...task.pendingStore]));
-      else await all;
-      this.storeError = undefined;
-    } catch (err) {
-      this.storeError = err as Error;
-      this.dropTask(task, err as Error);
-      if (awaitAll) throw err;
-    } finally {
-      task.pendingStore.delete(all);
-    }
-  }
-
-  private dropTask(task: DetectionTask, err: Error): void {
-    if (this.tasks.get(task.id) !== task) return;
-    this.tasks.delete(task.id);
-    this.log.warn({ err: { message: err.message.slice(0, 300) }, task: task.id }, 'task dropped: it is restored from its changelog with its next batch');
-  }
-
-  /** The task of a partition; a new one is restored from the changelog and replayed up to `resumeAt` first. */
-  private async taskFor(topic: string, partition: number, role: TaskRole, resumeAt: string, heartbeat: () => Promise<void>): Promise<DetectionTask> {
-    const id = `${topic}/${partition}`;
-    const existing = this.tasks.get(id);
-    if (existing) return existing;
-    const task = this.newTask(topic, partition, role);
-    const started = performance.now();
-    const restored = await this.restorer!.restore(task, resumeAt, {
-      heartbeat,
-      // replayed effects were committed already: only ClickHouse rows are written again (idempotent)
-      onReplayed: (out) => void this.storeRows(task, out, false),
-    });
-    this.counters.tasks_restored++;
-    this.counters.records_replayed += restored.replayed;
-    this.metrics.countCheckpoint(restored.fromChangelog ? 'restored' : 'empty');
-    this.metrics.restoreSeconds.observe({ role }, (performance.now() - started) / 1000);
-    this.metrics.restoreReplayed.inc({ role }, restored.replayed);
-    this.log.info({ task: id, from_changelog: restored.fromChangelog, state_entries: restored.entries, replayed: restored.replayed, ms: Math.round(performance.now() - started) }, 'task restored');
-    this.tasks.set(id, task);
-    return task;
-  }
-
-  private newTask(topic: string, partition: number, role: TaskRole): DetectionTask {
-    const e = this.cfg.engine;
-    const inventory = role === 'by_token' ? new TokenInventory({ maxTokens: this.cfg.inventory.max_tokens, maxSetSize: this.cfg.inventory.max_set_size }) : undefined;
-    const engine = new DetectionEngine({
-      detectors: detectorSet(this.cfg),
-      keyBy: [role === 'by_token' ? 'token' : 'issuer'],
-      // released by the input sources' watermarks only: a cap on the newest event seen would depend on
-      // how the input partitions' records interleaved here, and give other alerts on another run
-      reorder: { maxDelayMs: Infinity, maxBuffered: e.reorder_max_buffered },
-      suppressWindowMs: e.suppress_window_minutes * 60_000,
-      maxSuppressKeys: e.max_suppress_keys,
-      maxRecentEventIds: e.max_recent_event_ids,
-      advanceEveryMs: 60_000,
-      ...(inventory && { inventory }),
-      observer: this.incidents?.builder,
-      alertFilter: exceptionFilterFor(this.cfg),
-    });
-    const task = new DetectionTask(topic, partition, role, engine, inventory, this.store !== undefined && this.cfg.store.write_events);
-    for (const input of this.inputPartitions) task.sources.expect(input);
-    return task;
-  }
-
-  /** Checkpoint every task (graceful stop): its changed keys and offset, in one transaction each. */
-  private async checkpointAll(): Promise<void> {
-    for (const task of [...this.tasks.values()]) {
-      const offset = this.committed.get(task.id);
-      if (offset === undefined) continue;
-      await task.exclusive(async () => {
-        await this.storeRows(task, emptyOutput(), true);
-        const part: OutboxPart = { topicMessages: [], offsets: [] };
-        this.addCheckpoint(part, task, offset.toString());
-        await this.outbox!.submit(task.topic, task.partition, part);
-        this.metrics.countCheckpoint('written');
-      });
-    }
-  }
-
-  private async commitPastMarkers(topic: string, partition: number, offset: bigint): Promise<void> {
-    const id = `${topic}/${partition}`;
-    const task = this.tasks.get(id);
-    if (!task || !this.consumer) return;
-    await task.exclusive(async () => {
-      if ((this.committed.get(id) ?? -1n) >= offset || this.tasks.get(id) !== task) return;
-      try {
-        await this.consumer!.commitOffsets([{ topic, partition, offset: offset.toString() }]);
-        this.committed.set(id, offset);
-      } catch {
-        // the next transaction of the partition commits past them anyway
-      }
-    });
-  }
-
-  /** Pause the input partitions that ran ahead, resume those the others caught up with. */
-  private applyAlignment(): void {
-    if (!this.consumer) return;
-    const { pause, resume } = this.alignment.decide();
-    for (const id of pause) {
-      const [topic, partition] = splitPartitionId(id);
-      this.consumer.pause([{ topic, partitions: [partition] }]);
-      this.counters.alignment_pauses++;
-    }
-    for (const id of resume) {
-      const [topic, partition] = splitPartitionId(id);
-      if (!this.backpressure?.paused) this.consumer.resume([{ topic, partitions: [partition] }]);
-    }
   }
 
   /** Pause fetching while the ClickHouse sink is behind (queue length or time to store: backpressure.ts). */
@@ -657,26 +435,13 @@ export class KafkaRunner {
     } else {
       this.consumer.resume(topics);
       // resuming whole topics also resumed the partitions held back for alignment
-      for (const id of this.alignment.pausedIds()) {
+      for (const id of this.ingest?.alignmentPaused() ?? []) {
         const [topic, partition] = splitPartitionId(id);
         this.consumer.pause([{ topic, partitions: [partition] }]);
       }
       this.log.info({ queue_depth: backlog.depth, oldest_unstored_ms: Math.round(backlog.oldestAgeMs) }, 'clickhouse sink caught up: resuming consumption');
     }
   }
-
-  private stateKeys(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const t of this.tasks.values()) {
-      for (const [d, n] of Object.entries(t.engine.stats().state_keys)) out[d] = (out[d] ?? 0) + n;
-    }
-    return out;
-  }
-}
-
-function splitPartitionId(id: string): [string, number] {
-  const i = id.lastIndexOf('/');
-  return [id.slice(0, i), Number(id.slice(i + 1))];
 }
 
 /** Create and start a runner (topics ensured, store migrated, consumer running). */

@@ -1,0 +1,129 @@
+/**
+ * Stage 1 of the Kafka runtime on Kafka (input topics → repartition topics): an input batch goes
+ * through the RepartitionStage (repartition-stage.ts: decode, validate, normalize, enrich, key)
+ * and its repartition records, dead letters and consumed offset commit in the input partition's
+ * transaction (partition-outboxes.ts). Input sources gone quiet send idle watermark records, and
+ * input partitions that run ahead in event time are paused until the others catch up
+ * (watermark-alignment.ts).
+ */
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { KafkaConfig, TokenwatchConfig } from '../config/config-schema.js';
+import type { Logger } from '../core/logger.js';
+import { deadLetterMessage, type DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
+import type { RuntimeMetrics } from './metrics.js';
+import type { PartitionOutboxes } from './partition-outboxes.js';
+import type { RepartitionOutput, RepartitionStage } from './repartition-stage.js';
+import type { OutboxPart } from './transactional-outbox.js';
+import { WatermarkAlignment } from './watermark-alignment.js';
+
+export interface IngestStageOptions {
+  cfg: TokenwatchConfig;
+  kcfg: KafkaConfig;
+  log: Logger;
+  metrics: RuntimeMetrics;
+  outbox: PartitionOutboxes;
+  repartition: RepartitionStage;
+  /** Every input partition (`topic/partition`) of the group. */
+  inputPartitions: readonly string[];
+  counters: { events_repartitioned: number; idle_markers: number; alignment_pauses: number };
+  /** Whether consumption is paused as a whole (backpressure): alignment then resumes nothing. */
+  pausedForBackpressure: () => boolean;
+}
+
+export class IngestStage {
+  /** Input partitions far ahead in event time wait for the others. */
+  private readonly alignment: WatermarkAlignment;
+  private consumer: Consumer | undefined;
+
+  constructor(private readonly opts: IngestStageOptions) {
+    this.alignment = new WatermarkAlignment((opts.cfg.engine.reorder_max_delay_seconds * 1000) / 2);
+  }
+
+  /** The consumer whose input partitions alignment pauses and resumes. */
+  attach(consumer: Consumer): void {
+    this.consumer = consumer;
+  }
+
+  /** A new assignment: forget what moved away; a revoked partition no longer holds the others back. */
+  onAssignment(owned: ReadonlySet<string>): void {
+    const { repartition, inputPartitions } = this.opts;
+    repartition.keepOnly(owned);
+    repartition.owned(inputPartitions.filter((id) => owned.has(id)), Date.now());
+    for (const id of this.alignment.keepOnly(owned)) {
+      const [topic, partition] = splitPartitionId(id);
+      this.consumer?.resume([{ topic, partitions: [partition] }]);
+    }
+    this.applyAlignment();
+  }
+
+  /** Input records → repartition records and dead letters, committed with the input offsets. */
+  async ingestBatch({ batch }: EachBatchPayload): Promise<void> {
+    const o = this.opts;
+    const out = o.repartition.process(batch.topic, batch.partition, batch.messages, Number(batch.offsetLag()));
+    const part = this.partOf(out);
+    part.offsets.push({ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() });
+    await o.metrics.timeSink('kafka_transaction', () => o.outbox.submit(batch.topic, batch.partition, part));
+    o.counters.events_repartitioned += out.events;
+    const input = `${batch.topic}/${batch.partition}`;
+    this.alignment.update(input, o.repartition.inputWatermark(input));
+    this.applyAlignment();
+  }
+
+  private partOf(out: RepartitionOutput): OutboxPart {
+    const { topics } = this.opts.kcfg;
+    const topicMessages: OutboxPart['topicMessages'] = [];
+    if (out.byToken.length > 0) topicMessages.push({ topic: topics.by_token, messages: out.byToken });
+    if (out.byIssuer.length > 0) topicMessages.push({ topic: topics.by_issuer, messages: out.byIssuer });
+    if (out.dead.length > 0) topicMessages.push({ topic: topics.dead_letter, messages: this.deadLetterMessages(out.dead) });
+    return { topicMessages, offsets: [] };
+  }
+
+  private deadLetterMessages(dead: readonly DeadLetter[]) {
+    const opts = { payload: this.opts.cfg.dead_letter.payload, maxDecompressedBytes: this.opts.cfg.limits.max_decompressed_bytes };
+    return dead.map((d) => deadLetterMessage(d, opts));
+  }
+
+  /** Input sources quiet for `engine.source_idle_seconds` tell every task to stop waiting for them. */
+  async sendIdleMarkers(): Promise<void> {
+    const o = this.opts;
+    // per input partition: its producer is the one that wrote the source's events
+    for (const [input, out] of o.repartition.idleMarkers(Date.now(), o.cfg.engine.source_idle_seconds * 1000, (id) => this.alignment.isPaused(id))) {
+      const [topic, partition] = splitPartitionId(input);
+      try {
+        await o.outbox.submit(topic, partition, this.partOf(out));
+        o.counters.idle_markers++;
+        this.alignment.idle(input);
+        this.applyAlignment();
+      } catch (err) {
+        // the source's next batch sends its watermark again; tasks only wait longer meanwhile
+        o.log.warn({ err: { message: (err as Error).message } }, 'idle watermark records not sent');
+      }
+    }
+  }
+
+  /** Pause the input partitions that ran ahead, resume those the others caught up with. */
+  private applyAlignment(): void {
+    const consumer = this.consumer;
+    if (!consumer) return;
+    const { pause, resume } = this.alignment.decide();
+    for (const id of pause) {
+      const [topic, partition] = splitPartitionId(id);
+      consumer.pause([{ topic, partitions: [partition] }]);
+      this.opts.counters.alignment_pauses++;
+    }
+    for (const id of resume) {
+      const [topic, partition] = splitPartitionId(id);
+      if (!this.opts.pausedForBackpressure()) consumer.resume([{ topic, partitions: [partition] }]);
+    }
+  }
+
+  /** Input partitions held back for alignment (ids `topic/partition`): resuming whole topics must pause them again. */
+  alignmentPaused(): string[] {
+    return this.alignment.pausedIds();
+  }
+}
+
+export function splitPartitionId(id: string): [string, number] {
+  const i = id.lastIndexOf('/');
+  return [id.slice(0, i), Number(id.slice(i + 1))];
+}
