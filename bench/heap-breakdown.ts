@@ -104,15 +104,18 @@ export async function breakdown(rootName: string, before: Set<number>, depth = 3
 
 /**
  * The record field a path belongs to: the step after `value` (a keyed store's entry value), else
- * the first step of a path cut short by the depth limit; the store's own table, list nodes, keys
+ * the first step of a path cut short by the depth limit; the store's own table, slot columns, keys
  * and touched times are `(keyed entry)`; memo caches `(caches)`.
  */
 function fieldOf(label: string): string {
   const parts = label.replace(/ <.*$/, '').split('.');
+  // a keyed store's values live in its `values` array (one slot per key): the step after `values[]` is the record field
+  const vs = parts.lastIndexOf('values[]');
+  if (vs >= 0 && parts.slice(0, vs).every((p) => p !== 'interner')) return vs + 1 < parts.length ? parts[vs + 1]!.replace('[]', '') : '(record object)';
   const v = parts.lastIndexOf('value');
   if (v >= 0) return v + 1 < parts.length ? parts[v + 1]!.replace('[]', '') : '(record object)';
   if (parts.some((p) => p === 'cache' || p === 'locators' || p === 'resolve')) return '(caches)';
-  if (parts.some((p) => p === 'map' || p === 'tokens' || p === 'records')) return '(keyed entry: table, node, key, time)';
+  if (parts.some((p) => p === 'map' || p === 'tokens' || p === 'records' || p === 'issuers' || p === 'workloads')) return '(keyed entry: table, slots, key, time)';
   return parts[0]!.replace('[]', '') || '(root)';
 }
 

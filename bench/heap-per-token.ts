@@ -242,3 +242,13 @@ if (engines.length === 2) {
   const total = engines[0]!.bytes + engines[1]!.bytes;
   process.stdout.write(line(['**both task engines (inventory + all detectors)**', '', (total / 1024 / 1024).toFixed(1), '', `**${fmt(total / streamTokens)}**`]));
 }
+// What an engine holds beyond its components measured alone (recent event ids, suppression windows,
+// reorder buffer): an estimate, low where components share objects in the engine (one event's id
+// string kept by two detectors counts once there).
+for (const e of engines) {
+  const keyBy = e.name.includes('by_token') ? 'token' : 'issuer';
+  const parts = rows.filter((r) => (keyBy === 'token' && r.name === 'inventory') || r.name.endsWith(`(${keyBy})`));
+  if (parts.length !== (keyBy === 'token' ? 1 : 0) + DETECTORS.filter((d) => d.meta.key_by === keyBy).length) continue;
+  const own = e.bytes - parts.reduce((a, r) => a + r.bytes, 0);
+  process.stdout.write(`${e.name}: ${fmt(own / streamTokens)} bytes/token beyond its components measured alone (${parts.map((r) => r.name.replace(/ \(.*\)$/, '')).join(', ')})\n`);
+}

@@ -1,8 +1,8 @@
 /**
  * Compact evidence: what a detector keeps of an event for a later alert (the fields evidenceOf in
- * evidence.ts keeps), as a small fixed-shape record (id, time, network, user agent) pointing to a
- * shared head for the parts that repeat across a holder's tokens (source, action, kind, issuer,
- * subject, service, operation, workload, scopes). Events arrive as fresh JSON per event (every
+ * evidence.ts keeps), as a three-field record (id, time, tail) whose tail is shared: a head for
+ * the parts that repeat across a holder's tokens (source, action, kind, issuer, subject, service,
+ * operation, workload, scopes) plus the network and user agent. Events arrive as fresh JSON per event (every
  * string a new copy), a token's record lives for hours and most tokens never alert: a kept event
  * costs its id and time plus pointers to shared copies instead of a copy of every string. The
  * event is rebuilt only when an alert draft needs it (toTokenEvent), with the values evidenceOf
@@ -43,17 +43,42 @@ export interface EvidenceHead {
   readonly scopes: readonly string[] | undefined;
 }
 
-/** One kept event: id, time, the shared head, network and user agent. */
+/**
+ * What an evidence record points to besides its id and time: the shared head, network and user
+ * agent (one shared copy per distinct combination: a holder's tokens repeat it), and the event's
+ * token when it is not the owner (then the tail is the record's own).
+ */
+export interface EvidenceTail {
+  readonly fp: string | undefined;
+  readonly head: EvidenceHead;
+  readonly network: Network | undefined;
+  readonly user_agent: string | undefined;
+}
+
+/** One kept event: id, time and its tail (three fields: a token's record keeps one or two of these for hours). */
 export class Evidence {
   constructor(
     readonly event_id: string,
     readonly time: number,
-    /** The event's token, when it is not the token whose record keeps it (a child's mint kept for its parent). */
-    readonly fp: string | undefined,
-    readonly head: EvidenceHead,
-    readonly network: Network | undefined,
-    readonly user_agent: string | undefined,
+    readonly tail: EvidenceTail,
   ) {}
+
+  /** The event's token, when it is not the token whose record keeps it (a child's mint kept for its parent). */
+  get fp(): string | undefined {
+    return this.tail.fp;
+  }
+
+  get head(): EvidenceHead {
+    return this.tail.head;
+  }
+
+  get network(): Network | undefined {
+    return this.tail.network;
+  }
+
+  get user_agent(): string | undefined {
+    return this.tail.user_agent;
+  }
 }
 
 /**
@@ -91,14 +116,15 @@ const mix = (h: number, v: number): number => Math.imul(h ^ v, 0x01000193);
 type Table = Map<number, number | number[]>;
 
 export class EvidenceInterner {
-  /** string → id; ids index `values` (strings and shared objects). */
-  private ids = new Map<string, number>();
+  /** string (or a member object of a flat() record, by identity) → id; ids index `values` (strings and shared objects). */
+  private ids = new Map<string | object, number>();
   private values: unknown[] = [];
   /** Per kind of shared object: hash of its parts (value ids) → its id(s). */
   private lists: Table = new Map();
   private networks: Table = new Map();
   private workloads: Table = new Map();
   private heads: Table = new Map();
+  private tails: Table = new Map();
   /** flat(): one table per field list. */
   private flats = new Map<readonly string[], Table>();
 
@@ -134,6 +160,7 @@ export class EvidenceInterner {
   /**
    * The shared (frozen) copy of a flat record of strings and booleans, e.g. a use context: `fields`
    * (one constant array per record type) lists its members in order; absent ones stay absent.
+   * Other members (shared lists, workloads, a resolver's network objects) are compared by identity.
    */
   flat<T extends object>(fields: readonly (keyof T & string)[], o: T): Readonly<T> {
     this.bound();
@@ -143,7 +170,7 @@ export class EvidenceInterner {
     const parts: number[] = [];
     for (const f of fields) {
       const v = rec[f];
-      parts.push(v === undefined ? -1 : v === true ? -2 : v === false ? -3 : this.sid(v as string));
+      parts.push(v === undefined ? -1 : v === true ? -2 : v === false ? -3 : this.sid(v as string | object));
     }
     const id = this.shared(
       table,
@@ -179,8 +206,10 @@ export class EvidenceInterner {
       field === undefined ? -1 : SCOPE_FIELDS.indexOf(field),
       field === undefined ? -1 : this.listId(e[field]!),
     ];
-    const network = e.network === undefined ? undefined : (this.values[this.networkId(e.network)] as Network);
-    const userAgent = ua === undefined ? undefined : (this.values[this.sid(ua)] as string);
+    const netId = e.network === undefined ? -1 : this.networkId(e.network);
+    const uaId = ua === undefined ? -1 : this.sid(ua);
+    const network = this.at(netId) as Network | undefined;
+    const userAgent = this.at(uaId) as string | undefined;
     const headId = this.shared(
       this.heads,
       parts,
@@ -215,7 +244,15 @@ export class EvidenceInterner {
         h.scope_field === (p[11] === -1 ? undefined : SCOPE_FIELDS[p[11]!]) &&
         h.scopes === this.at(p[12]!),
     );
-    return new Evidence(e.event_id, e.time, e.token.fp === owner ? undefined : e.token.fp, this.values[headId] as EvidenceHead, network, userAgent);
+    const head = this.values[headId] as EvidenceHead;
+    if (e.token.fp !== owner) return new Evidence(e.event_id, e.time, Object.freeze({ fp: e.token.fp, head, network, user_agent: userAgent }));
+    const tailId = this.shared(
+      this.tails,
+      [headId, netId, uaId],
+      (): EvidenceTail => Object.freeze({ fp: undefined, head, network, user_agent: userAgent }),
+      (t: EvidenceTail) => t.head === head && t.network === network && t.user_agent === userAgent,
+    );
+    return new Evidence(e.event_id, e.time, this.values[tailId] as EvidenceTail);
   }
 
   /** Past the bound, start over (kept records hold on to what they point to). */
@@ -227,10 +264,11 @@ export class EvidenceInterner {
     this.networks = new Map();
     this.workloads = new Map();
     this.heads = new Map();
+    this.tails = new Map();
     this.flats = new Map();
   }
 
-  private sid(s: string): number {
+  private sid(s: string | object): number {
     let id = this.ids.get(s);
     if (id === undefined) {
       id = this.values.length;
@@ -306,4 +344,26 @@ export class EvidenceInterner {
     else hit.push(id);
     return id;
   }
+}
+
+/** A time too far from its base (or not exactly an offset from it): kept whole. */
+class WholeTime {
+  constructor(readonly t: number) {}
+}
+
+/**
+ * A time kept as an offset (ms) from a base time of the same record: a small integer (a Smi,
+ * stored in the field itself) for the times of one token, where a whole epoch time is a 16-byte
+ * heap number. Exact: a time whose offset does not give it back is kept whole.
+ */
+export type TimeOffset = number | WholeTime;
+
+export function timeOffset(t: number, base: number): TimeOffset {
+  const d = t - base;
+  // `| 0`: a small integer (Smi); a subtraction's integral result stays a heap number otherwise
+  return Number.isInteger(d) && d >= -0x40000000 && d < 0x40000000 && base + d === t ? d | 0 : new WholeTime(t);
+}
+
+export function timeAt(o: TimeOffset, base: number): number {
+  return typeof o === 'number' ? base + o : o.t;
 }

@@ -16,7 +16,7 @@ import { KeyedStore, keyStateOf, putKeyState, type KeyedEntry } from '../../src/
 import { isoTime } from '../../src/core/time.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import { evidenceOf } from '../evidence.js';
-import { EvidenceInterner, toTokenEvent, type Evidence } from '../interned-evidence.js';
+import { Evidence, EvidenceInterner, timeAt, timeOffset, toTokenEvent, type EvidenceTail, type TimeOffset } from '../interned-evidence.js';
 import type { CredentialContextConfig } from './config.js';
 import { contextOf, describeContext, DIMENSIONS, sameContext, valueOf, type Dimension, type UseContext } from './context.js';
 import { meta, type CredentialContextKind } from './meta.js';
@@ -54,14 +54,40 @@ export interface TokenRecord {
 /** The members of a use context, in order (the interner's shared copy of one). */
 const PLACE_FIELDS: readonly (keyof UseContext)[] = ['ip', 'network', 'asn', 'cloud', 'ua', 'private'];
 
-/** A context of a token as the detector keeps it: the place (a shared, interned UseContext) and when. */
+/** The place of a context seen on a mint: a use context marked `mint` (one shared copy per distinct place too). */
+type MintPlace = UseContext & { mint?: true };
+const MINT_PLACE_FIELDS: readonly (keyof MintPlace)[] = [...PLACE_FIELDS, 'mint'];
+
+/**
+ * A context of a token as the detector keeps it: the place (a shared, interned UseContext, marked
+ * when seen on the mint) and when; a token's contexts are a list linked through `later` (no array
+ * per token).
+ */
 class Ctx implements TokenContext {
+  /** The token's next context (not `next`: bench/heap-breakdown.ts does not follow list links). */
+  later: Ctx | undefined = undefined;
+  /** `last` as an offset from `first` (see timeOffset). */
+  private lastAt: TimeOffset;
+
   constructor(
-    readonly place: Readonly<UseContext>,
-    public first: number,
-    public last: number,
-    readonly mint: true | undefined,
-  ) {}
+    readonly place: Readonly<MintPlace>,
+    readonly first: number,
+    last: number,
+  ) {
+    this.lastAt = timeOffset(last, first);
+  }
+
+  get last(): number {
+    return timeAt(this.lastAt, this.first);
+  }
+
+  set last(t: number) {
+    this.lastAt = timeOffset(t, this.first);
+  }
+
+  get mint(): true | undefined {
+    return this.place.mint;
+  }
 
   get ip(): string | undefined {
     return this.place.ip;
@@ -90,18 +116,50 @@ class Ctx implements TokenContext {
 
 const NO_CONTEXTS: readonly Ctx[] = Object.freeze([]);
 
-/** A token's live record: fixed shape, an exactly-sized context list, compact evidence. */
+/** A token's live record: fixed shape, its contexts a linked list, compact evidence. */
 class Rec {
-  contexts: readonly Ctx[] = NO_CONTEXTS;
+  private earliest: Ctx | undefined = undefined;
   workload: string | undefined = undefined;
-  first_event: Evidence | undefined = undefined;
+  /** The first event's members, inline (no Evidence object per token): id, time, shared tail. */
+  private firstId: string | undefined = undefined;
+  private firstTime = 0;
+  private firstTail: EvidenceTail | undefined = undefined;
   suspect: Suspect<Evidence, Ctx> | undefined = undefined;
   alerted_at: number | undefined = undefined;
+
+  /** A new Evidence view of the inline members. */
+  get first_event(): Evidence | undefined {
+    return this.firstId === undefined ? undefined : new Evidence(this.firstId, this.firstTime, this.firstTail!);
+  }
+
+  set first_event(e: Evidence | undefined) {
+    this.firstId = e?.event_id;
+    this.firstTime = e?.time ?? 0;
+    this.firstTail = e?.tail;
+  }
+
+  get hasFirstEvent(): boolean {
+    return this.firstId !== undefined;
+  }
+
+  /** The token's contexts, in order (a new array: set `contexts` to change them). */
+  get contexts(): readonly Ctx[] {
+    if (this.earliest === undefined) return NO_CONTEXTS;
+    const out: Ctx[] = [];
+    for (let c: Ctx | undefined = this.earliest; c !== undefined; c = c.later) out.push(c);
+    return out;
+  }
+
+  set contexts(list: readonly Ctx[]) {
+    for (let i = 0; i < list.length; i++) list[i]!.later = list[i + 1];
+    this.earliest = list[0];
+  }
 }
 
 function contextJson(c: Ctx): TokenContext {
-  const o = { ...c.place, first: c.first, last: c.last } as TokenContext;
-  if (c.mint) o.mint = true;
+  const { mint, ...place } = c.place;
+  const o = { ...place, first: c.first, last: c.last } as TokenContext;
+  if (mint) o.mint = true;
   return o;
 }
 
@@ -176,7 +234,7 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     const workload = workloadKey !== undefined ? this.workloads.touch(workloadKey, t, () => newProfile(t)) : undefined;
     const fp = event.token.fp;
     const rec = this.tokens.touch(fp, t, () => new Rec());
-    rec.first_event ??= this.interner.evidence(event, fp);
+    if (!rec.hasFirstEvent) rec.first_event = this.interner.evidence(event, fp);
     if (workloadKey !== undefined && rec.workload !== workloadKey) rec.workload = this.interner.str(workloadKey);
     if (rec.suspect !== undefined && t - rec.suspect.event.time > this.windowMs) rec.suspect = undefined;
     const out = workload !== undefined ? this.confirmHolderSuspect(workload, issuer, fp, ctx, event) : [];
@@ -237,8 +295,8 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     const fp = event.token.fp;
     const rec = this.tokens.touch(fp, event.time, () => new Rec());
     if (rec.contexts.length > 0) return;
-    rec.contexts = [new Ctx(this.interner.flat(PLACE_FIELDS, ctx), event.time, event.time, true)];
-    rec.first_event ??= this.interner.evidence(event, fp);
+    rec.contexts = [new Ctx(this.interner.flat(MINT_PLACE_FIELDS, { ...ctx, mint: true }), event.time, event.time)];
+    if (!rec.hasFirstEvent) rec.first_event = this.interner.evidence(event, fp);
   }
 
   advance(watermark: number): AlertDraft[] {
@@ -274,13 +332,14 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
   }
 
   private ctxOf(c: TokenContext): Ctx {
-    const place: UseContext = { private: c.private };
+    const place: MintPlace = { private: c.private };
     if (c.ip !== undefined) place.ip = c.ip;
     if (c.network !== undefined) place.network = c.network;
     if (c.asn !== undefined) place.asn = c.asn;
     if (c.cloud !== undefined) place.cloud = c.cloud;
     if (c.ua !== undefined) place.ua = c.ua;
-    return new Ctx(this.interner.flat(PLACE_FIELDS, place), c.first, c.last, c.mint);
+    if (c.mint) place.mint = true;
+    return new Ctx(this.interner.flat(c.mint ? MINT_PLACE_FIELDS : PLACE_FIELDS, place), c.first, c.last);
   }
 
   /** A holder profile from state JSON: its suspect's event compact again. */
@@ -359,7 +418,7 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     const alreadyHad = (d: Dimension, v: string): boolean => tokenHas(rec, d, v);
     observe(issuer, ctx, t, this.config.max_values_per_dimension, alreadyHad);
     if (workload) observe(workload, ctx, t, this.config.max_values_per_dimension, alreadyHad);
-    const stored = new Ctx(ctx, t, t, undefined);
+    const stored = new Ctx(ctx, t, t);
     // concat: an exactly-sized array (push() onto [] reserves room for 16 more, per token)
     const contexts = rec.contexts.concat(stored);
     if (contexts.length > this.config.max_contexts_per_token) {

@@ -6,7 +6,7 @@ import { BlockList, isIP } from 'node:net';
 import type { Severity } from '../../schemas/alert.js';
 import type { Platform, TokenEvent, TokenKind, WorkloadKind } from '../../schemas/token-event.js';
 import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey } from '../../src/core/keyed-store.js';
-import { EvidenceInterner, toTokenEvent, type Evidence, type EvidenceOptions } from '../interned-evidence.js';
+import { Evidence, EvidenceInterner, timeAt, timeOffset, toTokenEvent, type EvidenceOptions, type EvidenceTail, type TimeOffset } from '../interned-evidence.js';
 import { memoize } from '../memo.js';
 import type { AlertDraft, DetectorInstance } from '../types.js';
 import { parseCidr } from './config.js';
@@ -39,26 +39,104 @@ interface TokenState {
 }
 
 /**
- * A token's live state: fixed shape, strings and lists interned (one shared copy per distinct
- * value: issuers, audiences and platform sequences repeat across tokens), the origin compact.
+ * What a token's state shares with its holder's other tokens (kind, issuer, audience, workload,
+ * platforms, home user agent): one frozen, interned copy per distinct combination.
+ */
+interface Shape {
+  readonly kind: TokenKind;
+  readonly issuer?: string;
+  readonly audience?: readonly string[];
+  readonly audience_from_mint: boolean;
+  readonly workload?: { readonly kind: WorkloadKind; readonly id: string };
+  readonly platforms: readonly Platform[];
+  readonly home_ua?: string;
+}
+
+const SHAPE_FIELDS: readonly (keyof Shape)[] = ['kind', 'issuer', 'audience', 'audience_from_mint', 'workload', 'platforms', 'home_ua'];
+
+/**
+ * A token's live state: seven fields, the shared part one interned Shape (its members interned
+ * too: issuers, audiences and platform sequences repeat across tokens), the origin inline, times
+ * as small offsets from first_seen.
  */
 class St {
-  issuer: string | undefined = undefined;
-  audience: readonly string[] | undefined = undefined;
-  audience_from_mint = false;
-  workload: { kind: WorkloadKind; id: string } | undefined = undefined;
-  expires_at: number | undefined = undefined;
-  /** Seen on, in order (a shared list). */
-  platforms: readonly Platform[] = NO_PLATFORMS;
-  home_ua: string | undefined = undefined;
-  origin: Evidence | undefined = undefined;
+  private expires: TimeOffset | undefined = undefined;
+  /** The origin's members, inline (no Evidence object per token): id, time, shared tail. */
+  private originId: string | undefined = undefined;
+  private originTime: TimeOffset = 0;
+  private originTail: EvidenceTail | undefined = undefined;
   /** Kinds alerted (bits of KINDS). */
   alerted = 0;
+  /** first_seen: the base of the other times (kept as small offsets from it: see timeOffset). */
+  private first: number;
 
   constructor(
-    public kind: TokenKind,
-    public first_seen: number,
-  ) {}
+    public shape: Shape,
+    first_seen: number,
+  ) {
+    this.first = first_seen;
+  }
+
+  get first_seen(): number {
+    return this.first;
+  }
+
+  set first_seen(t: number) {
+    if (t === this.first) return;
+    const expires = this.expires_at;
+    const origin = this.originId === undefined ? 0 : timeAt(this.originTime, this.first);
+    this.first = t;
+    this.expires_at = expires;
+    if (this.originId !== undefined) this.originTime = timeOffset(origin, t);
+  }
+
+  get expires_at(): number | undefined {
+    return this.expires === undefined ? undefined : timeAt(this.expires, this.first);
+  }
+
+  set expires_at(t: number | undefined) {
+    this.expires = t === undefined ? undefined : timeOffset(t, this.first);
+  }
+
+  /** The mint if seen, else the first event (a new Evidence view of the inline members). */
+  get origin(): Evidence | undefined {
+    return this.originId === undefined ? undefined : new Evidence(this.originId, timeAt(this.originTime, this.first), this.originTail!);
+  }
+
+  set origin(e: Evidence | undefined) {
+    this.originId = e?.event_id;
+    this.originTime = e === undefined ? 0 : timeOffset(e.time, this.first);
+    this.originTail = e?.tail;
+  }
+
+  get kind(): TokenKind {
+    return this.shape.kind;
+  }
+
+  get issuer(): string | undefined {
+    return this.shape.issuer;
+  }
+
+  get audience(): readonly string[] | undefined {
+    return this.shape.audience;
+  }
+
+  get audience_from_mint(): boolean {
+    return this.shape.audience_from_mint;
+  }
+
+  get workload(): Shape['workload'] {
+    return this.shape.workload;
+  }
+
+  /** Seen on, in order (a shared list). */
+  get platforms(): readonly Platform[] {
+    return this.shape.platforms;
+  }
+
+  get home_ua(): string | undefined {
+    return this.shape.home_ua;
+  }
 }
 
 const NO_PLATFORMS: readonly Platform[] = Object.freeze([]);
@@ -120,15 +198,16 @@ const boundedAudience = (aud: string[]): string[] => (aud.length <= MAX_AUDIENCE
 export function createCrossServiceReuse(config: CrossServiceReuseConfig): DetectorInstance<CrossServiceReuseSnapshot> {
   const tokens = new KeyedStore<St>(config.max_tokens, config.token_idle_ttl_hours * HOUR_MS);
   const interner = new EvidenceInterner();
+  /** The interned shape of `o` (every member already interned). */
+  const shapeOf = (o: Shape): Shape => interner.flat(SHAPE_FIELDS, o);
   const fromJson = (fp: string, j: TokenState): St => {
-    const st = new St(interner.str(j.kind) as TokenKind, j.first_seen);
-    st.issuer = interner.opt(j.issuer);
-    if (j.audience !== undefined) st.audience = interner.list(j.audience);
-    st.audience_from_mint = j.audience_from_mint;
-    if (j.workload !== undefined) st.workload = interner.workload(j.workload);
+    const shape: { -readonly [K in keyof Shape]: Shape[K] } = { kind: interner.str(j.kind) as TokenKind, audience_from_mint: j.audience_from_mint, platforms: interner.list(j.platforms) as readonly Platform[] };
+    if (j.issuer !== undefined) shape.issuer = interner.str(j.issuer);
+    if (j.audience !== undefined) shape.audience = interner.list(j.audience);
+    if (j.workload !== undefined) shape.workload = interner.workload(j.workload);
+    if (j.home_ua !== undefined) shape.home_ua = interner.str(j.home_ua);
+    const st = new St(shapeOf(shape), j.first_seen);
     st.expires_at = j.expires_at;
-    st.platforms = interner.list(j.platforms) as readonly Platform[];
-    st.home_ua = interner.opt(j.home_ua);
     if (j.origin !== undefined) st.origin = interner.evidence(j.origin, fp, ORIGIN);
     for (const k of j.alerted) st.alerted |= kindBit(k);
     return st;
@@ -184,7 +263,8 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
     summary: string,
     extra: Record<string, unknown>,
   ): AlertDraft {
-    const events = st.origin && st.origin.event_id !== event.event_id ? [toTokenEvent(st.origin, event.token.fp), event] : [event];
+    const origin = st.origin;
+    const events = origin && origin.event_id !== event.event_id ? [toTokenEvent(origin, event.token.fp), event] : [event];
     const issuer = event.issuer ?? st.issuer;
     return {
       kind,
@@ -311,21 +391,24 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
 
   /** Fold the event's facts into the token's state (after checks, so checks see the prior baseline). */
   function learn(st: St, event: TokenEvent): void {
-    if (event.token.kind !== 'unknown' && event.token.kind !== st.kind) st.kind = interner.str(event.token.kind) as TokenKind;
-    if (event.issuer !== undefined) st.issuer ??= interner.str(event.issuer);
+    const was = st.shape;
+    const next: { -readonly [K in keyof Shape]: Shape[K] } = { ...was };
+    if (event.token.kind !== 'unknown' && event.token.kind !== next.kind) next.kind = interner.str(event.token.kind) as TokenKind;
+    if (event.issuer !== undefined) next.issuer ??= interner.str(event.issuer);
     const isMint = event.action === 'mint';
-    if (event.audience !== undefined && event.audience.length > 0 && (st.audience === undefined || (isMint && !st.audience_from_mint))) {
-      st.audience = interner.list(boundedAudience(event.audience));
-      st.audience_from_mint = isMint;
+    if (event.audience !== undefined && event.audience.length > 0 && (next.audience === undefined || (isMint && !next.audience_from_mint))) {
+      next.audience = interner.list(boundedAudience(event.audience));
+      next.audience_from_mint = isMint;
     }
-    if (event.workload !== undefined && (st.workload === undefined || isMint)) st.workload = interner.workload(event.workload);
+    if (event.workload !== undefined && (next.workload === undefined || isMint)) next.workload = interner.workload(event.workload);
     if (event.expires_at !== undefined && (isMint || st.expires_at === undefined)) st.expires_at = event.expires_at;
     // a shared list per distinct sequence (the order shows in alerts)
-    if (!st.platforms.includes(event.platform)) st.platforms = interner.list(st.platforms.concat(event.platform)) as readonly Platform[];
-    if (st.home_ua === undefined && event.action === 'use' && event.user_agent !== undefined) {
-      const nets = st.workload?.kind === 'ec2_instance' ? workloadNets : clusterNets;
-      if (locate(event, nets) === 'inside') st.home_ua = interner.str(event.user_agent.slice(0, 256));
+    if (!next.platforms.includes(event.platform)) next.platforms = interner.list(next.platforms.concat(event.platform)) as readonly Platform[];
+    if (next.home_ua === undefined && event.action === 'use' && event.user_agent !== undefined) {
+      const nets = next.workload?.kind === 'ec2_instance' ? workloadNets : clusterNets;
+      if (locate(event, nets) === 'inside') next.home_ua = interner.str(event.user_agent.slice(0, 256));
     }
+    if (SHAPE_FIELDS.some((f) => next[f] !== was[f])) st.shape = shapeOf(next);
     if (isMint && st.origin?.head.action !== 'mint') st.origin = interner.evidence(event, event.token.fp, ORIGIN);
     st.first_seen = Math.min(st.first_seen, event.time);
   }
@@ -336,7 +419,7 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
       let created = false;
       const st = tokens.touch(fp, event.time, () => {
         created = true;
-        return new St(interner.str(event.token.kind) as TokenKind, event.time);
+        return new St(shapeOf({ kind: interner.str(event.token.kind) as TokenKind, audience_from_mint: false, platforms: NO_PLATFORMS }), event.time);
       });
       if (created) st.origin = interner.evidence(event, fp, ORIGIN);
       const out: AlertDraft[] = [];

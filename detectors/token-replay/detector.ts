@@ -14,7 +14,7 @@ import { TOKEN_KINDS, type TokenEvent, type TokenKind } from '../../schemas/toke
 import { isoTime } from '../../src/core/time.js';
 import { KeyedStore, fromStateKey, keyStateOf, putKeyState, toStateKey, type KeyedEntry } from '../../src/core/keyed-store.js';
 import { uaFamily } from '../ua-family.js';
-import { EvidenceInterner, toTokenEvent, type Evidence } from '../interned-evidence.js';
+import { Evidence, EvidenceInterner, timeAt, timeOffset, toTokenEvent, type EvidenceTail, type TimeOffset } from '../interned-evidence.js';
 import { SHARED_STATE_KEY, type AlertDraft, type DetectorInstance } from '../types.js';
 import type { TokenReplayConfig } from './config.js';
 import { meta, type TokenReplayKind } from './meta.js';
@@ -75,33 +75,81 @@ export interface TokenReplayState {
 export { uaFamily } from '../ua-family.js';
 
 /**
- * A context as the detector keeps it: the resolved network is the resolver's shared object (one
- * per IP), the other strings are interned; ip/network/network_name/external read through it.
+ * Where a context is: the resolved network (the resolver's shared object, one per IP) and the
+ * interned strings; stored contexts share one frozen copy per distinct place (interner.flat).
  */
+interface Where {
+  readonly net?: NetworkInfo;
+  readonly asn?: string;
+  readonly ua_family?: string;
+  readonly workload?: string;
+}
+
+const WHERE_FIELDS: readonly (keyof Where)[] = ['net', 'asn', 'ua_family', 'workload'];
+
+/** A context as the detector keeps it: where (shared when stored) and when; the rest reads through `where`. */
 class Place implements TokenContext {
+  private first: number;
+  /** last_seen as an offset from first_seen (see timeOffset). */
+  private last: TimeOffset;
+
   constructor(
-    public net: NetworkInfo | undefined,
-    public asn: string | undefined,
-    public ua_family: string | undefined,
-    public workload: string | undefined,
-    public first_seen: number,
-    public last_seen: number,
-  ) {}
+    public where: Where,
+    first_seen: number,
+    last_seen: number,
+  ) {
+    this.first = first_seen;
+    this.last = timeOffset(last_seen, first_seen);
+  }
+
+  get first_seen(): number {
+    return this.first;
+  }
+
+  set first_seen(t: number) {
+    const last = this.last_seen;
+    this.first = t;
+    this.last = timeOffset(last, t);
+  }
+
+  get last_seen(): number {
+    return timeAt(this.last, this.first);
+  }
+
+  set last_seen(t: number) {
+    this.last = timeOffset(t, this.first);
+  }
+
+  get net(): NetworkInfo | undefined {
+    return this.where.net;
+  }
+
+  get asn(): string | undefined {
+    return this.where.asn;
+  }
+
+  get ua_family(): string | undefined {
+    return this.where.ua_family;
+  }
+
+  get workload(): string | undefined {
+    return this.where.workload;
+  }
 
   get ip(): string | undefined {
-    return this.net?.ip;
+    return this.where.net?.ip;
   }
 
   get network(): string | undefined {
-    return this.net?.key;
+    return this.where.net?.key;
   }
 
   get network_name(): string | undefined {
-    return this.net?.name;
+    return this.where.net?.name;
   }
 
   get external(): boolean {
-    return this.net?.external ?? false;
+    return this.where.net?.external ?? false;
   }
 }
 
@@ -125,19 +173,46 @@ const MAX_CONTEXTS_SEEN = 2 ** 25;
 /**
  * A token's live record (TokenRecord is its JSON form): fixed shape, kind, one-time flag and the
  * context count packed in one small integer, the rarely used members in one optional object,
- * evidence compact (interned-evidence.ts).
+ * the first and home events inline (id, time, shared tail: interned-evidence.ts), times as small
+ * offsets from the record's base (no heap number each).
  */
 class Rec {
   /** Kind (index in TOKEN_KINDS, bits 0-3) | one_time (bit 4) | contexts_seen (bits 5+). */
   private bits = UNKNOWN_KIND;
-  first_event: Evidence | undefined = undefined;
+  /** The first and home events' members, inline (no Evidence object per token): id, time, shared tail. */
+  private firstId: string | undefined = undefined;
+  private firstTime: TimeOffset = 0;
+  private firstTail: EvidenceTail | undefined = undefined;
   home: Place | undefined = undefined;
-  home_event: Evidence | undefined = undefined;
+  private homeId: string | undefined = undefined;
+  private homeTime: TimeOffset = 0;
+  private homeTail: EvidenceTail | undefined = undefined;
   others: Place[] | undefined = undefined;
-  minted_at: number | undefined = undefined;
+  private minted: TimeOffset | undefined = undefined;
   mint_source: string | undefined = undefined;
-  expires_at: number | undefined = undefined;
+  private expires: TimeOffset | undefined = undefined;
   private x: Rare | undefined = undefined;
+
+  constructor(
+    /** The base of the record's times (kept as small offsets from it: see timeOffset). */
+    private readonly base: number,
+  ) {}
+
+  get minted_at(): number | undefined {
+    return this.minted === undefined ? undefined : timeAt(this.minted, this.base);
+  }
+
+  set minted_at(t: number | undefined) {
+    this.minted = t === undefined ? undefined : timeOffset(t, this.base);
+  }
+
+  get expires_at(): number | undefined {
+    return this.expires === undefined ? undefined : timeAt(this.expires, this.base);
+  }
+
+  set expires_at(t: number | undefined) {
+    this.expires = t === undefined ? undefined : timeOffset(t, this.base);
+  }
 
   get kind(): TokenKind {
     return TOKEN_KINDS[this.bits & 15]!;
@@ -161,6 +236,31 @@ class Rec {
 
   set contexts_seen(n: number) {
     this.bits = (this.bits & 31) | (Math.min(n, MAX_CONTEXTS_SEEN - 1) << 5);
+  }
+
+  /** A new Evidence view of the inline members. */
+  get first_event(): Evidence | undefined {
+    return this.firstId === undefined ? undefined : new Evidence(this.firstId, timeAt(this.firstTime, this.base), this.firstTail!);
+  }
+
+  set first_event(e: Evidence | undefined) {
+    this.firstId = e?.event_id;
+    this.firstTime = e === undefined ? 0 : timeOffset(e.time, this.base);
+    this.firstTail = e?.tail;
+  }
+
+  get home_event(): Evidence | undefined {
+    return this.homeId === undefined ? undefined : new Evidence(this.homeId, timeAt(this.homeTime, this.base), this.homeTail!);
+  }
+
+  set home_event(e: Evidence | undefined) {
+    this.homeId = e?.event_id;
+    this.homeTime = e === undefined ? 0 : timeOffset(e.time, this.base);
+    this.homeTail = e?.tail;
+  }
+
+  get hasFirstEvent(): boolean {
+    return this.firstId !== undefined;
   }
 
   private rare(): Rare {
@@ -400,7 +500,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
 
   /** The live record of a TokenRecord (state JSON). */
   private fromJson(fp: string, j: TokenRecord): Rec {
-    const r = new Rec();
+    const r = new Rec(j.first_event?.time ?? j.home?.first_seen ?? j.minted_at ?? 0);
     const ev = (e: TokenEvent | undefined): Evidence | undefined => (e === undefined ? undefined : this.interner.evidence(e, fp));
     r.kind = j.kind;
     r.one_time = j.one_time;
@@ -431,7 +531,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
       const r = this.resolve(c.ip);
       net = r !== undefined && r.ip === c.ip && r.key === c.network && r.name === c.network_name && r.external === c.external ? r : { ip: c.ip!, key: c.network, name: c.network_name!, external: c.external };
     }
-    return new Place(net, this.interner.opt(c.asn), this.interner.opt(c.ua_family), this.interner.opt(c.workload), c.first_seen, c.last_seen);
+    return new Place(this.whereOf({ net, asn: c.asn, ua_family: c.ua_family, workload: c.workload }), c.first_seen, c.last_seen);
   }
 
   /**
@@ -452,7 +552,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   }
 
   private record(fp: string, time: number): Rec {
-    return this.tokens.touch(fp, time, () => new Rec());
+    return this.tokens.touch(fp, time, () => new Rec(time));
   }
 
   private contextOf(event: TokenEvent): Place | undefined {
@@ -460,20 +560,24 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
     const workload = event.workload ? `${event.workload.kind}:${event.workload.id}` : undefined;
     // A service principal call ("ec2.amazonaws.com", no IP) is not a place the token lives.
     if (!net && workload === undefined) return undefined;
-    return new Place(net, event.network?.asn, uaFamily(event.user_agent), workload, event.time, event.time);
+    return new Place({ net, asn: event.network?.asn, ua_family: uaFamily(event.user_agent), workload }, event.time, event.time);
   }
 
-  /** A stored copy of a context, its strings interned. */
+  /** The shared copy of a place (absent members left out, strings interned). */
+  private whereOf(w: Where): Where {
+    return this.interner.flat(WHERE_FIELDS, w);
+  }
+
+  /** A stored copy of a context, its place shared. */
   private copyContext(c: Place): Place {
-    const i = this.interner;
-    return new Place(c.net, i.opt(c.asn), c.ua_family, i.opt(c.workload), c.first_seen, c.last_seen);
+    return new Place(this.whereOf(c.where), c.first_seen, c.last_seen);
   }
 
   private applySelf(rec: Rec, event: TokenEvent, ctx: Place | undefined, out: AlertDraft[]): void {
     const fp = event.token.fp;
     if (event.token.kind !== 'unknown') rec.kind = event.token.kind;
     if (event.token.one_time === true) rec.one_time = true;
-    rec.first_event ??= event.action === 'mint' || event.action === 'use' ? this.interner.evidence(event, fp) : undefined;
+    if (!rec.hasFirstEvent && (event.action === 'mint' || event.action === 'use')) rec.first_event = this.interner.evidence(event, fp);
     switch (event.action) {
       case 'mint':
         if (event.expires_at !== undefined) rec.expires_at = event.expires_at;
@@ -525,7 +629,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
       rec.one_time = true;
       if (rec.kind === 'unknown') rec.kind = 'oauth_refresh';
     }
-    rec.first_event ??= this.interner.evidence(event, fp);
+    if (!rec.hasFirstEvent) rec.first_event = this.interner.evidence(event, fp);
     this.checkUse(rec, fp, event, ctx, undefined, out);
     this.observe(rec, fp, event, ctx, out);
     if (rec.last_refresh === undefined || event.time >= rec.last_refresh.time) {
@@ -650,10 +754,10 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
       match.last_seen = Math.max(match.last_seen, t);
       match.first_seen = Math.min(match.first_seen, t);
       // Fill in what the earlier observation did not know (an IP after a workload-only event).
-      match.net ??= ctx.net;
-      match.asn ??= this.interner.opt(ctx.asn);
-      match.ua_family ??= ctx.ua_family;
-      match.workload ??= this.interner.opt(ctx.workload);
+      const m = match.where;
+      if ((m.net === undefined && ctx.net !== undefined) || (m.asn === undefined && ctx.asn !== undefined) || (m.ua_family === undefined && ctx.ua_family !== undefined) || (m.workload === undefined && ctx.workload !== undefined)) {
+        match.where = this.whereOf({ net: m.net ?? ctx.net, asn: m.asn ?? ctx.asn, ua_family: m.ua_family ?? ctx.ua_family, workload: m.workload ?? ctx.workload });
+      }
       return;
     }
 

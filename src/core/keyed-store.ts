@@ -12,6 +12,13 @@
  * Change tracking starts at the first drainChanged() or putEntry(): until then nothing is recorded
  * (an embedded run that never drains keeps no set of every key it ever saw) and the first drain
  * reports every live key, which is all a store that was never written out or restored can owe.
+ *
+ * Packed (issue 8: heap per live token): an entry is a slot index into typed-array columns (touch
+ * time, seq, LRU links) and one array of values, not a Map entry plus a list node object. A token
+ * fingerprint key (`tw1:` + 32 lower-case hex digits, src/core/fingerprint.ts) is kept as four
+ * 32-bit words and found through an open-addressing table (linear probing, backward-shift
+ * deletion): ~60 bytes a key instead of ~240 (the key string, a Map entry, a node, a boxed time).
+ * Any other key (issuers, dedup keys) goes to a Map from key to slot.
  */
 export interface KeyedEntry<V> {
   value: V;
@@ -25,18 +32,64 @@ export interface StoredEntry<V> extends KeyedEntry<V> {
   seq: number;
 }
 
-interface Node<V> extends StoredEntry<V> {
-  key: string;
-  prev: Node<V> | undefined;
-  next: Node<V> | undefined;
+const EMPTY = -1;
+const FP_LENGTH = 36; // 'tw1:' + 32 hex digits
+const INITIAL_SLOTS = 64;
+
+/** Reused by every store: the words of the key being looked up (stores are single-threaded and never re-entered mid-lookup). */
+const scratch = new Int32Array(4);
+
+/** Parse a `tw1:` + 32 lower-case hex key into `out` (four 32-bit words); false for any other key (then it must round-trip as text). */
+function packKey(key: string, out: Int32Array): boolean {
+  if (key.length !== FP_LENGTH || key.charCodeAt(0) !== 116 || key.charCodeAt(1) !== 119 || key.charCodeAt(2) !== 49 || key.charCodeAt(3) !== 58) return false;
+  for (let w = 0; w < 4; w++) {
+    let v = 0;
+    for (let i = 4 + w * 8, end = i + 8; i < end; i++) {
+      const c = key.charCodeAt(i);
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+      if (d < 0) return false;
+      v = (v << 4) | d;
+    }
+    out[w] = v;
+  }
+  return true;
+}
+
+const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
+
+/**
+ * Table position of a packed key: all four words mixed (the first 52 bits of a fingerprint are
+ * uniform, but keys that differ only in their last word must not share a probe run).
+ */
+function hashOf(w0: number, w1: number, w2: number, w3: number): number {
+  let h = Math.imul(w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f), 0x9e3779b1);
+  h ^= h >>> 15;
+  return h;
 }
 
 export class KeyedStore<V> {
-  private readonly map = new Map<string, Node<V>>();
+  /** 4 words per slot (packed keys; unused for others). */
+  private words: Int32Array;
+  /** Open-addressing table of slots holding packed keys (EMPTY when free); its length is a power of two. */
+  private table: Int32Array;
+  private packed = 0;
+  /** Keys that are not fingerprints → slot, and slot → key (allocated on the first such key). */
+  private readonly otherSlot = new Map<string, number>();
+  private otherKey: (string | undefined)[] | undefined;
+  private values: (V | undefined)[] = [];
+  /** Event time of each slot's last touch. */
+  private touchedAt: Float64Array;
+  private seqs: Float64Array;
+  /** LRU links: toward the least (older) and the most (newer) recently touched. */
+  private older: Int32Array;
+  private newer: Int32Array;
+  private readonly free: number[] = [];
+  private used = 0;
+  private live = 0;
   /** Least recently touched. */
-  private head: Node<V> | undefined;
+  private head = EMPTY;
   /** Most recently touched. */
-  private tail: Node<V> | undefined;
+  private tail = EMPTY;
   /** `touched` never decreases along the LRU order: evictIdle() stops at the first entry it keeps. */
   private ordered = true;
   private tailTouched = -Infinity;
@@ -51,35 +104,44 @@ export class KeyedStore<V> {
     readonly maxKeys: number,
     /** Idle entries older than this (event-time ms) are evicted on evictIdle(). */
     readonly maxIdleMs: number,
-  ) {}
+  ) {
+    const n = Math.max(1, Math.min(INITIAL_SLOTS, maxKeys + 1));
+    this.words = new Int32Array(n * 4);
+    this.touchedAt = new Float64Array(n);
+    this.seqs = new Float64Array(n);
+    this.older = new Int32Array(n);
+    this.newer = new Int32Array(n);
+    this.table = new Int32Array(16).fill(EMPTY);
+  }
 
   get(key: string): V | undefined {
-    return this.map.get(key)?.value;
+    const slot = this.find(key);
+    return slot === EMPTY ? undefined : this.values[slot];
   }
 
   /** Get or create, and mark touched (and changed) at `time` (moves the key to the LRU tail). */
   touch(key: string, time: number, init: () => V): V {
     if (this.unsorted) this.relink();
     if (this.tracking) this.changed.add(key);
-    const e = this.map.get(key);
-    if (e) {
-      if (e !== this.tail) {
-        this.unlink(e);
-        this.append(e);
+    const found = this.find(key);
+    if (found !== EMPTY) {
+      if (found !== this.tail) {
+        this.unlink(found);
+        this.append(found);
       }
-      e.seq = ++this.seq;
-      e.touched = Math.max(e.touched, time);
-      this.appended(e.touched);
-      return e.value;
+      this.seqs[found] = ++this.seq;
+      const t = Math.max(this.touchedAt[found]!, time);
+      this.touchedAt[found] = t;
+      this.appended(t);
+      return this.values[found]!;
     }
     const value = init();
-    const n: Node<V> = { value, touched: time, seq: ++this.seq, key, prev: undefined, next: undefined };
-    this.map.set(key, n);
-    this.append(n);
+    const slot = this.insert(key, value, time, ++this.seq);
+    this.append(slot);
     this.appended(time);
-    if (this.map.size > this.maxKeys) {
+    if (this.live > this.maxKeys) {
       const oldest = this.head;
-      if (oldest !== undefined) {
+      if (oldest !== EMPTY) {
         this.remove(oldest);
         this.evicted++;
       }
@@ -89,12 +151,12 @@ export class KeyedStore<V> {
 
   /** The key's value was changed in place without a touch (it does not move in the LRU order). */
   mark(key: string): void {
-    if (this.tracking && this.map.has(key)) this.changed.add(key);
+    if (this.tracking && this.find(key) !== EMPTY) this.changed.add(key);
   }
 
   delete(key: string): void {
-    const e = this.map.get(key);
-    if (e) this.remove(e);
+    const slot = this.find(key);
+    if (slot !== EMPTY) this.remove(slot);
   }
 
   /** Evict entries idle since before `watermark - maxIdleMs`. */
@@ -103,23 +165,24 @@ export class KeyedStore<V> {
     const cutoff = watermark - this.maxIdleMs;
     let n = 0;
     if (this.ordered) {
-      while (this.head !== undefined && this.head.touched < cutoff) {
+      while (this.head !== EMPTY && this.touchedAt[this.head]! < cutoff) {
         this.remove(this.head);
         n++;
       }
     } else {
       let ordered = true;
       let prev = -Infinity;
-      for (let e = this.head; e !== undefined; ) {
-        const next = e.next;
-        if (e.touched < cutoff) {
-          this.remove(e);
+      for (let s = this.head; s !== EMPTY; ) {
+        const next = this.newer[s]!;
+        const t = this.touchedAt[s]!;
+        if (t < cutoff) {
+          this.remove(s);
           n++;
         } else {
-          if (e.touched < prev) ordered = false;
-          prev = e.touched;
+          if (t < prev) ordered = false;
+          prev = t;
         }
-        e = next;
+        s = next;
       }
       this.ordered = ordered;
       if (ordered) this.tailTouched = prev;
@@ -129,48 +192,45 @@ export class KeyedStore<V> {
   }
 
   get size(): number {
-    return this.map.size;
+    return this.live;
   }
 
+  /** Keys, least recently touched first (a snapshot). */
   keys(): IterableIterator<string> {
-    return this.map.keys();
+    if (this.unsorted) this.relink();
+    const out: string[] = [];
+    for (let s = this.head; s !== EMPTY; s = this.newer[s]!) out.push(this.keyOf(s));
+    return out[Symbol.iterator]();
   }
 
   /** Entries, least recently touched first (a snapshot: safe to touch or delete while iterating). */
   entries(): IterableIterator<[string, KeyedEntry<V>]> {
-    if (this.unsorted) this.relink();
-    const out: [string, KeyedEntry<V>][] = [];
-    for (let e = this.head; e !== undefined; e = e.next) out.push([e.key, e]);
-    return out[Symbol.iterator]();
+    return this.toJSON()[Symbol.iterator]();
   }
 
   /** Least recently touched first (the snapshot() format). */
   toJSON(): [string, KeyedEntry<V>][] {
     if (this.unsorted) this.relink();
     const out: [string, KeyedEntry<V>][] = [];
-    for (let e = this.head; e !== undefined; e = e.next) out.push([e.key, { value: e.value, touched: e.touched }]);
+    for (let s = this.head; s !== EMPTY; s = this.newer[s]!) out.push([this.keyOf(s), { value: this.values[s]!, touched: this.touchedAt[s]! }]);
     return out;
   }
 
   /** Replace everything with `entries` (least recently touched first); every key held before or after counts as changed. */
   load(entries: readonly [string, KeyedEntry<V>][]): void {
-    if (this.tracking) for (const k of this.map.keys()) this.changed.add(k);
-    this.map.clear();
-    this.head = undefined;
-    this.tail = undefined;
+    if (this.tracking) for (let s = this.head; s !== EMPTY; s = this.newer[s]!) this.changed.add(this.keyOf(s));
+    while (this.head !== EMPTY) this.remove(this.head, false);
     this.unsorted = false;
     for (const [key, e] of entries) {
       if (this.tracking) this.changed.add(key);
       // a repeated key keeps its first position and its last entry, as Map.set does
-      const existing = this.map.get(key);
-      if (existing) {
-        existing.value = e.value;
-        existing.touched = e.touched;
+      const existing = this.find(key);
+      if (existing !== EMPTY) {
+        this.values[existing] = e.value;
+        this.touchedAt[existing] = e.touched;
         continue;
       }
-      const n: Node<V> = { value: e.value, touched: e.touched, seq: ++this.seq, key, prev: undefined, next: undefined };
-      this.map.set(key, n);
-      this.append(n);
+      this.append(this.insert(key, e.value, e.touched, ++this.seq));
     }
     this.ordered = this.isOrdered();
     this.tailTouched = this.lastTouched();
@@ -180,7 +240,7 @@ export class KeyedStore<V> {
   drainChanged(): string[] {
     if (!this.tracking) {
       this.tracking = true;
-      return [...this.map.keys()];
+      return [...this.keys()];
     }
     const out = [...this.changed];
     this.changed.clear();
@@ -189,47 +249,132 @@ export class KeyedStore<V> {
 
   /** The live entry (its value is not copied: serialize it before the next change). */
   getEntry(key: string): StoredEntry<V> | undefined {
-    const e = this.map.get(key);
-    return e === undefined ? undefined : { value: e.value, touched: e.touched, seq: e.seq };
+    const s = this.find(key);
+    return s === EMPTY ? undefined : { value: this.values[s]!, touched: this.touchedAt[s]!, seq: this.seqs[s]! };
   }
 
   /** Install one entry (a restore): not reported as changed; the LRU order follows `seq`. */
   putEntry(key: string, entry: StoredEntry<V>): void {
     this.tracking = true;
-    const existing = this.map.get(key);
-    if (existing) {
-      existing.value = entry.value;
-      existing.touched = entry.touched;
-      existing.seq = entry.seq;
+    const existing = this.find(key);
+    if (existing !== EMPTY) {
+      this.values[existing] = entry.value;
+      this.touchedAt[existing] = entry.touched;
+      this.seqs[existing] = entry.seq;
     } else {
-      const n: Node<V> = { value: entry.value, touched: entry.touched, seq: entry.seq, key, prev: undefined, next: undefined };
-      this.map.set(key, n);
-      this.append(n);
+      this.append(this.insert(key, entry.value, entry.touched, entry.seq));
     }
     if (entry.seq > this.seq) this.seq = entry.seq;
     this.unsorted = true;
   }
 
+  /** The slot holding `key`, or EMPTY. */
+  private find(key: string): number {
+    if (!packKey(key, scratch)) return this.otherSlot.get(key) ?? EMPTY;
+    const w0 = scratch[0]!;
+    const w1 = scratch[1]!;
+    const w2 = scratch[2]!;
+    const w3 = scratch[3]!;
+    const table = this.table;
+    const words = this.words;
+    const mask = table.length - 1;
+    for (let i = hashOf(w0, w1, w2, w3) & mask; ; i = (i + 1) & mask) {
+      const s = table[i]!;
+      if (s === EMPTY) return EMPTY;
+      const o = s * 4;
+      if (words[o] === w0 && words[o + 1] === w1 && words[o + 2] === w2 && words[o + 3] === w3) return s;
+    }
+  }
+
+  /** A slot for `key` (not present), not yet linked into the LRU list. */
+  private insert(key: string, value: V, touched: number, seq: number): number {
+    const slot = this.free.pop() ?? this.used++;
+    if (slot >= this.older.length) this.grow();
+    this.live++;
+    if (packKey(key, scratch)) {
+      this.words.set(scratch, slot * 4);
+      this.packed++;
+      if (this.packed * 2 > this.table.length) this.rehash(this.table.length * 2);
+      this.place(slot);
+    } else {
+      this.otherSlot.set(key, slot);
+      (this.otherKey ??= [])[slot] = key;
+    }
+    this.values[slot] = value;
+    this.touchedAt[slot] = touched;
+    this.seqs[slot] = seq;
+    return slot;
+  }
+
+  private keyOf(slot: number): string {
+    const other = this.otherKey?.[slot];
+    if (other !== undefined) return other;
+    const o = slot * 4;
+    return 'tw1:' + hex8(this.words[o]!) + hex8(this.words[o + 1]!) + hex8(this.words[o + 2]!) + hex8(this.words[o + 3]!);
+  }
+
+  private homeOf(slot: number, mask: number): number {
+    const o = slot * 4;
+    return hashOf(this.words[o]!, this.words[o + 1]!, this.words[o + 2]!, this.words[o + 3]!) & mask;
+  }
+
+  private place(slot: number): void {
+    const mask = this.table.length - 1;
+    let i = this.homeOf(slot, mask);
+    while (this.table[i] !== EMPTY) i = (i + 1) & mask;
+    this.table[i] = slot;
+  }
+
+  private rehash(size: number): void {
+    const old = this.table;
+    this.table = new Int32Array(size).fill(EMPTY);
+    for (let i = 0; i < old.length; i++) if (old[i] !== EMPTY) this.place(old[i]!);
+  }
+
+  /** Grow the slot columns ×1.5, never beyond maxKeys + 1 (a full store holds no slack). */
+  private grow(): void {
+    const cap = this.older.length;
+    const n = Math.max(cap + 1, Math.min(this.maxKeys + 1, Math.ceil(cap * 1.5)));
+    const words = new Int32Array(n * 4);
+    words.set(this.words);
+    this.words = words;
+    const touched = new Float64Array(n);
+    touched.set(this.touchedAt);
+    this.touchedAt = touched;
+    const seqs = new Float64Array(n);
+    seqs.set(this.seqs);
+    this.seqs = seqs;
+    const older = new Int32Array(n);
+    older.set(this.older);
+    this.older = older;
+    const newer = new Int32Array(n);
+    newer.set(this.newer);
+    this.newer = newer;
+  }
+
   /** Rebuild the LRU list in seq order after putEntry() calls. */
   private relink(): void {
-    const nodes = [...this.map.values()].sort((a, b) => a.seq - b.seq);
-    this.head = undefined;
-    this.tail = undefined;
-    for (const n of nodes) this.append(n);
+    const slots: number[] = [];
+    for (let s = this.head; s !== EMPTY; s = this.newer[s]!) slots.push(s);
+    slots.sort((a, b) => this.seqs[a]! - this.seqs[b]!);
+    this.head = EMPTY;
+    this.tail = EMPTY;
+    for (const s of slots) this.append(s);
     this.unsorted = false;
     this.ordered = this.isOrdered();
     this.tailTouched = this.lastTouched();
   }
 
   private lastTouched(): number {
-    return this.tail?.touched ?? -Infinity;
+    return this.tail === EMPTY ? -Infinity : this.touchedAt[this.tail]!;
   }
 
   private isOrdered(): boolean {
     let prev = -Infinity;
-    for (let e = this.head; e !== undefined; e = e.next) {
-      if (e.touched < prev) return false;
-      prev = e.touched;
+    for (let s = this.head; s !== EMPTY; s = this.newer[s]!) {
+      const t = this.touchedAt[s]!;
+      if (t < prev) return false;
+      prev = t;
     }
     return true;
   }
@@ -239,27 +384,52 @@ export class KeyedStore<V> {
     this.tailTouched = touched;
   }
 
-  private append(n: Node<V>): void {
-    n.prev = this.tail;
-    n.next = undefined;
-    if (this.tail) this.tail.next = n;
+  private append(slot: number): void {
+    this.older[slot] = this.tail;
+    this.newer[slot] = EMPTY;
+    if (this.tail !== EMPTY) this.newer[this.tail] = slot;
+    else this.head = slot;
+    this.tail = slot;
+  }
+
+  private unlink(slot: number): void {
+    const p = this.older[slot]!;
+    const n = this.newer[slot]!;
+    if (p !== EMPTY) this.newer[p] = n;
     else this.head = n;
-    this.tail = n;
+    if (n !== EMPTY) this.older[n] = p;
+    else this.tail = p;
   }
 
-  private unlink(n: Node<V>): void {
-    if (n.prev) n.prev.next = n.next;
-    else this.head = n.next;
-    if (n.next) n.next.prev = n.prev;
-    else this.tail = n.prev;
-    n.prev = undefined;
-    n.next = undefined;
-  }
-
-  private remove(n: Node<V>): void {
-    this.unlink(n);
-    this.map.delete(n.key);
-    if (this.tracking) this.changed.add(n.key);
+  private remove(slot: number, track = true): void {
+    this.unlink(slot);
+    if (track && this.tracking) this.changed.add(this.keyOf(slot));
+    this.values[slot] = undefined;
+    this.live--;
+    this.free.push(slot);
+    const other = this.otherKey?.[slot];
+    if (other !== undefined) {
+      this.otherKey![slot] = undefined;
+      this.otherSlot.delete(other);
+      return;
+    }
+    this.packed--;
+    // backward-shift deletion: pull later members of the probe run into the hole
+    const mask = this.table.length - 1;
+    let i = this.homeOf(slot, mask);
+    while (this.table[i] !== slot) i = (i + 1) & mask;
+    let hole = i;
+    for (let j = (hole + 1) & mask; ; j = (j + 1) & mask) {
+      const s = this.table[j]!;
+      if (s === EMPTY) break;
+      const home = this.homeOf(s, mask);
+      // s may move into the hole when its home is not cyclically in (hole, j]
+      if (hole <= j ? home <= hole || home > j : home <= hole && home > j) {
+        this.table[hole] = s;
+        hole = j;
+      }
+    }
+    this.table[hole] = EMPTY;
   }
 }
 

@@ -22,6 +22,15 @@ function isPackable(fp: string): boolean {
 const word = (fp: string, w: number): number => Number.parseInt(fp.slice(FP_PREFIX.length + w * 8, FP_PREFIX.length + w * 8 + 8), 16);
 const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
 
+/**
+ * Table position of a fingerprint: all four words mixed (the first word alone is uniform, but keys
+ * that differ only in a later word, as a replicated bench stream's do, must not share a probe run).
+ */
+function hashOf(w0: number, w1: number, w2: number, w3: number): number {
+  const h = Math.imul(w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f), 0x9e3779b1);
+  return h ^ (h >>> 15);
+}
+
 export class FingerprintSlots {
   /** 4 words per slot. */
   private words: Uint32Array;
@@ -67,7 +76,7 @@ export class FingerprintSlots {
     const w2 = word(fp, 2);
     const w3 = word(fp, 3);
     const mask = this.table.length - 1;
-    for (let i = w0 & mask; ; i = (i + 1) & mask) {
+    for (let i = hashOf(w0, w1, w2, w3) & mask; ; i = (i + 1) & mask) {
       const s = this.table[i]!;
       if (s === EMPTY) return EMPTY;
       const o = s * 4;
@@ -117,13 +126,13 @@ export class FingerprintSlots {
     }
     // backward-shift deletion: pull later members of the probe run into the hole
     const mask = this.table.length - 1;
-    let i = this.words[slot * 4]! & mask;
+    let i = this.homeOf(slot, mask);
     while (this.table[i] !== slot) i = (i + 1) & mask;
     let hole = i;
     for (let j = (hole + 1) & mask; ; j = (j + 1) & mask) {
       const s = this.table[j]!;
       if (s === EMPTY) break;
-      const home = this.words[s * 4]! & mask;
+      const home = this.homeOf(s, mask);
       // s may move into the hole when its home is not cyclically in (hole, j]
       if (hole <= j ? home <= hole || home > j : home <= hole && home > j) {
         this.table[hole] = s;
@@ -140,9 +149,14 @@ export class FingerprintSlots {
     return FP_PREFIX + hex8(this.words[o]!) + hex8(this.words[o + 1]!) + hex8(this.words[o + 2]!) + hex8(this.words[o + 3]!);
   }
 
+  private homeOf(slot: number, mask: number): number {
+    const o = slot * 4;
+    return hashOf(this.words[o]!, this.words[o + 1]!, this.words[o + 2]!, this.words[o + 3]!) & mask;
+  }
+
   private place(slot: number): void {
     const mask = this.table.length - 1;
-    let i = this.words[slot * 4]! & mask;
+    let i = this.homeOf(slot, mask);
     while (this.table[i] !== EMPTY) i = (i + 1) & mask;
     this.table[i] = slot;
   }

@@ -5,7 +5,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evidenceOf } from '../../detectors/evidence.js';
-import { EvidenceInterner, toTokenEvent } from '../../detectors/interned-evidence.js';
+import { EvidenceInterner, timeAt, timeOffset, toTokenEvent } from '../../detectors/interned-evidence.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { realisticEvents } from './realistic-events.js';
 
@@ -57,6 +57,31 @@ describe('compact evidence', () => {
     expect(c).not.toBe(a);
     expect(a).toEqual({ ip: '10.0.0.1', private: true });
     expect('network' in a).toBe(false);
+  });
+
+  it('shares one tail per distinct head, network and user agent; a child token event keeps its own', () => {
+    const interner = new EvidenceInterner();
+    const e = events.find((x) => x.network !== undefined && x.user_agent !== undefined)!;
+    const a = interner.evidence(fresh(e), e.token.fp);
+    const b = interner.evidence({ ...fresh(e), event_id: 'other', time: e.time + 1 }, e.token.fp);
+    expect(b.tail).toBe(a.tail);
+    expect([b.event_id, b.time]).toEqual(['other', e.time + 1]);
+    const owner = 'tw1:00000000000000000000000000000000';
+    const c = interner.evidence(fresh(e), owner);
+    expect(c.tail).not.toBe(a.tail);
+    expect(c.fp).toBe(e.token.fp);
+    expect(c.head).toBe(a.head);
+  });
+
+  it('keeps times as offsets from a base exactly: near, far, fractional, before the base', () => {
+    const base = 1_767_225_600_000;
+    for (const t of [base, base + 1, base - 3_600_000, base + 20 * 86_400_000, base + 400 * 86_400_000, base + 0.25, 0, -5, 1.5, Number.MAX_SAFE_INTEGER]) {
+      expect(timeAt(timeOffset(t, base), base)).toBe(t);
+    }
+    // a time within days of its base is a small integer (no heap number)
+    expect(typeof timeOffset(base + 86_400_000, base)).toBe('number');
+    expect(typeof timeOffset(base + 400 * 86_400_000, base)).toBe('object');
+    expect(timeAt(timeOffset(base + 0.5, 1.25), 1.25)).toBe(base + 0.5);
   });
 
   it('stays bounded: past its bound it starts over and keeps working', () => {

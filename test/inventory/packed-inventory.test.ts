@@ -53,7 +53,9 @@ function randomEvents(n: number, seed: number): TokenEvent[] {
     const k = Math.floor(rnd() * 300);
     const key = k % 29 === 0 ? `TW1:${fp(`r${k}`).slice(4).toUpperCase()}` : k % 31 === 0 ? `other-key-${k}` : fp(`r${k}`);
     const action = pick(actions);
-    const e = ev({ time: T0 + Math.floor(rnd() * 10 * HOUR), token: { fp: key, kind: pick(kinds) }, action, platform: pick(platforms) });
+    // some events 40 days on: a token's times then lie further apart than its Int32 offsets reach
+    const far = rnd() < 0.05 ? 40 * 24 * HOUR : 0;
+    const e = ev({ time: T0 + far + Math.floor(rnd() * 10 * HOUR), token: { fp: key, kind: pick(kinds) }, action, platform: pick(platforms) });
     if (rnd() < 0.7) e.issuer = `client-${Math.floor(rnd() * 5)}`;
     if (rnd() < 0.5) e.subject = `user-${Math.floor(rnd() * 50)}`;
     if (rnd() < 0.3) e.authority = pick(['https://a.example', 'https://b.example']);
@@ -62,6 +64,7 @@ function randomEvents(n: number, seed: number): TokenEvent[] {
     else if (rnd() < 0.4) e.scopes_used = [`scope:${Math.floor(rnd() * 40)}`];
     if (rnd() < 0.3) e.audience = [pick(['api://a', 'api://b', 'https://c.example', 'd'])];
     if (rnd() < 0.5) e.expires_at = e.time + Math.floor(rnd() * 4 * HOUR) - HOUR;
+    else if (rnd() < 0.1) e.expires_at = e.time + (rnd() < 0.5 ? 90 * 24 * HOUR : 0.5); // a refresh token's expiry; a fractional time
     if (rnd() < 0.6) e.service = `svc-${Math.floor(rnd() * 8)}`;
     if (rnd() < 0.6) e.network = rnd() < 0.8 ? { ip: `10.0.${Math.floor(rnd() * 3)}.${Math.floor(rnd() * 12)}` } : { label: 'vpc-endpoint' };
     out.push(e);
@@ -149,6 +152,17 @@ describe('packed TokenInventory', () => {
     expect(r.audience).toEqual(['aud-0', 'aud-1', 'aud-2']);
     expect(r.scopes).toHaveLength(12);
     expect(r.use_count).toBe(20);
+  });
+
+  it('widens its 16-bit id columns once more than 32k distinct values are held', () => {
+    const inv = new TokenInventory({ maxTokens: 50_000, maxSetSize: 4 });
+    const n = 40_000;
+    // distinct issuers (string ids past 32767) and distinct two-scope sets (set ids past 32767)
+    for (let i = 0; i < n; i++) inv.observe(ev({ time: T0 + i, token: `w${i}`, action: 'mint', issuer: `issuer-${i}`, scopes_granted: [`a${i}`, `b${i}`], service: `svc-${i}` }));
+    expect(inv.internedCounts.sets).toBe(n);
+    for (const i of [0, 1, 32_766, 32_767, 32_768, n - 1]) {
+      expect(inv.get(fp(`w${i}`))).toMatchObject({ issuer: `issuer-${i}`, scopes: [`a${i}`, `b${i}`] });
+    }
   });
 
   it('holds at most maxTokens, growing its columns only as tokens arrive', () => {
