@@ -214,7 +214,8 @@ export class TransactionalOutbox {
         throw err;
       });
       try {
-        if (topicMessages.length > 0) await tx.sendBatch({ topicMessages, acks: -1 });
+        // one produce request per chunk: a broker limits each partition's record batch (message.max.bytes)
+        for (const chunk of produceChunks(topicMessages, MAX_BATCH_BYTES)) await tx.sendBatch({ topicMessages: chunk, acks: -1 });
         if (topics.length > 0) await tx.sendOffsets({ consumerGroupId: this.opts.consumerGroupId, topics });
         commitSent = true;
         await tx.commit();
@@ -297,6 +298,61 @@ export class TransactionalOutbox {
     for (const t of fetched) for (const p of t.partitions) committed.set(`${t.topic}\u0000${p.partition}`, p.offset);
     return topics.every((t) => t.partitions.every((p) => committed.get(`${t.topic}\u0000${p.partition}`) === p.offset));
   }
+}
+
+/**
+ * Most bytes of record values (and keys) one produce request puts into one partition's record
+ * batch: brokers reject a batch above `message.max.bytes` (1 MiB by default, record overhead
+ * included). kafkajs sends all of a request's messages for a partition as one batch, so a part
+ * with several 512 KiB repartition frames for one partition — a large fetch, concentrated issuers
+ * — is split over several requests of the same transaction.
+ */
+export const MAX_BATCH_BYTES = 768 * 1024;
+
+const messageBytes = (m: Message): number => (m.value ? (m.value as Buffer | string).length : 0) + (m.key ? (m.key as Buffer | string).length : 0) + 64;
+
+/**
+ * topicMessages split into consecutive chunks in which no partition's messages exceed `maxBytes`
+ * (a message without an explicit partition counts against every partition of its topic: the
+ * partitioner picks one later). A single message above the limit travels alone. Order within a
+ * partition is kept: chunks are sent one after another.
+ */
+export function produceChunks(topicMessages: readonly { topic: string; messages: Message[] }[], maxBytes: number): { topic: string; messages: Message[] }[][] {
+  const chunks: { topic: string; messages: Message[] }[][] = [];
+  let current = new Map<string, Message[]>();
+  /** Bytes per topic: per explicit partition, and of messages the partitioner will place. */
+  let load = new Map<string, { byPartition: Map<number, number>; unplaced: number }>();
+  const flush = (): void => {
+    if (current.size === 0) return;
+    chunks.push([...current].map(([topic, messages]) => ({ topic, messages })));
+    current = new Map();
+    load = new Map();
+  };
+  for (const { topic, messages } of topicMessages) {
+    for (const m of messages) {
+      const size = messageBytes(m);
+      let t = load.get(topic);
+      // an unplaced message may land on any partition: it counts against the fullest one
+      const fullest = (): number => {
+        let max = 0;
+        if (t) for (const v of t.byPartition.values()) if (v > max) max = v;
+        return max;
+      };
+      const used = t === undefined ? 0 : t.unplaced + (m.partition === undefined ? fullest() : (t.byPartition.get(m.partition) ?? 0));
+      if (used > 0 && used + size > maxBytes) {
+        flush();
+        t = undefined;
+      }
+      if (!t) load.set(topic, (t = { byPartition: new Map(), unplaced: 0 }));
+      if (m.partition === undefined) t.unplaced += size;
+      else t.byPartition.set(m.partition, (t.byPartition.get(m.partition) ?? 0) + size);
+      let list = current.get(topic);
+      if (!list) current.set(topic, (list = []));
+      list.push(m);
+    }
+  }
+  flush();
+  return chunks;
 }
 
 /** One entry per topic, messages in submit order. */

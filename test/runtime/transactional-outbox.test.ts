@@ -74,6 +74,17 @@ afterAll(async () => {
 });
 
 describe('transactional outbox', () => {
+  it('splits a part whose messages for one partition exceed the broker\'s batch limit over several requests of one transaction', async () => {
+    const o = outbox('big');
+    await o.connect();
+    const frames = ['a', 'b', 'c', 'd'].map((c) => c.repeat(500 * 1024)); // 2 MB for one partition: one record batch would be refused (1 MiB)
+    const out = await reader(OUT);
+    await o.submit({ topicMessages: [{ topic: OUT, messages: frames.map((value) => ({ value, partition: 1 })) }], offsets: [{ topic: IN, partition: 0, offset: '7' }] });
+    await waitFor('big frames read', () => (out.length >= 4 ? true : undefined), 20_000);
+    expect(out.map((m) => [m.value!.toString()[0], m.value!.length])).toEqual(frames.map((f) => [f[0], f.length])); // all four, in order
+    expect((await committedOffsets(`${run}.big.group`))[0]).toBe('7');
+  });
+
   it('concurrent parts from several partitions: every record exactly once, highest offsets committed, group commit', async () => {
     const o = outbox('many');
     await o.connect();
