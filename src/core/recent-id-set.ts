@@ -1,9 +1,9 @@
 /**
  * The most recent `capacity` ids (event ids) in a fixed-size table of 64-bit hashes: membership
  * test and insert in O(1), the oldest forgotten first. A Set<string> of 200,000 UUID-like event
- * ids costs ~17 MB (string, table slot, an eviction queue); this costs 24 bytes per id or less (a
- * ring of hashes and a linear-probing table kept at most half full), grown by doubling up to the
- * capacity, so a task that sees few events holds a few KB.
+ * ids costs ~17 MB (string, table slot, an eviction queue); this costs about 20 bytes per id (a
+ * ring of 8-byte hashes and a linear-probing table of 1.5 slots per id), grown by doubling up to
+ * the capacity, so a task that sees few events holds a few KB.
  *
  * Hashes, not strings: two different ids collide only when both 32-bit halves do (FNV-1a and a
  * multiply-rotate hash with another seed, over the UTF-16 code units) — for 200,000 ids about one
@@ -11,7 +11,8 @@
  * duplicate. Deletion is backward-shift (no tombstones), so the table never degrades.
  */
 export class RecentIdSet {
-  private mask: number;
+  /** Table slots (not a power of two: a 1.5× table instead of 2× saves a third of its bytes). */
+  private slots: number;
   /** Hash halves per slot; (0, 0) marks an empty slot (hashes never are: `lo` is odd). */
   private hi: Uint32Array;
   private lo: Uint32Array;
@@ -26,11 +27,9 @@ export class RecentIdSet {
   constructor(private readonly capacity: number) {
     if (!(capacity >= 1)) throw new RangeError('RecentIdSet capacity must be at least 1');
     const ring = Math.min(capacity, 512);
-    let size = 2;
-    while (size < ring * 2) size *= 2;
-    this.mask = size - 1;
-    this.hi = new Uint32Array(size);
-    this.lo = new Uint32Array(size);
+    this.slots = tableSlots(ring);
+    this.hi = new Uint32Array(this.slots);
+    this.lo = new Uint32Array(this.slots);
     this.ringHi = new Uint32Array(ring);
     this.ringLo = new Uint32Array(ring);
   }
@@ -49,17 +48,15 @@ export class RecentIdSet {
     this.ringHi = rh;
     this.ringLo = rl;
     this.head = 0;
-    let size = this.mask + 1;
-    while (size < n * 2) size *= 2;
-    this.mask = size - 1;
-    this.hi = new Uint32Array(size);
-    this.lo = new Uint32Array(size);
+    this.slots = tableSlots(n);
+    this.hi = new Uint32Array(this.slots);
+    this.lo = new Uint32Array(this.slots);
     for (let k = 0; k < this.count; k++) this.insert(rh[k]!, rl[k]!);
   }
 
   private insert(a: number, b: number): void {
-    let i = b & this.mask;
-    while (this.lo[i] !== 0) i = (i + 1) & this.mask;
+    let i = b % this.slots;
+    while (this.lo[i] !== 0) i = i + 1 === this.slots ? 0 : i + 1;
     this.hi[i] = a;
     this.lo[i] = b;
   }
@@ -109,7 +106,7 @@ export class RecentIdSet {
   }
 
   private find(a: number, b: number): number {
-    for (let i = b & this.mask; this.lo[i] !== 0; i = (i + 1) & this.mask) {
+    for (let i = b % this.slots; this.lo[i] !== 0; i = i + 1 === this.slots ? 0 : i + 1) {
       if (this.lo[i] === b && this.hi[i] === a) return i;
     }
     return -1;
@@ -119,9 +116,9 @@ export class RecentIdSet {
   private remove(a: number, b: number): void {
     let i = this.find(a, b);
     if (i < 0) return;
-    const m = this.mask;
-    for (let j = (i + 1) & m; this.lo[j] !== 0; j = (j + 1) & m) {
-      const home = this.lo[j]! & m;
+    const n = this.slots;
+    for (let j = i + 1 === n ? 0 : i + 1; this.lo[j] !== 0; j = j + 1 === n ? 0 : j + 1) {
+      const home = this.lo[j]! % n;
       // move j into the hole at i unless its home lies cyclically in (i, j]
       const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
       if (inRange) continue;
@@ -133,3 +130,6 @@ export class RecentIdSet {
     this.lo[i] = 0;
   }
 }
+
+/** Slots for `ids` entries at most two thirds full (and at least one free slot). */
+const tableSlots = (ids: number): number => Math.max(4, Math.ceil(ids * 1.5) + 1);
