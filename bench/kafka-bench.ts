@@ -190,17 +190,26 @@ async function main(): Promise<void> {
       const watchGroup = `${p}.live.alert-watch`;
       groups.push(watchGroup);
       const watch = await watchAlerts(kafka, watchGroup, ph.alerts);
-      const load = await produceLive(producer, live, ctTopic, { ratePerSec: liveRate, seconds: liveSecs, injectEverySecs: Number(values['inject-every']), revokeLeadMs: 160_000 });
+      const revokeLeadMs = 160_000;
+      const load = await produceLive(producer, live, ctTopic, { ratePerSec: liveRate, seconds: liveSecs, injectEverySecs: Number(values['inject-every']), revokeLeadMs });
+      // the produce time of an injected pair an alert belongs to: its last evidence is the use (dated
+      // at produce) or, when the revocation was ordered after the use and judged it on arrival
+      // (token_replay's late-revocation check), the revocation (dated revokeLeadMs earlier)
+      const producedAt = (a: { time: number }): number | undefined =>
+        load.injected.has(a.time) ? a.time : load.injected.has(a.time + revokeLeadMs) ? a.time + revokeLeadMs : undefined;
       const lagAtLoadEnd = await groupLag(admin, ph.groupId, ph.watched);
       const drainUntil = Date.now() + Number(values['drain-secs']) * 1000;
-      while (Date.now() < drainUntil && watch.arrivals.filter((a) => load.injected.has(a.time)).length < load.injected.size) await new Promise((r) => setTimeout(r, 200));
+      while (Date.now() < drainUntil && watch.arrivals.filter((a) => producedAt(a) !== undefined).length < load.injected.size) await new Promise((r) => setTimeout(r, 200));
       await watch.stop();
       const kinds = new Map<string, number>();
       for (const a of watch.arrivals) kinds.set(`${a.detector}/${a.kind}`, (kinds.get(`${a.detector}/${a.kind}`) ?? 0) + 1);
-      const inj = watch.arrivals.filter((a) => load.injected.has(a.time));
+      const inj = watch.arrivals.flatMap((a) => {
+        const at = producedAt(a);
+        return at === undefined ? [] : [{ arrival: a.arrival, at }];
+      });
       lat = {
-        all: watch.arrivals.map((a) => a.arrival - a.time).sort((a, b) => a - b),
-        injected: inj.map((a) => a.arrival - a.time).sort((a, b) => a - b),
+        all: watch.arrivals.map((a) => a.arrival - (producedAt(a) ?? a.time)).sort((a, b) => a - b),
+        injected: inj.map((a) => a.arrival - a.at).sort((a, b) => a - b),
         duringLoad: inj.filter((a) => a.arrival <= load.loadEnd).length,
         injectedCount: load.injected.size,
         produced: load.produced,

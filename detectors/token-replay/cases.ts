@@ -120,6 +120,18 @@ export const positiveCases: readonly DetectorCase<TokenReplayConfig>[] = [
     expect: [{ kind: 'use_after_revocation', token_fp: fp('at-revoked') }],
   },
   {
+    // the IdP's revocation is delivered after the gateway's later use (another source, logged late):
+    // processed in this order, the use is judged when the revocation arrives
+    name: 'revocation logged after an accepted use it precedes still alerts',
+    events: [
+      oktaMint(T0, access('at-revoked-late'), '203.0.113.7', OKHTTP),
+      gatewayUse(T0 + 2 * MIN, access('at-revoked-late'), '203.0.113.7', OKHTTP),
+      gatewayUse(T0 + 20 * MIN, access('at-revoked-late'), '198.51.100.40', REQUESTS),
+      ev({ time: T0 + 10 * MIN, token: access('at-revoked-late'), action: 'revoke', operation: 'app.oauth2.as.token.revoke' }),
+    ],
+    expect: [{ kind: 'use_after_revocation', token_fp: fp('at-revoked-late') }],
+  },
+  {
     name: 'revoked token presented from elsewhere is flagged even when refused',
     events: [
       gatewayUse(T0, access('at-revoked-2'), '203.0.113.7', OKHTTP),
@@ -200,6 +212,16 @@ export const positiveCases: readonly DetectorCase<TokenReplayConfig>[] = [
 ];
 
 export const negativeCases: readonly DetectorCase<TokenReplayConfig>[] = [
+  {
+    name: 'revocation logged late: uses before it, and a refused retry after it, are not findings',
+    events: [
+      oktaMint(T0, access('at-revoked-late-ok'), '203.0.113.7', OKHTTP),
+      gatewayUse(T0 + 9 * MIN, access('at-revoked-late-ok'), '203.0.113.7', OKHTTP),
+      gatewayUse(T0 + 20 * MIN, access('at-revoked-late-ok'), '203.0.113.7', OKHTTP, { outcome: 'failure' }),
+      ev({ time: T0 + 10 * MIN, token: access('at-revoked-late-ok'), action: 'revoke', operation: 'app.oauth2.as.token.revoke' }),
+    ],
+    expect: [],
+  },
   {
     name: 'gateway node 90 s ahead: a request drained at pod shutdown is logged 90 s after the revoke',
     events: revokedThenPresented('at-drained-90', 90),

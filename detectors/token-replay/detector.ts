@@ -55,6 +55,8 @@ export interface TokenRecord {
   /** When and by which source the token was minted (a use by another source logged before it reveals clock skew). */
   minted_at?: number;
   mint_source?: string;
+  /** Latest accepted use (a revocation logged after it is judged against it). */
+  last_accepted_use?: number;
   expires_at?: number;
   /** First redemption of a one-time token. */
   first_use?: { time: number; context?: TokenContext; event: TokenEvent };
@@ -189,6 +191,7 @@ class Rec {
   private homeTail: EvidenceTail | undefined = undefined;
   others: Place[] | undefined = undefined;
   private minted: TimeOffset | undefined = undefined;
+  private lastAccepted: TimeOffset | undefined = undefined;
   mint_source: string | undefined = undefined;
   private expires: TimeOffset | undefined = undefined;
   private x: Rare | undefined = undefined;
@@ -197,6 +200,14 @@ class Rec {
     /** The base of the record's times (kept as small offsets from it: see timeOffset). */
     private readonly base: number,
   ) {}
+
+  get last_accepted_use(): number | undefined {
+    return this.lastAccepted === undefined ? undefined : timeAt(this.lastAccepted, this.base);
+  }
+
+  set last_accepted_use(t: number | undefined) {
+    this.lastAccepted = t === undefined ? undefined : timeOffset(t, this.base);
+  }
 
   get minted_at(): number | undefined {
     return this.minted === undefined ? undefined : timeAt(this.minted, this.base);
@@ -337,6 +348,7 @@ function recordJson(r: Rec, fp: string): TokenRecord {
   if (r.revoked_at !== undefined) o.revoked_at = r.revoked_at;
   if (r.revoke_event !== undefined) o.revoke_event = ev(r.revoke_event);
   if (r.minted_at !== undefined) o.minted_at = r.minted_at;
+  if (r.last_accepted_use !== undefined) o.last_accepted_use = r.last_accepted_use;
   if (r.mint_source !== undefined) o.mint_source = r.mint_source;
   if (r.expires_at !== undefined) o.expires_at = r.expires_at;
   if (r.first_use !== undefined) {
@@ -513,6 +525,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
     r.revoked_at = j.revoked_at;
     r.revoke_event = ev(j.revoke_event);
     r.minted_at = j.minted_at;
+    r.last_accepted_use = j.last_accepted_use;
     r.mint_source = this.interner.opt(j.mint_source);
     r.expires_at = j.expires_at;
     if (j.first_use !== undefined) {
@@ -599,6 +612,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
       case 'use':
         this.learnSkew(rec, event.source, event.time);
         this.checkUse(rec, fp, event, ctx, event.expires_at, out);
+        if (event.outcome !== 'failure' && (rec.last_accepted_use === undefined || event.time > rec.last_accepted_use)) rec.last_accepted_use = event.time;
         if (event.expires_at !== undefined) rec.expires_at = event.expires_at;
         this.observe(rec, fp, event, ctx, out);
         return;
@@ -606,6 +620,7 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
         if (rec.revoked_at === undefined || event.time < rec.revoked_at) {
           rec.revoked_at = event.time;
           rec.revoke_event = this.keep(rec, fp, event);
+          this.checkLateRevocation(rec, fp, event, out);
         }
         return;
       case 'reuse_signal':
@@ -641,6 +656,30 @@ export class TokenReplayDetector implements DetectorInstance<TokenReplayState> {
   private inRefreshGrace(rec: Rec, t: number, ctx: Place | undefined): boolean {
     const r = rec.last_refresh;
     return r !== undefined && t >= r.time && t - r.time < this.graceMs && sameContext(r.context, ctx);
+  }
+
+  /**
+   * A revocation processed after a use it precedes: revocations often come from another source
+   * (the IdP, CloudTrail's IAM events) that is logged or delivered later than the gateway's uses,
+   * and a late record is ordered where its source put it (src/pipeline/reorder-buffer.ts), which
+   * can be after uses of the same token from other sources. An accepted use after the revocation
+   * (beyond the clock-skew tolerance) is the same finding as in order; refused ones are not judged
+   * here (whether they came from the home context is no longer known).
+   */
+  private checkLateRevocation(rec: Rec, fp: string, event: TokenEvent, out: AlertDraft[]): void {
+    const used = rec.last_accepted_use;
+    if (used === undefined || !(used > event.time + Math.max(this.toleranceMs(event.source), this.toleranceMs(rec.mint_source ?? event.source)))) return;
+    if (this.suppressed(rec, 'use_after_revocation', used)) return;
+    const lateMin = Math.round((used - event.time) / 60_000);
+    out.push(
+      this.draft(rec, fp, 'use_after_revocation', event, {
+        severity: 'critical',
+        score: 0.95,
+        summary: `Token ${shortFp(fp)} (${rec.kind}) was used ${lateMin} min after it was revoked; the revocation was logged after the use, from ${describe(rec.home)}.`,
+        events: evidence(fp, event, rec.first_event, rec.home_event),
+        baseline: { outcome: 'success', minutes_after_revocation: lateMin, last_accepted_use: iso(used), revocation_logged_late: true },
+      }),
+    );
   }
 
   private checkUse(
