@@ -10,11 +10,12 @@ export type TokenReplayKind = (typeof TOKEN_REPLAY_KINDS)[number];
 
 export const meta: DetectorMeta = {
   id: 'token_replay',
-  version: 2,
+  version: 3,
   title: 'Token replay',
   description:
     'Per token: used after revocation or expiry (beyond the clock-skew tolerance), a one-time token (rotating refresh token, code) ' +
-    'redeemed twice, or a vendor reuse signal. A token used from a new context is judged by credential_context, against what its ' +
+    'redeemed twice, or a vendor reuse signal. A revocation logged after an accepted use it precedes (the IdP delivered later than ' +
+    'the gateway) is judged when it arrives. A token used from a new context is judged by credential_context, against what its ' +
     'issuer and workload use.',
   key_by: 'token',
   mitre_attack: ['T1550.001', 'T1528', 'T1078.004'],

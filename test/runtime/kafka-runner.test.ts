@@ -68,8 +68,10 @@ function scenario(name: string): Scenario {
         replication_factor: 1,
       },
     },
-    // a small sink queue, so backpressure (pause/resume of the consumer) happens during the run
-    store: { url: CLICKHOUSE_URL, database: `tw_it_${RUN}_${name}`.replace(/-/g, '_'), flush_interval_ms: 200, max_queue_rows: 300 },
+    // a small sink queue and a time-to-store limit below the flush interval, so backpressure
+    // (pause/resume of the consumer) happens during the run however fast the machine is: every row
+    // waits up to 200 ms for its flush, past the 100 ms limit
+    store: { url: CLICKHOUSE_URL, database: `tw_it_${RUN}_${name}`.replace(/-/g, '_'), flush_interval_ms: 200, max_queue_rows: 300, max_time_to_store_ms: 100 },
     http: { host: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
   });
