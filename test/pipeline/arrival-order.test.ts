@@ -13,6 +13,7 @@ import { parseConfig, detectorSet } from '../../src/config/load-config.js';
 import { DetectionEngine } from '../../src/pipeline/detection-engine.js';
 import { SourceClock } from '../../src/pipeline/source-clock.js';
 import { WatermarkTracker } from '../../src/pipeline/watermark-tracker.js';
+import { Rng } from '../../src/simulate/prng.js';
 import { realisticEvents } from '../detectors/realistic-events.js';
 
 const cfg = parseConfig({});
@@ -26,17 +27,11 @@ const newEngine = (): DetectionEngine =>
     advanceEveryMs: 60_000,
   });
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The simulator's seeded generator, as a () => [0, 1) function. */
+const prng = (seed: number): (() => number) => {
+  const r = new Rng(seed, 'arrival-order');
+  return () => r.next();
+};
 
 interface SourceRecord {
   ev: TokenEvent;
