@@ -20,6 +20,8 @@
  * deletion): ~60 bytes a key instead of ~240 (the key string, a Map entry, a node, a boxed time).
  * Any other key (issuers, dedup keys) goes to a Map from key to slot.
  */
+
+import { fingerprintHash, fingerprintText, packFingerprint } from './fingerprint-words.js';
 export interface KeyedEntry<V> {
   value: V;
   /** Event time of the last touch. */
@@ -33,39 +35,10 @@ export interface StoredEntry<V> extends KeyedEntry<V> {
 }
 
 const EMPTY = -1;
-const FP_LENGTH = 36; // 'tw1:' + 32 hex digits
 const INITIAL_SLOTS = 64;
 
 /** Reused by every store: the words of the key being looked up (stores are single-threaded and never re-entered mid-lookup). */
 const scratch = new Int32Array(4);
-
-/** Parse a `tw1:` + 32 lower-case hex key into `out` (four 32-bit words); false for any other key (then it must round-trip as text). */
-function packKey(key: string, out: Int32Array): boolean {
-  if (key.length !== FP_LENGTH || key.charCodeAt(0) !== 116 || key.charCodeAt(1) !== 119 || key.charCodeAt(2) !== 49 || key.charCodeAt(3) !== 58) return false;
-  for (let w = 0; w < 4; w++) {
-    let v = 0;
-    for (let i = 4 + w * 8, end = i + 8; i < end; i++) {
-      const c = key.charCodeAt(i);
-      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
-      if (d < 0) return false;
-      v = (v << 4) | d;
-    }
-    out[w] = v;
-  }
-  return true;
-}
-
-const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
-
-/**
- * Table position of a packed key: all four words mixed (the first 52 bits of a fingerprint are
- * uniform, but keys that differ only in their last word must not share a probe run).
- */
-function hashOf(w0: number, w1: number, w2: number, w3: number): number {
-  let h = Math.imul(w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f), 0x9e3779b1);
-  h ^= h >>> 15;
-  return h;
-}
 
 export class KeyedStore<V> {
   /** 4 words per slot (packed keys; unused for others). */
@@ -270,7 +243,7 @@ export class KeyedStore<V> {
 
   /** The slot holding `key`, or EMPTY. */
   private find(key: string): number {
-    if (!packKey(key, scratch)) return this.otherSlot.get(key) ?? EMPTY;
+    if (!packFingerprint(key, scratch)) return this.otherSlot.get(key) ?? EMPTY;
     const w0 = scratch[0]!;
     const w1 = scratch[1]!;
     const w2 = scratch[2]!;
@@ -278,7 +251,7 @@ export class KeyedStore<V> {
     const table = this.table;
     const words = this.words;
     const mask = table.length - 1;
-    for (let i = hashOf(w0, w1, w2, w3) & mask; ; i = (i + 1) & mask) {
+    for (let i = fingerprintHash(w0, w1, w2, w3) & mask; ; i = (i + 1) & mask) {
       const s = table[i]!;
       if (s === EMPTY) return EMPTY;
       const o = s * 4;
@@ -291,7 +264,7 @@ export class KeyedStore<V> {
     const slot = this.free.pop() ?? this.used++;
     if (slot >= this.older.length) this.grow();
     this.live++;
-    if (packKey(key, scratch)) {
+    if (packFingerprint(key, scratch)) {
       this.words.set(scratch, slot * 4);
       this.packed++;
       if (this.packed * 2 > this.table.length) this.rehash(this.table.length * 2);
@@ -310,12 +283,12 @@ export class KeyedStore<V> {
     const other = this.otherKey?.[slot];
     if (other !== undefined) return other;
     const o = slot * 4;
-    return 'tw1:' + hex8(this.words[o]!) + hex8(this.words[o + 1]!) + hex8(this.words[o + 2]!) + hex8(this.words[o + 3]!);
+    return fingerprintText(this.words, o);
   }
 
   private homeOf(slot: number, mask: number): number {
     const o = slot * 4;
-    return hashOf(this.words[o]!, this.words[o + 1]!, this.words[o + 2]!, this.words[o + 3]!) & mask;
+    return fingerprintHash(this.words[o]!, this.words[o + 1]!, this.words[o + 2]!, this.words[o + 3]!) & mask;
   }
 
   private place(slot: number): void {

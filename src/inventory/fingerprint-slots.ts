@@ -6,30 +6,12 @@
  * object. Any other key (not produced by src/core/fingerprint.ts, but accepted) goes to a Map.
  */
 
-const FP_PREFIX = 'tw1:';
-const FP_LENGTH = FP_PREFIX.length + 32;
+import { fingerprintHash, fingerprintText, packFingerprint } from '../core/fingerprint-words.js';
+
 const EMPTY = -1;
 
-function isPackable(fp: string): boolean {
-  if (fp.length !== FP_LENGTH || !fp.startsWith(FP_PREFIX)) return false;
-  for (let i = FP_PREFIX.length; i < FP_LENGTH; i++) {
-    const c = fp.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false; // 0-9 a-f (lower case only: the text must round-trip)
-  }
-  return true;
-}
-
-const word = (fp: string, w: number): number => Number.parseInt(fp.slice(FP_PREFIX.length + w * 8, FP_PREFIX.length + w * 8 + 8), 16);
-const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
-
-/**
- * Table position of a fingerprint: all four words mixed (the first word alone is uniform, but keys
- * that differ only in a later word, as a replicated bench stream's do, must not share a probe run).
- */
-function hashOf(w0: number, w1: number, w2: number, w3: number): number {
-  const h = Math.imul(w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f), 0x9e3779b1);
-  return h ^ (h >>> 15);
-}
+/** The words of the fingerprint being looked up (single-threaded, never re-entered mid-lookup). */
+const scratch = new Uint32Array(4);
 
 export class FingerprintSlots {
   /** 4 words per slot. */
@@ -70,13 +52,13 @@ export class FingerprintSlots {
   }
 
   find(fp: string): number {
-    if (!isPackable(fp)) return this.otherByKey.get(fp) ?? EMPTY;
-    const w0 = word(fp, 0);
-    const w1 = word(fp, 1);
-    const w2 = word(fp, 2);
-    const w3 = word(fp, 3);
+    if (!packFingerprint(fp, scratch)) return this.otherByKey.get(fp) ?? EMPTY;
+    const w0 = scratch[0]!;
+    const w1 = scratch[1]!;
+    const w2 = scratch[2]!;
+    const w3 = scratch[3]!;
     const mask = this.table.length - 1;
-    for (let i = hashOf(w0, w1, w2, w3) & mask; ; i = (i + 1) & mask) {
+    for (let i = fingerprintHash(w0, w1, w2, w3) & mask; ; i = (i + 1) & mask) {
       const s = this.table[i]!;
       if (s === EMPTY) return EMPTY;
       const o = s * 4;
@@ -94,9 +76,8 @@ export class FingerprintSlots {
     const slot = this.freeSlots.pop() ?? this.used++;
     if (slot >= this.capacity) this.grow();
     this.live++;
-    if (isPackable(fp)) {
-      const o = slot * 4;
-      for (let w = 0; w < 4; w++) this.words[o + w] = word(fp, w);
+    if (packFingerprint(fp, scratch)) {
+      this.words.set(scratch, slot * 4);
       if (this.live * 2 > this.table.length) this.rehash(this.table.length * 2);
       this.place(slot);
     } else {
@@ -146,12 +127,12 @@ export class FingerprintSlots {
     const other = this.otherBySlot.get(slot);
     if (other !== undefined) return other;
     const o = slot * 4;
-    return FP_PREFIX + hex8(this.words[o]!) + hex8(this.words[o + 1]!) + hex8(this.words[o + 2]!) + hex8(this.words[o + 3]!);
+    return fingerprintText(this.words, o);
   }
 
   private homeOf(slot: number, mask: number): number {
     const o = slot * 4;
-    return hashOf(this.words[o]!, this.words[o + 1]!, this.words[o + 2]!, this.words[o + 3]!) & mask;
+    return fingerprintHash(this.words[o]!, this.words[o + 1]!, this.words[o + 2]!, this.words[o + 3]!) & mask;
   }
 
   private place(slot: number): void {
