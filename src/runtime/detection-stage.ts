@@ -24,6 +24,7 @@ import { deadLetterMessage, type DeadLetter } from '../sinks/kafka-dead-letter-s
 import { DetectionTask, emptyOutput, type TaskOutput } from './detection-task.js';
 import type { RuntimeMetrics } from './metrics.js';
 import type { PartitionOutboxes } from './partition-outboxes.js';
+import { recordsFrom, type CommitPipeline } from './commit-pipeline.js';
 import { checkpointMessages, type TaskRole } from './task-state-store.js';
 import type { TaskRestorer } from './task-restorer.js';
 import type { OutboxPart } from './transactional-outbox.js';
@@ -34,6 +35,7 @@ export interface DetectionStageOptions {
   log: Logger;
   metrics: RuntimeMetrics;
   outbox: PartitionOutboxes;
+  pipeline: CommitPipeline;
   restorer: TaskRestorer;
   store: ClickHouseSink | undefined;
   changelogPartitions: number;
@@ -48,8 +50,6 @@ export interface DetectionStageOptions {
 
 export class DetectionStage {
   readonly tasks = new Map<string, DetectionTask>();
-  /** Offsets committed per repartition partition (`topic/partition`), to step over trailing transaction markers. */
-  private readonly committed = new Map<string, bigint>();
   /** The last ClickHouse failure (cleared by the next success): readiness turns red meanwhile. */
   storeError: Error | undefined;
 
@@ -66,42 +66,61 @@ export class DetectionStage {
     return dropped;
   }
 
-  async detectBatch({ batch, heartbeat }: EachBatchPayload, role: TaskRole): Promise<void> {
+  /**
+   * Apply a batch to its partition's task and queue its alerts, dead letters and offset (and, every
+   * checkpoint interval, the task's changed state keys) on the partition's transaction
+   * (commit-pipeline.ts); alerts are published and ClickHouse rows written once it committed.
+   * False: the batch was skipped unresolved (a reset is under way, or the task was dropped).
+   */
+  async detectBatch({ batch, heartbeat, isStale }: EachBatchPayload, role: TaskRole): Promise<boolean> {
     const o = this.opts;
-    const task = await this.taskFor(batch.topic, batch.partition, role, batch.messages[0]!.offset, heartbeat);
-    await task.exclusive(async () => {
-      if (this.tasks.get(task.id) !== task) throw new TokenwatchError('source_failed', `task ${task.id} was dropped; the batch is retried`);
+    const ticket = await o.pipeline.admit(batch.topic, batch.partition, batch.messages[0]!.offset, isStale);
+    if (ticket === undefined) return false;
+    const messages = recordsFrom(batch.messages, ticket.from);
+    if (messages.length === 0) return true; // committed by the previous owner
+    // a new task's state covers everything before the batch (what committed, and what this
+    // instance's transactions in flight will commit — or else the partition is reset)
+    const task = await this.taskFor(batch.topic, batch.partition, role, messages[0]!.offset, heartbeat);
+    return task.exclusive(async () => {
+      if (this.tasks.get(task.id) !== task) return false; // dropped meanwhile: the batch is fetched again
+      const checkpoint = Date.now() - task.lastCheckpointAt >= o.kcfg.checkpoint_interval_seconds * 1000;
+      // a checkpoint names an offset: everything before it committed, its rows stored
+      if (checkpoint && !(await o.pipeline.drained(ticket))) return false;
+      if (!o.pipeline.valid(ticket) || this.tasks.get(task.id) !== task) return false;
       const out = emptyOutput();
-      task.apply(batch.messages, out);
+      task.apply(messages, out);
       o.counters.events_detected += out.detected;
-      const next = (BigInt(batch.lastOffset()) + 1n).toString();
-      const part: OutboxPart = { topicMessages: [], offsets: [{ topic: batch.topic, partition: batch.partition, offset: next }] };
+      const next = BigInt(batch.lastOffset()) + 1n;
+      const part: OutboxPart = { topicMessages: [], offsets: [{ topic: batch.topic, partition: batch.partition, offset: next.toString() }] };
       if (out.alerts.length > 0) part.topicMessages.push({ topic: o.kcfg.topics.alerts, messages: out.alerts.flatMap((a) => alertMessages(a, o.cfg.alerts.format)) });
       if (out.dead.length > 0) {
         part.topicMessages.push({ topic: o.kcfg.topics.dead_letter, messages: this.deadLetterMessages(out.dead) });
         for (const d of out.dead) o.metrics.countInvalid(batch.topic, d.error.code);
       }
-      const checkpoint = Date.now() - task.lastCheckpointAt >= o.kcfg.checkpoint_interval_seconds * 1000;
       if (checkpoint) {
         // every row up to the checkpoint is stored before the checkpoint can make a restore skip it
-        await this.storeRows(task, out, true);
-        this.addCheckpoint(part, task, next);
-      }
-      try {
-        await o.metrics.timeSink('kafka_transaction', () => o.outbox.submit(task.topic, task.partition, part));
-      } catch (err) {
-        this.dropTask(task, err as Error); // its state is ahead of what committed: restore it
-        throw err;
-      }
-      if (checkpoint) {
+        // (a failure drops the task; its restore re-derives the rows)
+        try {
+          await this.storeRows(task, out, true);
+        } catch {
+          return false;
+        }
+        this.addCheckpoint(part, task, next.toString());
         task.lastCheckpointAt = Date.now();
-        o.metrics.countCheckpoint('written');
-      } else {
-        void this.storeRows(task, out, false);
       }
-      this.committed.set(task.id, BigInt(next));
-      o.published(out.alerts);
+      o.pipeline.submit(ticket, part, next, () => {
+        if (checkpoint) o.metrics.countCheckpoint('written');
+        else void this.storeRows(task, out, false);
+        o.published(out.alerts);
+      });
+      return true;
     });
+  }
+
+  /** A failed transaction of the partition: its task is ahead of what committed (restored with its next batch). */
+  reset(topic: string, partition: number): void {
+    const task = this.tasks.get(`${topic}/${partition}`);
+    if (task) this.dropTask(task, new Error('transaction failed'));
   }
 
   deadLetterMessages(dead: readonly DeadLetter[]) {
@@ -193,10 +212,11 @@ export class DetectionStage {
     return task;
   }
 
-  /** Checkpoint every task (graceful stop): its changed keys and offset, in one transaction each. */
+  /** Checkpoint every task (graceful stop, after the pipeline drained): its changed keys and offset, in one transaction each. */
   async checkpointAll(): Promise<void> {
     for (const task of [...this.tasks.values()]) {
-      const offset = this.committed.get(task.id);
+      if (!this.opts.pipeline.settledLane(task.topic, task.partition)) continue;
+      const offset = this.opts.pipeline.committedOffset(task.topic, task.partition);
       if (offset === undefined) continue;
       await task.exclusive(async () => {
         await this.storeRows(task, emptyOutput(), true);
@@ -210,14 +230,16 @@ export class DetectionStage {
 
   /** A batch of only transaction markers: kafkajs resolves it but, without auto-commit, nobody commits past it. */
   async commitPastMarkers(consumer: Consumer, topic: string, partition: number, offset: bigint): Promise<void> {
-    const id = `${topic}/${partition}`;
-    const task = this.tasks.get(id);
+    const { pipeline } = this.opts;
+    const task = this.tasks.get(`${topic}/${partition}`);
     if (!task) return;
+    // inside the task's lock no batch of the partition queues work; only with none in flight can a
+    // plain offset commit not race a transaction's (and move the offset back)
     await task.exclusive(async () => {
-      if ((this.committed.get(id) ?? -1n) >= offset || this.tasks.get(id) !== task) return;
+      if (!pipeline.settledLane(topic, partition) || (pipeline.committedOffset(topic, partition) ?? -1n) >= offset || this.tasks.get(task.id) !== task) return;
       try {
         await consumer.commitOffsets([{ topic, partition, offset: offset.toString() }]);
-        this.committed.set(id, offset);
+        pipeline.noteCommitted(topic, partition, offset);
       } catch {
         // the next transaction of the partition commits past them anyway
       }

@@ -11,7 +11,7 @@ import type { KafkaConfig, TokenwatchConfig } from '../config/config-schema.js';
 import type { Logger } from '../core/logger.js';
 import { deadLetterMessage, type DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
 import type { RuntimeMetrics } from './metrics.js';
-import type { PartitionOutboxes } from './partition-outboxes.js';
+import { recordsFrom, type CommitPipeline } from './commit-pipeline.js';
 import type { RepartitionOutput, RepartitionStage } from './repartition-stage.js';
 import type { OutboxPart } from './transactional-outbox.js';
 import { WatermarkAlignment } from './watermark-alignment.js';
@@ -21,7 +21,7 @@ export interface IngestStageOptions {
   kcfg: KafkaConfig;
   log: Logger;
   metrics: RuntimeMetrics;
-  outbox: PartitionOutboxes;
+  pipeline: CommitPipeline;
   repartition: RepartitionStage;
   /** Every input partition (`topic/partition`) of the group. */
   inputPartitions: readonly string[];
@@ -56,17 +56,32 @@ export class IngestStage {
     this.applyAlignment();
   }
 
-  /** Input records → repartition records and dead letters, committed with the input offsets. */
-  async ingestBatch({ batch }: EachBatchPayload): Promise<void> {
+  /**
+   * Input records → repartition records and dead letters, queued with the input offset on the
+   * partition's transaction (commit-pipeline.ts). False: the batch was skipped unresolved.
+   */
+  async ingestBatch({ batch, isStale }: EachBatchPayload): Promise<boolean> {
     const o = this.opts;
-    const out = o.repartition.process(batch.topic, batch.partition, batch.messages, Number(batch.offsetLag()));
+    const ticket = await o.pipeline.admit(batch.topic, batch.partition, batch.messages[0]!.offset, isStale);
+    if (ticket === undefined) return false;
+    const messages = recordsFrom(batch.messages, ticket.from);
+    if (messages.length === 0) return true; // committed by the previous owner
+    const out = o.repartition.process(batch.topic, batch.partition, messages, Number(batch.offsetLag()));
     const part = this.partOf(out);
-    part.offsets.push({ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() });
-    await o.metrics.timeSink('kafka_transaction', () => o.outbox.submit(batch.topic, batch.partition, part));
-    o.counters.events_repartitioned += out.events;
+    const next = BigInt(batch.lastOffset()) + 1n;
+    part.offsets.push({ topic: batch.topic, partition: batch.partition, offset: next.toString() });
+    o.pipeline.submit(ticket, part, next, () => {
+      o.counters.events_repartitioned += out.events;
+    });
     const input = `${batch.topic}/${batch.partition}`;
     this.alignment.update(input, o.repartition.inputWatermark(input));
     this.applyAlignment();
+    return true;
+  }
+
+  /** A failed transaction of an input partition: its source clocks are ahead of what committed. */
+  reset(topic: string, partition: number): void {
+    this.opts.repartition.resetInput(`${topic}/${partition}`, Date.now());
   }
 
   private partOf(out: RepartitionOutput): OutboxPart {
@@ -84,21 +99,27 @@ export class IngestStage {
   }
 
   /** Input sources quiet for `engine.source_idle_seconds` tell every task to stop waiting for them. */
-  async sendIdleMarkers(): Promise<void> {
+  sendIdleMarkers(): void {
     const o = this.opts;
     // per input partition: its producer is the one that wrote the source's events
-    for (const [input, out] of o.repartition.idleMarkers(Date.now(), o.cfg.engine.source_idle_seconds * 1000, (id) => this.alignment.isPaused(id))) {
+    for (const [input, out] of o.repartition.idleMarkers(Date.now(), o.cfg.engine.source_idle_seconds * 1000, (id) => this.alignment.isPaused(id) || !this.canSend(id))) {
       const [topic, partition] = splitPartitionId(input);
-      try {
-        await o.outbox.submit(topic, partition, this.partOf(out));
-        o.counters.idle_markers++;
-        this.alignment.idle(input);
-        this.applyAlignment();
-      } catch (err) {
-        // the source's next batch sends its watermark again; tasks only wait longer meanwhile
-        o.log.warn({ err: { message: (err as Error).message } }, 'idle watermark records not sent');
-      }
+      // canSend held a moment ago (synchronously): queued in order with the partition's batches, in
+      // its transactions; a reset drops them with the rest (and the source's clock)
+      const ticket = o.pipeline.ticketNow(topic, partition);
+      if (ticket) o.pipeline.submit(ticket, this.partOf(out), undefined, () => this.markedIdle(input));
     }
+  }
+
+  private canSend(input: string): boolean {
+    const [topic, partition] = splitPartitionId(input);
+    return this.opts.pipeline.ticketNow(topic, partition) !== undefined;
+  }
+
+  private markedIdle(input: string): void {
+    this.opts.counters.idle_markers++;
+    this.alignment.idle(input);
+    this.applyAlignment();
   }
 
   /** Pause the input partitions that ran ahead, resume those the others caught up with. */

@@ -10,6 +10,7 @@ import type { KafkaConfig as KafkaJsConfig, LogEntry, SASLOptions } from 'kafkaj
 import type { KafkaConfig } from '../config/config-schema.js';
 import { TokenwatchError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { installCoordinatorCache } from './coordinator-cache.js';
 
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
 
@@ -115,5 +116,6 @@ export function kafkaClientConfig(cfg: KafkaConfig, opts: KafkaClientOptions = {
 }
 
 export function createKafka(cfg: KafkaConfig, opts: KafkaClientOptions = {}): InstanceType<typeof Kafka> {
+  installCoordinatorCache(); // one FindCoordinator per coordinator and 2 s, not per transaction step
   return new Kafka(kafkaClientConfig(cfg, opts));
 }

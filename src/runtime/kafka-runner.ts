@@ -12,8 +12,10 @@
  *     alerts follow their event by milliseconds, in event-time order.
  *
  * Exactly once (transactional-outbox.ts): a batch's effects — repartition records, alerts, dead
- * letters, changelog records — and its consumed offsets commit in one Kafka transaction; the
- * internal topics are read read_committed. A crash or rebalance neither loses nor repeats an
+ * letters, changelog records — and its consumed offsets commit in one Kafka transaction of the
+ * partition's producer; the internal topics are read read_committed. Batches do not wait for it:
+ * they queue on the partition's outbox and the next fetch goes on (commit-pipeline.ts: admission
+ * after the fence, reset to the committed offset after a failed transaction). A crash or rebalance neither loses nor repeats an
  * effect on Kafka. ClickHouse rows are written after the commit and are idempotent (dedup keys:
  * alert_id, event_id; src/store/): a restored task re-derives what a crash cut off.
  *
@@ -51,6 +53,7 @@ import { RepartitionStage, type RepartitionStageOptions } from './repartition-st
 import { IngestStage, splitPartitionId } from './ingest-stage.js';
 import { DetectionStage } from './detection-stage.js';
 import { PartitionOutboxes } from './partition-outboxes.js';
+import { CommitPipeline } from './commit-pipeline.js';
 import type { TaskRole } from './task-state-store.js';
 import { TaskRestorer } from './task-restorer.js';
 import { StickyAssigner } from './sticky-assigner.js';
@@ -96,6 +99,8 @@ export interface RunnerStats {
   /** Kafka transactions committed / aborted. */
   transactions: number;
   transactions_aborted: number;
+  /** Partitions read again from their committed offset after a failed or fenced transaction. */
+  partition_resets: number;
   /** Times consumption was paused because the ClickHouse sink was near full or its oldest row too old. */
   backpressure_pauses: number;
   /** Events dead-lettered as implausible_time (outside the plausible event-time window). */
@@ -122,6 +127,8 @@ export class KafkaRunner {
   private producer?: Producer;
   /** One transactional producer per owned partition (partition-outboxes.ts). */
   private outbox?: PartitionOutboxes;
+  /** Batches queue their effects and return; transactions commit behind them (commit-pipeline.ts). */
+  private pipeline?: CommitPipeline;
   private restorer?: TaskRestorer;
   /** Stage 2: the detection tasks of the owned repartition partitions. */
   private detection?: DetectionStage;
@@ -174,7 +181,7 @@ export class KafkaRunner {
       defaultMetrics: opts.http !== false,
       stateKeys: () => this.detection?.stateKeys() ?? {},
       exceptions: exceptionFilterFor(this.cfg), // loads and validates exceptions.file at start; shared by every task
-      queueDepths: () => ({ clickhouse: this.store?.queueDepth ?? 0, kafka_transaction: this.outbox?.queueDepth() ?? 0 }),
+      queueDepths: () => ({ clickhouse: this.store?.queueDepth ?? 0, kafka_transaction: this.pipeline?.outstanding ?? 0 }),
     });
     const l = this.cfg.limits;
     this.repartitionOptions = {
@@ -212,6 +219,7 @@ export class KafkaRunner {
       ...this.counters,
       transactions: tx?.transactions ?? 0,
       transactions_aborted: tx?.aborted ?? 0,
+      partition_resets: this.pipeline?.resets ?? 0,
       backpressure_pauses: this.backpressure?.pauses ?? 0,
       tasks: this.detection?.tasks.size ?? 0,
       assigned_partitions: this.assignedPartitions,
@@ -244,21 +252,31 @@ export class KafkaRunner {
     this.changelogPartitions = topics.partitions[this.kcfg.topics.changelog] ?? 1;
     this.inputPartitions = this.kcfg.inputs.flatMap((i) => Array.from({ length: topics.partitions[i.topic] ?? 0 }, (_, p) => `${i.topic}/${p}`));
     const repartition = new RepartitionStage({ ...this.repartitionOptions, partitions: { byToken, byIssuer } });
+    // the IP data loads now (~0.4 s), not inside the first batch while the group waits on it
+    this.repartitionOptions.enrich?.load();
 
     if (this.opts.store !== false) await this.openStore();
     this.delivery = startRunnerDelivery(this.cfg, { env: this.env, log: this.log, store: this.storeClient });
 
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     await this.producer.connect();
-    this.outbox = new PartitionOutboxes({ kafka, groupId: this.kcfg.group_id, transactionTimeoutMs: this.kcfg.transaction_timeout_ms, lingerMs: this.kcfg.commit_linger_ms, logger: this.log });
+    this.outbox = new PartitionOutboxes({ kafka, admin: this.admin, groupId: this.kcfg.group_id, transactionTimeoutMs: this.kcfg.transaction_timeout_ms, lingerMs: this.kcfg.commit_linger_ms, logger: this.log });
+    this.pipeline = new CommitPipeline({
+      outboxes: this.outbox,
+      depth: this.kcfg.max_uncommitted_batches,
+      fencedWaitMs: 2 * this.sessionTimeoutMs,
+      onReset: (topic, partition) => this.onReset(topic, partition),
+      timeCommit: (commit) => this.metrics.timeSink('kafka_transaction', commit),
+      log: this.log,
+    });
     this.restorer = new TaskRestorer({ kafka, admin: this.admin, changelogTopic: this.kcfg.topics.changelog, changelogPartitions: this.changelogPartitions, groupPrefix: `${this.kcfg.group_id}.restore.${this.instanceId}`, log: this.log });
     this.incidents = new IncidentPublisher({ producer: this.producer, topic: this.kcfg.topics.alerts, store: this.storeClient, database: this.cfg.store.database, log: this.log });
     this.ingest = new IngestStage({
-      cfg: this.cfg, kcfg: this.kcfg, log: this.log, metrics: this.metrics, outbox: this.outbox, repartition,
+      cfg: this.cfg, kcfg: this.kcfg, log: this.log, metrics: this.metrics, pipeline: this.pipeline, repartition,
       inputPartitions: this.inputPartitions, counters: this.counters, pausedForBackpressure: () => this.backpressure?.paused ?? false,
     });
     this.detection = new DetectionStage({
-      cfg: this.cfg, kcfg: this.kcfg, log: this.log, metrics: this.metrics, outbox: this.outbox, restorer: this.restorer, store: this.store,
+      cfg: this.cfg, kcfg: this.kcfg, log: this.log, metrics: this.metrics, outbox: this.outbox, pipeline: this.pipeline, restorer: this.restorer, store: this.store,
       changelogPartitions: this.changelogPartitions, inputPartitions: this.inputPartitions, observer: this.incidents.builder,
       counters: this.counters, published: (alerts) => this.published(alerts),
     });
@@ -276,6 +294,7 @@ export class KafkaRunner {
     });
     this.consumer = consumer;
     this.ingest.attach(consumer);
+    this.pipeline.attach(consumer);
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onGroupJoin(e.payload.memberAssignment));
     consumer.on(consumer.events.REBALANCING, () => {
       this.rebalancing = true;
@@ -310,7 +329,7 @@ export class KafkaRunner {
       // heartbeats inside long batches too (a sink outage, a restore): see batch-heartbeat.ts
       eachBatch: (payload) => withHeartbeats(payload.heartbeat, this.heartbeatIntervalMs, () => this.eachBatch(payload)),
     });
-    this.timers.push(setInterval(() => void (this.stopping || !this.joined ? undefined : this.ingest?.sendIdleMarkers()), 250));
+    this.timers.push(setInterval(() => (this.stopping || !this.joined ? undefined : this.ingest?.sendIdleMarkers()), 250));
     if (this.store) this.timers.push(setInterval(() => this.backpressureTick(), 100));
     for (const t of this.timers) t.unref();
     this.log.info({ group: this.kcfg.group_id, inputs: this.kcfg.inputs.map((i) => `${i.topic}:${i.format}`) }, 'kafka runtime started');
@@ -360,6 +379,9 @@ export class KafkaRunner {
       await step('pause consumer', async () => consumer.pause([...this.roles.keys()].map((topic) => ({ topic }))));
     }
     await Promise.allSettled([...this.inflight]);
+    // every batch processed commits (or is reset) before the checkpoints name their offsets
+    if (this.pipeline) await step('transactions in flight', () => this.pipeline!.drainAll());
+    this.pipeline?.close();
     // a final checkpoint of every task (changed keys + offset) so the next owner replays little
     if (this.detection && this.joined && !this.crashed) await step('checkpoints', () => this.detection!.checkpointAll());
     if (this.consumer) await step('consumer', () => this.consumer!.disconnect());
@@ -382,6 +404,7 @@ export class KafkaRunner {
     const owned = new Set<string>();
     for (const [topic, parts] of Object.entries(assignment)) for (const p of parts) owned.add(`${topic}/${p}`);
     this.assignedPartitions = owned.size;
+    this.pipeline?.newGeneration(owned); // before any batch of the new generation is admitted
     const dropped = this.detection?.keepOnly(owned) ?? 0;
     this.ingest?.onAssignment(owned);
     void this.outbox?.keepOnly(owned); // a partition's next owner fences its producer anyway
@@ -403,11 +426,20 @@ export class KafkaRunner {
   private async processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const role = this.roles.get(batch.topic);
-    if (role === 'input') await this.ingest!.ingestBatch(payload);
-    else if (role === 'by_token' || role === 'by_issuer') await this.detection!.detectBatch(payload, role);
+    let processed: boolean;
+    if (role === 'input') processed = await this.ingest!.ingestBatch(payload);
+    else if (role === 'by_token' || role === 'by_issuer') processed = await this.detection!.detectBatch(payload, role);
     else throw new Error(`received a batch from unexpected topic ${batch.topic}`);
-    // committed with the transaction: move kafkajs' fetch position past the batch
-    payload.resolveOffset(batch.lastOffset());
+    // queued with its offset on the partition's transaction: move kafkajs' fetch position past the
+    // batch (a failed transaction seeks back to the committed offset)
+    if (processed) payload.resolveOffset(batch.lastOffset());
+  }
+
+  /** A failed transaction: the stage drops what it holds for the partition (commit-pipeline.ts). */
+  private onReset(topic: string, partition: number): void {
+    const role = this.roles.get(topic);
+    if (role === 'input') this.ingest?.reset(topic, partition);
+    else this.detection?.reset(topic, partition);
   }
 
   // ---- stage 2 ----

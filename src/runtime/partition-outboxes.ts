@@ -6,12 +6,14 @@
  * offsets without the group generation (no KIP-447), so a per-instance id could not fence a zombie
  * that still commits offsets of a partition it no longer owns.
  */
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../core/logger.js';
 import { TransactionalOutbox, type OutboxPart } from './transactional-outbox.js';
 
 export interface PartitionOutboxesOptions {
   kafka: Kafka;
+  /** Reads the group's committed offsets (after a new producer fenced the previous owner). */
+  admin: Admin;
   groupId: string;
   transactionTimeoutMs: number;
   lingerMs: number;
@@ -26,17 +28,51 @@ export class PartitionOutboxes {
 
   constructor(private readonly opts: PartitionOutboxesOptions) {}
 
-  /** Commit `part` in a transaction of the partition `topic/partition`'s producer. */
-  async submit(topic: string, partition: number, part: OutboxPart): Promise<void> {
-    const outbox = await this.outboxFor(topic, partition);
-    try {
-      await outbox.submit(part);
-    } catch (err) {
+  /**
+   * Queue `part` for a transaction of the partition `topic/partition`'s producer; resolves once
+   * it committed. Parts of one partition commit in submit order.
+   */
+  submit(topic: string, partition: number, part: OutboxPart): Promise<void> {
+    const id = `${topic}/${partition}`;
+    const outbox = this.connected.get(id);
+    // synchronous when connected: a later part can never overtake an earlier one
+    const committed = outbox ? outbox.submit(part) : this.outboxFor(topic, partition).then((o) => o.submit(part));
+    return committed.catch((err: unknown) => {
       // fenced: another instance took the partition's transactional id. This producer is done; if
-      // the group gives the partition back, the next batch starts a fresh one (which fences in turn)
-      if (outbox.fenced) void this.close(`${topic}/${partition}`);
+      // the group gives the partition back, a fresh one (which fences in turn) is opened
+      if (this.connected.get(id)?.fenced) void this.close(id);
       throw err;
-    }
+    });
+  }
+
+  /**
+   * Make sure the partition has a connected producer. Returns true when one was created now: its
+   * InitProducerId fenced the partition's previous owner and settled what that owner left open,
+   * so the group's committed offset read after this is final.
+   */
+  async open(topic: string, partition: number): Promise<boolean> {
+    const fresh = !this.outboxes.has(`${topic}/${partition}`);
+    await this.outboxFor(topic, partition);
+    return fresh;
+  }
+
+  /** The group's committed offset of a partition (next to read; undefined: none). */
+  async committedOffset(topic: string, partition: number): Promise<bigint | undefined> {
+    const fetched = await this.opts.admin.fetchOffsets({ groupId: this.opts.groupId, topics: [topic] });
+    const offset = fetched.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset;
+    return offset === undefined || Number(offset) < 0 ? undefined : BigInt(offset);
+  }
+
+  /**
+   * After a failed transaction of the partition: settle it on the broker and accept parts again
+   * (transactional-outbox.ts `recover`). A fenced producer is closed and a fresh one opened.
+   */
+  async recover(topic: string, partition: number): Promise<void> {
+    const id = `${topic}/${partition}`;
+    const outbox = await this.outboxes.get(id)?.catch(() => undefined);
+    if (outbox?.fenced) await this.close(id);
+    const current = await this.outboxFor(topic, partition);
+    await current.recover();
   }
 
   private outboxFor(topic: string, partition: number): Promise<TransactionalOutbox> {

@@ -102,6 +102,17 @@ export class RepartitionStage {
   }
 
   /**
+   * Forget an input partition's clocks and window (`topic/partition`): its processing ran ahead of
+   * what committed and it is read again from the committed offset (commit-pipeline.ts).
+   */
+  resetInput(input: string, now: number): void {
+    this.guards.delete(input);
+    this.progress.delete(input);
+    for (const id of [...this.sources.keys()]) if (id.slice(0, id.lastIndexOf('/')) === input) this.sources.delete(id);
+    this.owned([input], now);
+  }
+
+  /**
    * Watermark records for sources that have had no records for `idleMs` of wall time, per input
    * partition (`topic/partition`): they stop holding the tasks back (their idle watermark is their
    * newest event time) until they speak again.

@@ -87,6 +87,12 @@ export class TransactionalOutbox {
   private queue: Pending[] = [];
   private inFlight = 0;
   private fatal: TokenwatchError | undefined;
+  /**
+   * A transaction failed: parts queued behind it must not commit (their offsets would pass the
+   * failed part's records). Everything is rejected until the owner has reset the partition and
+   * calls `recover()`.
+   */
+  private halted: TokenwatchError | undefined;
   private closing = false;
   private wakeLoop: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -130,6 +136,7 @@ export class TransactionalOutbox {
   /** Resolves when the transaction holding this part committed; rejects if it aborted or failed (then nothing of the part is visible to read_committed readers and its offsets are not committed). */
   submit(part: OutboxPart): Promise<void> {
     if (this.fatal) return Promise.reject(this.fatal);
+    if (this.halted) return Promise.reject(this.halted);
     if (this.closing) return Promise.reject(new TokenwatchError('sink_failed', 'transactional outbox is closed'));
     if (part.offsets.length === 0 && part.topicMessages.every((t) => t.messages.length === 0)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -175,8 +182,9 @@ export class TransactionalOutbox {
       const wait = this.queue[0]!.queuedAt + this.opts.lingerMs - performance.now();
       if (wait > 0 && !this.closing) await new Promise((r) => setTimeout(r, wait));
       const batch = this.queue.splice(0);
-      if (this.fatal) {
-        for (const p of batch) p.reject(this.fatal);
+      const refused = this.fatal ?? this.halted;
+      if (refused) {
+        for (const p of batch) p.reject(refused);
         continue;
       }
       this.inFlight = batch.length;
@@ -251,7 +259,24 @@ export class TransactionalOutbox {
     this.counters.aborted++;
     this.opts.logger?.warn({ parts: batch.length, messages: messageCount, err: messageOf(err) }, 'outbox transaction aborted');
     const failure = new TokenwatchError('sink_failed', `outbox transaction aborted: ${messageOf(err)}`, undefined, { cause: err });
-    for (const p of batch) p.reject(failure);
+    this.halted = failure;
+    for (const p of [...batch, ...this.queue.splice(0)]) p.reject(failure);
+  }
+
+  /** Whether a failed transaction halted the outbox (see `recover`). */
+  get isHalted(): boolean {
+    return this.halted !== undefined;
+  }
+
+  /**
+   * After a failed transaction: settle it on the broker (a new producer's InitProducerId completes
+   * a commit that reached the coordinator and aborts anything else), then accept parts again. The
+   * caller reads the committed offsets after this, and resumes from them.
+   */
+  async recover(): Promise<void> {
+    if (this.fatal) throw this.fatal;
+    if (this.producerBroken || this.halted) await this.replaceProducer();
+    this.halted = undefined;
   }
 
   private committed(batch: Pending[], messageCount: number, started: number): void {

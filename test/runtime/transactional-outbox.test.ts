@@ -136,7 +136,7 @@ describe('transactional outbox', () => {
     expect(new Set(got).size).toBe(expected);
   });
 
-  it('a failed transaction rejects all its parts, shows none of their records or offsets; the next parts commit', async () => {
+  it('a failed transaction rejects all its parts and halts the outbox until recover(); none of their records or offsets show; later parts commit', async () => {
     const o = outbox('fail');
     await o.connect();
     const group = `${run}.fail.group`;
@@ -153,17 +153,24 @@ describe('transactional outbox', () => {
     expect(o.stats().aborted).toBe(1);
     expect(await committedOffsets(group)).toEqual({ 0: '-1', 1: '-1', 2: '-1' });
 
+    // halted: a part queued behind the failed one must not commit past its records
+    expect(o.isHalted).toBe(true);
+    await expect(o.submit(part(OUT, 0, ['fail-halted'], [{ topic: IN, partition: 0, offset: '3' }]))).rejects.toBe(err);
+    await o.recover();
+    expect(o.isHalted).toBe(false);
+
     // a record to a topic that does not exist (auto-creation is off) fails its transaction too
     await expect(o.submit(part(`${run}.missing`, 0, ['fail-missing'], [{ topic: IN, partition: 0, offset: '5' }]))).rejects.toMatchObject({ code: 'sink_failed' });
+    await o.recover();
 
-    // the outbox keeps working: a sentinel on every partition commits with its offsets
+    // the outbox works again: a sentinel on every partition commits with its offsets
     await Promise.all(
       Array.from({ length: PARTITIONS }, (_, p) => o.submit(part(OUT, p, [`fail-after-p${p}`], [{ topic: IN, partition: p, offset: String(100 + p) }]))),
     );
     expect(await settledOffsets(group, { 0: '100', 1: '101', 2: '102' })).toEqual({ 0: '100', 1: '101', 2: '102' });
     const msgs = await reader(OUT);
     await waitFor('the sentinels after the aborted transaction', () => values(msgs).filter((v) => v.startsWith('fail-after-')).length === PARTITIONS || undefined, 30_000);
-    expect(values(msgs).filter((v) => v.startsWith('fail-good-') || v === 'fail-missing')).toEqual([]);
+    expect(values(msgs).filter((v) => v.startsWith('fail-good-') || v === 'fail-missing' || v === 'fail-halted')).toEqual([]);
   });
 
   it('a second outbox with the same transactionalId fences the first', async () => {
