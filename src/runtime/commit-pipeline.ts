@@ -20,6 +20,10 @@
  *   id back and forth.
  * - At most `depth` batches per partition wait for their transaction (memory, and how much a
  *   failure re-reads).
+ * - A detection batch whose only effect is its offset (no alert, dead letter or changelog record)
+ *   opens no transaction: its offset rides with the partition's next one or the periodic flush
+ *   (`flushDeferred`). Read again after a crash it gives nothing again — half the transactions of
+ *   a live load were such offset-only commits.
  */
 import type { Consumer } from 'kafkajs';
 import type { Logger } from '../core/logger.js';
@@ -64,6 +68,8 @@ interface Lane {
   epoch: number;
   resetting: Promise<void> | undefined;
   owned: boolean;
+  /** Offset of batches that had no effect but their offset, not yet committed (`flushDeferred`). */
+  deferred: bigint | undefined;
 }
 
 /** A batch admitted for processing: its records from `from` on are to be processed. */
@@ -140,9 +146,18 @@ export class CommitPipeline {
    * runs once its transaction committed. Returns false (nothing queued) for a void ticket. A
    * failed transaction never reaches the caller: the lane resets the partition.
    */
-  submit(t: Ticket, part: OutboxPart, next: bigint | undefined, onCommitted: () => void): boolean {
+  submit(t: Ticket, part: OutboxPart, next: bigint | undefined, onCommitted: () => void, opts: { deferOffsetOnly?: boolean } = {}): boolean {
     if (!this.valid(t)) return false;
     const { lane } = t;
+    if (opts.deferOffsetOnly && next !== undefined && part.topicMessages.every((m) => m.messages.length === 0)) {
+      // nothing but an offset: read again after a crash, such a batch gives nothing again (the
+      // task's state at the committed offset is restored exactly), so its offset can wait for
+      // the next transaction of the partition or the next flush — a transaction fewer per batch
+      if (lane.deferred === undefined || next > lane.deferred) lane.deferred = next;
+      onCommitted();
+      return true;
+    }
+    if (next !== undefined && lane.deferred !== undefined && next >= lane.deferred) lane.deferred = undefined;
     const commit = (): Promise<void> => this.opts.outboxes.submit(lane.topic, lane.partition, part);
     const settled = (this.opts.timeCommit ? this.opts.timeCommit(commit) : commit()).then(
       () => {
@@ -184,6 +199,7 @@ export class CommitPipeline {
   noteCommitted(topic: string, partition: number, offset: bigint): void {
     const lane = this.lanes.get(`${topic}/${partition}`);
     if (lane && (lane.committed === undefined || offset > lane.committed)) lane.committed = offset;
+    if (lane?.deferred !== undefined && lane.deferred <= offset) lane.deferred = undefined;
   }
 
   /**
@@ -209,8 +225,23 @@ export class CommitPipeline {
     return n;
   }
 
-  /** Wait for every part submitted so far, and for resets under way (graceful stop). */
+  /** Commit the deferred offsets (offset-only batches) of every lane that can take a part now. */
+  flushDeferred(): void {
+    for (const lane of this.lanes.values()) {
+      if (lane.deferred === undefined || !lane.owned || lane.resetting || lane.admittedIn !== this.generation) continue;
+      const next = lane.deferred;
+      if (lane.committed !== undefined && next <= lane.committed) {
+        lane.deferred = undefined;
+        continue;
+      }
+      const part: OutboxPart = { topicMessages: [], offsets: [{ topic: lane.topic, partition: lane.partition, offset: next.toString() }] };
+      this.submit({ lane, epoch: lane.epoch, from: lane.committed }, part, next, () => undefined);
+    }
+  }
+
+  /** Wait for every part submitted so far (deferred offsets flushed first), and for resets under way (graceful stop). */
   async drainAll(): Promise<void> {
+    this.flushDeferred();
     for (;;) {
       const pending: Promise<unknown>[] = [];
       for (const l of this.lanes.values()) {
@@ -232,7 +263,7 @@ export class CommitPipeline {
     let lane = this.lanes.get(id);
     if (lane === undefined) {
       if (!this.owned.has(id)) return undefined;
-      lane = { topic, partition, admittedIn: undefined, admitting: undefined, committed: undefined, outstanding: [], epoch: 0, resetting: undefined, owned: true };
+      lane = { topic, partition, admittedIn: undefined, admitting: undefined, committed: undefined, outstanding: [], epoch: 0, resetting: undefined, owned: true, deferred: undefined };
       this.lanes.set(id, lane);
     }
     return lane;
@@ -256,6 +287,7 @@ export class CommitPipeline {
   private failed(lane: Lane, epoch: number, err: unknown): void {
     if (epoch !== lane.epoch || lane.resetting) return; // this failure's reset is under way, or done
     lane.epoch++;
+    lane.deferred = undefined; // re-read from the committed offset anyway
     this.resets++;
     const { topic, partition } = lane;
     const fenced = isFenced(err);

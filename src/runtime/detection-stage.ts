@@ -108,11 +108,18 @@ export class DetectionStage {
         this.addCheckpoint(part, task, next.toString());
         task.lastCheckpointAt = Date.now();
       }
-      o.pipeline.submit(ticket, part, next, () => {
-        if (checkpoint) o.metrics.countCheckpoint('written');
-        else void this.storeRows(task, out, false);
-        o.published(out.alerts);
-      });
+      // a batch without alerts, dead letters or checkpoint defers its offset (commit-pipeline.ts)
+      o.pipeline.submit(
+        ticket,
+        part,
+        next,
+        () => {
+          if (checkpoint) o.metrics.countCheckpoint('written');
+          else void this.storeRows(task, out, false);
+          o.published(out.alerts);
+        },
+        { deferOffsetOnly: true },
+      );
       return true;
     });
   }

@@ -330,6 +330,8 @@ export class KafkaRunner {
       eachBatch: (payload) => withHeartbeats(payload.heartbeat, this.heartbeatIntervalMs, () => this.eachBatch(payload)),
     });
     this.timers.push(setInterval(() => (this.stopping || !this.joined ? undefined : this.ingest?.sendIdleMarkers()), 250));
+    // offsets of detection batches that had no other effect, at least once a second
+    this.timers.push(setInterval(() => (this.stopping || !this.joined ? undefined : this.pipeline?.flushDeferred()), 1000));
     if (this.store) this.timers.push(setInterval(() => this.backpressureTick(), 100));
     for (const t of this.timers) t.unref();
     this.log.info({ group: this.kcfg.group_id, inputs: this.kcfg.inputs.map((i) => `${i.topic}:${i.format}`) }, 'kafka runtime started');

@@ -204,4 +204,55 @@ describe('commit pipeline', () => {
     // no seek; not left paused (kafkajs keeps a pause across rebalances, should it come back)
     expect(consumer.calls).toEqual(['pause t/0', 'resume t/0']);
   });
+
+  it('an offset-only batch defers its offset: no transaction until the next part of the partition or a flush, which commits the highest one', async () => {
+    const { outboxes, pipeline } = setup(4);
+    outboxes.committed = 0n;
+    const done: string[] = [];
+    const defer = { deferOffsetOnly: true };
+    pipeline.submit((await pipeline.admit('t', 0, '0', notStale))!, part('5'), 5n, () => done.push('a'), defer);
+    pipeline.submit((await pipeline.admit('t', 0, '5', notStale))!, part('9'), 9n, () => done.push('b'), defer);
+    expect(done).toEqual(['a', 'b']); // nothing to wait for: no effect but the offset
+    expect(outboxes.pending).toHaveLength(0);
+    expect(pipeline.committedOffset('t', 0)).toBe(0n);
+    pipeline.flushDeferred();
+    expect(outboxes.pending.map((p) => p.part.offsets[0]!.offset)).toEqual(['9']);
+    outboxes.commitNext();
+    await flush();
+    expect(pipeline.committedOffset('t', 0)).toBe(9n);
+    pipeline.flushDeferred();
+    expect(outboxes.pending).toHaveLength(0);
+
+    // a part with effects carries the deferred offset along: the flush then has nothing to send
+    pipeline.submit((await pipeline.admit('t', 0, '9', notStale))!, part('12'), 12n, () => undefined, defer);
+    const alerts: OutboxPart = { topicMessages: [{ topic: 'alerts', messages: [{ value: 'a' }] }], offsets: [{ topic: 't', partition: 0, offset: '15' }] };
+    pipeline.submit((await pipeline.admit('t', 0, '12', notStale))!, alerts, 15n, () => undefined, defer);
+    expect(outboxes.pending).toHaveLength(1);
+    pipeline.flushDeferred();
+    expect(outboxes.pending).toHaveLength(1);
+    outboxes.commitNext();
+    await flush();
+    expect(pipeline.committedOffset('t', 0)).toBe(15n);
+  });
+
+  it('a reset forgets a deferred offset (its batches are read again); a graceful drain commits it first', async () => {
+    const { outboxes, consumer, pipeline } = setup(4);
+    outboxes.committed = 3n;
+    const real = (await pipeline.admit('t', 0, '3', notStale))!;
+    pipeline.submit(real, part('6'), 6n, () => undefined);
+    pipeline.submit((await pipeline.admit('t', 0, '6', notStale))!, part('8'), 8n, () => undefined, { deferOffsetOnly: true });
+    outboxes.failNext();
+    await flush();
+    await pipeline.drainAll();
+    expect(consumer.calls).toContain('seek t/0 3');
+    pipeline.flushDeferred();
+    expect(outboxes.pending).toHaveLength(0);
+
+    pipeline.submit((await pipeline.admit('t', 0, '3', notStale))!, part('8'), 8n, () => undefined, { deferOffsetOnly: true });
+    const drained = pipeline.drainAll();
+    expect(outboxes.pending.map((p) => p.part.offsets[0]!.offset)).toEqual(['8']);
+    outboxes.commitNext();
+    await drained;
+    expect(pipeline.committedOffset('t', 0)).toBe(8n);
+  });
 });
