@@ -12,7 +12,7 @@
  *   npm run bench:kafka -- [--records 100000] [--partitions 6] [--concurrency 16] [--bare-reps 3]
  *     [--run-reps 2] [--two-reps 2] [--live-secs 40] [--live-fraction 0.5] [--inject-every 2] [--drain-secs 30]
  *     [--store-url URL] [--brokers 127.0.0.1:19092] [--hours 48] [--scale 1] [--flush-ms 100]
- *     [--kafka-json '{"fetch_max_bytes_per_partition":4194304}']
+ *     [--kafka-json '{"fetch_max_bytes_per_partition":4194304}'] [--live-engine-json '{"source_idle_seconds":1}']
  *
  * Every runner phase has its own group, repartition, alert, dead-letter and changelog topics (a
  * second group reading the first one's repartition topics would count events twice); all read
@@ -59,6 +59,8 @@ async function main(): Promise<void> {
       'flush-ms': { type: 'string', default: '100' },
       /** Extra `kafka` config of every runner phase, as JSON (e.g. '{"fetch_max_bytes_per_partition":4194304}'). */
       'kafka-json': { type: 'string', default: '{}' },
+      /** Extra `engine` config of the live phase, as JSON (e.g. '{"source_idle_seconds":0.5}'). */
+      'live-engine-json': { type: 'string', default: '{}' },
     },
   });
   const wanted = Number(values.records);
@@ -181,7 +183,7 @@ async function main(): Promise<void> {
     const live = (function* () {
       for (const e of liveSim.events) yield { topic: `${p}.live.${e.format}`, format: e.format, record: e.record };
     })();
-    const ph = phaseConfig('live', liveInputs, {});
+    const ph = phaseConfig('live', liveInputs, JSON.parse(values['live-engine-json']) as Record<string, unknown>);
     const worker = new BenchWorker(start(ph.config));
     let lat: { all: number[]; injected: number[]; duringLoad: number; injectedCount: number; produced: number; secs: number; kinds: Map<string, number>; lagAtLoadEnd: number };
     let liveFinalRss = 0;
