@@ -38,6 +38,8 @@ export interface WorkerFinal {
   /** Live state keys per detector (token_replay holds one per live token). */
   stateKeys: Record<string, number>;
   maxRssBytes: number;
+  /** Submit → commit of transaction parts (the runner's kafka_transaction sink histogram): median and p99 bucket bounds, seconds. */
+  commitSeconds?: { count: number; p50: number; p99: number };
 }
 
 export type WorkerMessage = { type: 'started' } | { type: 'failed'; error: string } | WorkerStats | WorkerFinal;
@@ -82,9 +84,19 @@ async function stop(): Promise<void> {
     const d = String(v.labels.detector);
     stateKeys[d] = (stateKeys[d] ?? 0) + v.value;
   }
-  send({ type: 'final', stats: runner.stats(), heapBeforeBytes: heapBefore, heapAfterBytes: heapAfter, stateKeys, maxRssBytes: maxRss() });
+  send({ type: 'final', stats: runner.stats(), heapBeforeBytes: heapBefore, heapAfterBytes: heapAfter, stateKeys, maxRssBytes: maxRss(), commitSeconds: await commitQuantiles(runner) });
   await runner.stop();
   process.exit(0);
+}
+
+/** Upper bucket bounds holding the median and the 99th percentile of the kafka_transaction latencies. */
+async function commitQuantiles(r: KafkaRunner): Promise<WorkerFinal['commitSeconds']> {
+  const values = (await r.metrics.sinkLatency.get()).values.filter((v) => v.labels.sink === 'kafka_transaction' && v.metricName?.endsWith('_bucket'));
+  const buckets = values.map((v) => ({ le: Number((v.labels as Record<string, string | number>).le), n: v.value })).sort((a, b) => a.le - b.le);
+  const count = buckets.at(-1)?.n ?? 0;
+  if (count === 0) return undefined;
+  const at = (q: number): number => buckets.find((b) => b.n >= q * count)?.le ?? Infinity;
+  return { count, p50: at(0.5), p99: at(0.99) };
 }
 
 process.on('message', (m: WorkerStart | { type: 'stop' }) => {

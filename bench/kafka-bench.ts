@@ -187,6 +187,7 @@ async function main(): Promise<void> {
     const worker = new BenchWorker(start(ph.config));
     let lat: { all: number[]; injected: number[]; duringLoad: number; injectedCount: number; produced: number; secs: number; kinds: Map<string, number>; lagAtLoadEnd: number };
     let liveFinalRss = 0;
+    let liveCommit: { count: number; p50: number; p99: number } | undefined;
     try {
       await worker.ready();
       for (const t0 = Date.now(); (worker.latest?.stats.assigned_partitions ?? 0) === 0; ) {
@@ -224,11 +225,14 @@ async function main(): Promise<void> {
         lagAtLoadEnd,
       };
     } finally {
-      liveFinalRss = (await worker.stop().catch(() => undefined))?.maxRssBytes ?? 0;
+      const final = await worker.stop().catch(() => undefined);
+      liveFinalRss = final?.maxRssBytes ?? 0;
+      if (final?.commitSeconds) liveCommit = final.commitSeconds;
     }
     const ms = (v: number | undefined): string => (v === undefined ? 'n/a' : fmt(v));
     out(`  live: ${fmt(lat.produced)} background records at ${fmt(lat.produced / lat.secs)} records/s for ${lat.secs.toFixed(0)} s (target ${fmt(liveRate)} = ${share}), ` +
       `${lat.injectedCount} use-after-revocation pairs injected; group lag when the load stopped ${fmt(lat.lagAtLoadEnd)} records; alerts on the topic: ${[...lat.kinds].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; live runner peak RSS ${mib(liveFinalRss)}`);
+    if (liveCommit) out(`  live: ${fmt(liveCommit.count)} transaction parts committed, submit → commit p50 ≤ ${liveCommit.p50 * 1000} ms, p99 ≤ ${liveCommit.p99 * 1000} ms (histogram buckets)`);
     out(`  live: ${lat.injected.length}/${lat.injectedCount} injected attacks alerted (${lat.duringLoad} while the load ran, the rest after it stopped and the idle flush released the reorder buffer); ` +
       `produce → alert p50 ${ms(percentile(lat.injected, 0.5))} ms, p99 ${ms(percentile(lat.injected, 0.99))} ms; all ${lat.all.length} alerts p50 ${ms(percentile(lat.all, 0.5))} ms, p99 ${ms(percentile(lat.all, 0.99))} ms`);
 
