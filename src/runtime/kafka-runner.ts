@@ -20,7 +20,7 @@
  * alert_id, event_id; src/store/): a restored task re-derives what a crash cut off.
  *
  * State (task-state-store.ts): every checkpoint interval a task writes the state keys changed
- * since the previous checkpoint, and the offset they cover, in its batch's transaction. A task
+ * since the previous checkpoint, and the offset they cover, in its batch's transaction part. A task
  * created on assignment reads its changelog, then replays its partition from that offset to where
  * the group resumes with effects muted (partition-reader.ts), then goes on.
  */
@@ -71,7 +71,7 @@ export interface KafkaRunnerOptions {
   migrate?: boolean;
   /** false: no ClickHouse store (alerts still go to Kafka). Default: from config.store. */
   store?: false;
-  /** Batches processed at once across partitions (default 16): each waits for its own transaction, so this keeps the CPU busy meanwhile. */
+  /** Batches processed at once across partitions (default 16): a batch waits when its partition has `kafka.max_uncommitted_batches` uncommitted, or for a task's restore or checkpoint; the others go on meanwhile. */
   partitionsConsumedConcurrently?: number;
   /** Consumer session timeout (default 30 s; tests lower it for fast rebalances). */
   sessionTimeoutMs?: number;

@@ -8,8 +8,9 @@
  * A checkpoint writes only the keys changed since the previous one — a key touched by a thousand
  * events is written once — in the same Kafka transaction as the batch's effects and offsets
  * (transactional-outbox.ts), so a read_committed restore never sees half a checkpoint. Between
- * checkpoints, effects and offsets still commit per batch; a restored task therefore replays its
- * repartition partition from the checkpoint's offset to where it resumes, with effects muted
+ * checkpoints, effects and offsets commit with every transaction of the partition
+ * (commit-pipeline.ts); a restored task therefore replays its repartition partition from the
+ * checkpoint's offset to where it resumes, with effects muted
  * (they were committed already): same events, same order, same state.
  *
  * Message key: `<role>/<partition>/<state key>`; changelog partition: the task's partition modulo
