@@ -27,7 +27,7 @@
  */
 import type { Consumer } from 'kafkajs';
 import type { Logger } from '../core/logger.js';
-import type { OutboxPart } from './transactional-outbox.js';
+import { isOutboxFenced, type OutboxPart } from './transactional-outbox.js';
 
 /** What a lane needs of the partitions' transactional producers (partition-outboxes.ts). */
 export interface LaneOutboxes {
@@ -180,7 +180,7 @@ export class CommitPipeline {
 
   /** Wait until every part of the ticket's partition submitted so far has settled; false if a reset voided the ticket meanwhile. */
   async drained(t: Ticket): Promise<boolean> {
-    while (t.lane.outstanding.length > 0) await Promise.all([...t.lane.outstanding]);
+    await untilSettled(t.lane);
     return this.valid(t);
   }
 
@@ -272,7 +272,7 @@ export class CommitPipeline {
   private async admitLane(lane: Lane, firstOffset: string | undefined): Promise<void> {
     const generation = this.generation;
     try {
-      while (lane.outstanding.length > 0) await Promise.all([...lane.outstanding]);
+      await untilSettled(lane);
       const fresh = await this.opts.outboxes.open(lane.topic, lane.partition);
       // nothing committed yet: the group starts where kafkajs began (from_beginning or the end)
       if (fresh || lane.committed === undefined) {
@@ -290,7 +290,7 @@ export class CommitPipeline {
     lane.deferred = undefined; // re-read from the committed offset anyway
     this.resets++;
     const { topic, partition } = lane;
-    const fenced = isFenced(err);
+    const fenced = isOutboxFenced(err);
     this.opts.log.warn({ partition: `${topic}/${partition}`, fenced, err: { message: (err as Error).message?.slice(0, 300) } }, 'transaction failed: resetting the partition to its committed offset');
     this.consumer?.pause([{ topic, partitions: [partition] }]);
     this.opts.onReset(topic, partition);
@@ -325,15 +325,14 @@ export class CommitPipeline {
   }
 }
 
-function isFenced(err: unknown): boolean {
-  for (let e = err as { message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (typeof e.message === 'string' && e.message.startsWith('outbox fenced')) return true;
-  }
-  return false;
-}
 
 /** The records of a batch at or after `from` (those below were committed by a previous owner). */
 export function recordsFrom<M extends { offset: string }>(messages: readonly M[], from: bigint | undefined): readonly M[] {
   if (from === undefined || messages.length === 0 || BigInt(messages[0]!.offset) >= from) return messages;
   return messages.filter((m) => BigInt(m.offset) >= from);
+}
+
+/** Until every part of the lane submitted so far (and any submitted meanwhile) has settled. */
+async function untilSettled(lane: Lane): Promise<void> {
+  while (lane.outstanding.length > 0) await Promise.all([...lane.outstanding]);
 }

@@ -76,6 +76,16 @@ function isConcurrentTransactions(err: unknown): boolean {
 
 const CONCURRENT_RETRIES = 20;
 
+const FENCED_MESSAGE = 'outbox fenced';
+
+/** Whether a rejection came from an outbox another producer fenced (it rejects everything from then on). */
+export function isOutboxFenced(err: unknown): boolean {
+  for (let e = err as { message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.message === 'string' && e.message.startsWith(FENCED_MESSAGE)) return true;
+  }
+  return false;
+}
+
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export class TransactionalOutbox {
@@ -291,7 +301,7 @@ export class TransactionalOutbox {
     this.counters.aborted++;
     this.fatal = new TokenwatchError(
       'sink_failed',
-      `outbox fenced: another producer took transactionalId "${this.opts.transactionalId}" (${messageOf(err)}); this instance must stop producing`,
+      `${FENCED_MESSAGE}: another producer took transactionalId "${this.opts.transactionalId}" (${messageOf(err)}); this instance must stop producing`,
       undefined,
       { cause: err },
     );
