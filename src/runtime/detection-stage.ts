@@ -197,26 +197,8 @@ export class DetectionStage {
   }
 
   private newTask(topic: string, partition: number, role: TaskRole): DetectionTask {
-    const { cfg } = this.opts;
-    const e = cfg.engine;
-    const inventory = role === 'by_token' ? new TokenInventory({ maxTokens: cfg.inventory.max_tokens, maxSetSize: cfg.inventory.max_set_size }) : undefined;
-    const engine = new DetectionEngine({
-      detectors: detectorSet(cfg),
-      keyBy: [role === 'by_token' ? 'token' : 'issuer'],
-      // released by the input sources' watermarks only: a cap on the newest event seen would depend on
-      // how the input partitions' records interleaved here, and give other alerts on another run
-      reorder: { maxDelayMs: Infinity, maxBuffered: e.reorder_max_buffered },
-      suppressWindowMs: e.suppress_window_minutes * 60_000,
-      maxSuppressKeys: e.max_suppress_keys,
-      maxRecentEventIds: e.max_recent_event_ids,
-      advanceEveryMs: 60_000,
-      ...(inventory && { inventory }),
-      observer: this.opts.observer,
-      alertFilter: exceptionFilterFor(cfg),
-    });
-    const task = new DetectionTask(topic, partition, role, engine, inventory, this.opts.store !== undefined && cfg.store.write_events);
-    for (const input of this.opts.inputPartitions) task.sources.expect(input);
-    return task;
+    const { cfg, store, inputPartitions, observer } = this.opts;
+    return newDetectionTask(cfg, topic, partition, role, { storeEvents: store !== undefined && cfg.store.write_events, inputPartitions, observer });
   }
 
   /** Checkpoint every task (graceful stop, after the pipeline drained): its changed keys and offset, in one transaction each. */
@@ -261,4 +243,36 @@ export class DetectionStage {
     }
     return out;
   }
+}
+
+/**
+ * A detection task as the runner builds it: the engine with the role's detectors, released by the
+ * input sources' watermarks only, and (by_token) the token inventory. Also used by bench/stage-cost.ts.
+ */
+export function newDetectionTask(
+  cfg: TokenwatchConfig,
+  topic: string,
+  partition: number,
+  role: TaskRole,
+  opts: { storeEvents: boolean; inputPartitions: readonly string[]; observer?: EngineObserver | undefined },
+): DetectionTask {
+  const e = cfg.engine;
+  const inventory = role === 'by_token' ? new TokenInventory({ maxTokens: cfg.inventory.max_tokens, maxSetSize: cfg.inventory.max_set_size }) : undefined;
+  const engine = new DetectionEngine({
+    detectors: detectorSet(cfg),
+    keyBy: [role === 'by_token' ? 'token' : 'issuer'],
+    // released by the input sources' watermarks only: a cap on the newest event seen would depend on
+    // how the input partitions' records interleaved here, and give other alerts on another run
+    reorder: { maxDelayMs: Infinity, maxBuffered: e.reorder_max_buffered },
+    suppressWindowMs: e.suppress_window_minutes * 60_000,
+    maxSuppressKeys: e.max_suppress_keys,
+    maxRecentEventIds: e.max_recent_event_ids,
+    advanceEveryMs: 60_000,
+    ...(inventory && { inventory }),
+    observer: opts.observer,
+    alertFilter: exceptionFilterFor(cfg),
+  });
+  const task = new DetectionTask(topic, partition, role, engine, inventory, opts.storeEvents);
+  for (const input of opts.inputPartitions) task.sources.expect(input);
+  return task;
 }

@@ -45,11 +45,9 @@ import { startOpsServer, type OpsServer, type Readiness } from './http-server.js
 import { createMetrics, type RuntimeMetrics } from './metrics.js';
 import { exceptionFilterFor } from '../exceptions/exception-file.js';
 import { ensureTopics } from './topics.js';
-import { enrichStageFor } from '../enrich/enrich-stage.js';
-import { plausibleTimeOptions } from '../pipeline/plausible-time.js';
 import { BackpressureController } from './backpressure.js';
 import { withHeartbeats } from './batch-heartbeat.js';
-import { RepartitionStage, type RepartitionStageOptions } from './repartition-stage.js';
+import { RepartitionStage, repartitionOptionsFor, type RepartitionStageOptions } from './repartition-stage.js';
 import { IngestStage, splitPartitionId } from './ingest-stage.js';
 import { DetectionStage } from './detection-stage.js';
 import { PartitionOutboxes } from './partition-outboxes.js';
@@ -183,17 +181,7 @@ export class KafkaRunner {
       exceptions: exceptionFilterFor(this.cfg), // loads and validates exceptions.file at start; shared by every task
       queueDepths: () => ({ clickhouse: this.store?.queueDepth ?? 0, kafka_transaction: this.pipeline?.outstanding ?? 0 }),
     });
-    const l = this.cfg.limits;
-    this.repartitionOptions = {
-      ctx,
-      limits: { maxEventBytes: l.max_event_bytes, maxDepth: l.max_depth, maxDecompressedBytes: l.max_decompressed_bytes },
-      enrich: enrichStageFor(this.cfg.enrich), // IP → ASN/country/cloud before repartitioning, so every task sees enriched events
-      plausible: plausibleTimeOptions(l),
-      formats,
-      metrics: this.metrics,
-      counters: this.counters,
-      clock: { minBoundMs: this.cfg.engine.source_min_disorder_seconds * 1000, maxBoundMs: this.cfg.engine.reorder_max_delay_seconds * 1000 },
-    };
+    this.repartitionOptions = repartitionOptionsFor(this.cfg, { ctx, formats, metrics: this.metrics, counters: this.counters });
   }
 
   private get sessionTimeoutMs(): number {

@@ -17,7 +17,9 @@ import type { TokenwatchError } from '../core/errors.js';
 import type { EnrichStage } from '../enrich/enrich-stage.js';
 import { decodeOpened, reasonInEnvelope, type RecordLimits } from '../envelopes/index.js';
 import type { NormalizeContext } from '../normalize/types.js';
-import { PlausibleTimeGuard, type PlausibleTimeOptions } from '../pipeline/plausible-time.js';
+import { PlausibleTimeGuard, plausibleTimeOptions, type PlausibleTimeOptions } from '../pipeline/plausible-time.js';
+import type { TokenwatchConfig } from '../config/config-schema.js';
+import { enrichStageFor } from '../enrich/enrich-stage.js';
 import { SourceClock, type SourceClockOptions } from '../pipeline/source-clock.js';
 import type { DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
 import { openKafkaValue } from '../sources/kafka-source.js';
@@ -54,6 +56,21 @@ export interface RepartitionStageOptions {
   clock: SourceClockOptions;
   /** Partition counts of the repartition topics: watermark records go to every partition. */
   partitions: { byToken: number; byIssuer: number };
+}
+
+/** Stage 1's options from the config (all but the repartition topics' partition counts, known once they exist). */
+export function repartitionOptionsFor(
+  cfg: TokenwatchConfig,
+  o: { ctx: NormalizeContext; formats: ReadonlyMap<string, SourceFormat | 'auto'>; metrics: RuntimeMetrics; counters: RepartitionCounters },
+): Omit<RepartitionStageOptions, 'partitions'> {
+  const l = cfg.limits;
+  return {
+    ...o,
+    limits: { maxEventBytes: l.max_event_bytes, maxDepth: l.max_depth, maxDecompressedBytes: l.max_decompressed_bytes },
+    enrich: enrichStageFor(cfg.enrich), // IP → ASN/country/cloud before repartitioning, so every task sees enriched events
+    plausible: plausibleTimeOptions(l),
+    clock: { minBoundMs: cfg.engine.source_min_disorder_seconds * 1000, maxBoundMs: cfg.engine.reorder_max_delay_seconds * 1000 },
+  };
 }
 
 interface SourceState {
