@@ -44,6 +44,8 @@ export const KafkaConfig = z
     session_timeout_ms: z.number().int().min(6000).default(10_000).describe('consumer group session timeout: how long a killed instance holds its partitions before the group moves them (heartbeats every tenth of it, inside long batches too)'),
     fetch_max_bytes_per_partition: z.number().int().min(65_536).default(4_194_304).describe('most bytes one fetch takes from a partition (kafkajs maxBytesPerPartition; its default is 1 MiB): larger fetches mean fewer, larger batches, so fewer transactions per record'),
     fetch_max_bytes: z.number().int().min(1_048_576).default(52_428_800).describe('most bytes one fetch takes in all (kafkajs maxBytes; its default is 10 MiB)'),
+    fetch_min_bytes: z.number().int().min(1).default(1_048_576).describe('bytes a fetch waits for before it returns (kafkajs minBytes): under live load, larger means fewer, fuller batches, so less work per record, for at most fetch_max_wait_ms more latency per hop'),
+    fetch_max_wait_ms: z.number().int().min(1).max(5000).default(30).describe('longest a fetch waits for fetch_min_bytes (kafkajs maxWaitTimeInMs)'),
     max_uncommitted_batches: z.number().int().min(1).max(64).default(4).describe('batches of one partition processed ahead of their Kafka transaction: the fetch loop goes on while transactions commit behind it (1: every batch waits for the previous one to commit)'),
     commit_linger_ms: z.number().int().nonnegative().default(0).describe('longest a batch waits to share its Kafka transaction with other work of its partition (idle watermark records)'),
     sasl: z

@@ -276,6 +276,8 @@ export class KafkaRunner {
       heartbeatInterval: this.heartbeatIntervalMs,
       maxBytesPerPartition: this.kcfg.fetch_max_bytes_per_partition,
       maxBytes: this.kcfg.fetch_max_bytes,
+      minBytes: this.kcfg.fetch_min_bytes,
+      maxWaitTimeInMs: this.kcfg.fetch_max_wait_ms,
       readUncommitted: false, // internal topics are written in transactions: only committed records
       // a member joining or leaving moves only the partitions it must; tasks of kept partitions keep their state
       partitionAssigners: [StickyAssigner, PartitionAssigners.roundRobin],
