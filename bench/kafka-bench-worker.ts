@@ -27,6 +27,10 @@ export interface WorkerStats {
   firstRecordAt?: number;
   rssBytes: number;
   maxRssBytes: number;
+  /** CPU time of the process so far (user + system, µs): all threads, GC included. */
+  cpuMicros: number;
+  /** cpuMicros when the first record was seen. */
+  cpuAtFirstRecord?: number;
 }
 
 export interface WorkerFinal {
@@ -38,6 +42,8 @@ export interface WorkerFinal {
   /** Live state keys per detector (token_replay holds one per live token). */
   stateKeys: Record<string, number>;
   maxRssBytes: number;
+  /** CPU µs of the process from its first record to the stop (before the final GC). */
+  cpuSinceFirstRecord?: number;
   /** Submit → commit of transaction parts (the runner's kafka_transaction sink histogram): median and p99 bucket bounds, seconds. */
   commitSeconds?: { count: number; p50: number; p99: number };
 }
@@ -52,6 +58,11 @@ let runner: KafkaRunner | undefined;
 let ticker: NodeJS.Timeout | undefined;
 let heapBefore = 0;
 let firstRecordAt: number | undefined;
+let cpuAtFirstRecord: number | undefined;
+const cpuMicros = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
 
 async function start(m: WorkerStart): Promise<void> {
   const config = parseConfig(m.config);
@@ -69,14 +80,18 @@ async function start(m: WorkerStart): Promise<void> {
   ticker = setInterval(() => {
     if (!runner) return;
     const stats = runner.stats();
-    if (firstRecordAt === undefined && stats.records_in > 0) firstRecordAt = Date.now();
-    if (ticks++ % 3 === 0) send({ type: 'stats', stats, ...(firstRecordAt !== undefined && { firstRecordAt }), rssBytes: process.memoryUsage().rss, maxRssBytes: maxRss() });
+    if (firstRecordAt === undefined && stats.records_in > 0) {
+      firstRecordAt = Date.now();
+      cpuAtFirstRecord = cpuMicros();
+    }
+    if (ticks++ % 3 === 0) send({ type: 'stats', stats, ...(firstRecordAt !== undefined && { firstRecordAt, cpuAtFirstRecord }), rssBytes: process.memoryUsage().rss, maxRssBytes: maxRss(), cpuMicros: cpuMicros() });
   }, 20);
 }
 
 async function stop(): Promise<void> {
   if (ticker) clearInterval(ticker);
   if (!runner) process.exit(0);
+  const cpuSinceFirstRecord = cpuAtFirstRecord === undefined ? undefined : cpuMicros() - cpuAtFirstRecord;
   gc?.();
   const heapAfter = process.memoryUsage().heapUsed;
   const stateKeys: Record<string, number> = {};
@@ -84,7 +99,7 @@ async function stop(): Promise<void> {
     const d = String(v.labels.detector);
     stateKeys[d] = (stateKeys[d] ?? 0) + v.value;
   }
-  send({ type: 'final', stats: runner.stats(), heapBeforeBytes: heapBefore, heapAfterBytes: heapAfter, stateKeys, maxRssBytes: maxRss(), commitSeconds: await commitQuantiles(runner) });
+  send({ type: 'final', stats: runner.stats(), heapBeforeBytes: heapBefore, heapAfterBytes: heapAfter, stateKeys, maxRssBytes: maxRss(), ...(cpuSinceFirstRecord !== undefined && { cpuSinceFirstRecord }), commitSeconds: await commitQuantiles(runner) });
   await runner.stop();
   process.exit(0);
 }

@@ -152,7 +152,7 @@ async function main(): Promise<void> {
       one.push(res);
       const f = res.finals[0]!;
       out(`  run, 1 process, rep ${r + 1}: ${fmt(res.recordsPerSec)} records/s (${res.secs.toFixed(1)} s from the first record); ${fmt(f.stats.events_detected)} token events detected, ${f.stats.alerts} alerts, ` +
-        `invalid ${f.stats.records_invalid}; peak RSS ${mib(f.maxRssBytes)}; heap after GC ${mib(f.heapBeforeBytes)} → ${mib(f.heapAfterBytes)}; live tokens (token_replay keys) ${fmt(f.stateKeys.token_replay ?? 0)}`);
+        `invalid ${f.stats.records_invalid}; CPU ${f.cpuSinceFirstRecord === undefined ? 'n/a' : (f.cpuSinceFirstRecord / n).toFixed(0)} µs per record; peak RSS ${mib(f.maxRssBytes)}; heap after GC ${mib(f.heapBeforeBytes)} → ${mib(f.heapAfterBytes)}; live tokens (token_replay keys) ${fmt(f.stateKeys.token_replay ?? 0)}`);
     }
 
     // 6. run, two processes in one group
@@ -187,6 +187,7 @@ async function main(): Promise<void> {
     const worker = new BenchWorker(start(ph.config));
     let lat: { all: number[]; injected: number[]; duringLoad: number; injectedCount: number; produced: number; secs: number; kinds: Map<string, number>; lagAtLoadEnd: number };
     let liveFinalRss = 0;
+    let liveCpuPerRecord: number | undefined;
     let liveCommit: { count: number; p50: number; p99: number } | undefined;
     try {
       await worker.ready();
@@ -198,6 +199,7 @@ async function main(): Promise<void> {
       groups.push(watchGroup);
       const watch = await watchAlerts(kafka, watchGroup, ph.alerts);
       const revokeLeadMs = 160_000;
+      const before = worker.latest;
       const load = await produceLive(producer, live, ctTopic, { ratePerSec: liveRate, seconds: liveSecs, injectEverySecs: Number(values['inject-every']), revokeLeadMs });
       // the produce time of an injected pair an alert belongs to: its last evidence is the use (dated
       // at produce) or, when the revocation was ordered after the use and judged it on arrival
@@ -205,6 +207,9 @@ async function main(): Promise<void> {
       const producedAt = (a: { time: number }): number | undefined =>
         load.injected.has(a.time) ? a.time : load.injected.has(a.time + revokeLeadMs) ? a.time + revokeLeadMs : undefined;
       const lagAtLoadEnd = await groupLag(admin, ph.groupId, ph.watched);
+      const after = worker.latest;
+      // the live path's cost: CPU over the records the runner read while the load ran
+      if (before && after && after.stats.records_in > before.stats.records_in) liveCpuPerRecord = (after.cpuMicros - before.cpuMicros) / (after.stats.records_in - before.stats.records_in);
       const drainUntil = Date.now() + Number(values['drain-secs']) * 1000;
       while (Date.now() < drainUntil && watch.arrivals.filter((a) => producedAt(a) !== undefined).length < load.injected.size) await new Promise((r) => setTimeout(r, 200));
       await watch.stop();
@@ -230,7 +235,7 @@ async function main(): Promise<void> {
       if (final?.commitSeconds) liveCommit = final.commitSeconds;
     }
     const ms = (v: number | undefined): string => (v === undefined ? 'n/a' : fmt(v));
-    out(`  live: ${fmt(lat.produced)} background records at ${fmt(lat.produced / lat.secs)} records/s for ${lat.secs.toFixed(0)} s (target ${fmt(liveRate)} = ${share}), ` +
+    out(`  live: ${fmt(lat.produced)} background records at ${fmt(lat.produced / lat.secs)} records/s for ${lat.secs.toFixed(0)} s (target ${fmt(liveRate)} = ${share}; runner CPU ${liveCpuPerRecord === undefined ? 'n/a' : liveCpuPerRecord.toFixed(0)} µs per record read meanwhile), ` +
       `${lat.injectedCount} use-after-revocation pairs injected; group lag when the load stopped ${fmt(lat.lagAtLoadEnd)} records; alerts on the topic: ${[...lat.kinds].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; live runner peak RSS ${mib(liveFinalRss)}`);
     if (liveCommit) out(`  live: ${fmt(liveCommit.count)} transaction parts committed, submit → commit p50 ≤ ${liveCommit.p50 * 1000} ms, p99 ≤ ${liveCommit.p99 * 1000} ms (histogram buckets)`);
     out(`  live: ${lat.injected.length}/${lat.injectedCount} injected attacks alerted (${lat.duringLoad} while the load ran, the rest after it stopped and the idle flush released the reorder buffer); ` +
@@ -254,6 +259,8 @@ async function main(): Promise<void> {
     out(`| bare kafkajs consumer (eachBatch + JSON.parse), ${fmt(n)} records | median **${fmt(bareMed)} records/s**${reps(bare)} |`);
     out(`| \`run\`, all detectors, alerts to Kafka${storeUrl ? ' + ClickHouse' : ''}, 1 process | median **${fmt(runRate)} records/s**${reps(one.map((r) => r.recordsPerSec))} |`);
     out(`| ratio run / bare | **${(runRate / bareMed).toFixed(2)}×** |`);
+    const runCpu = one.map((r) => r.finals[0]!.cpuSinceFirstRecord).filter((v): v is number => v !== undefined).map((v) => v / n);
+    out(`| runner CPU per input record (all threads, GC included): \`run\` phase / live phase | ${runCpu.length > 0 ? `median **${median(runCpu).toFixed(0)} µs**` : 'n/a'} / **${liveCpuPerRecord === undefined ? 'n/a' : liveCpuPerRecord.toFixed(0)} µs** |`);
     out(`| two \`run\` processes in one group / one (${(await import('node:os')).availableParallelism()} cores) | **${(twoMed / runRate).toFixed(2)}×** (${fmt(twoMed)} records/s, the second join and rebalance included)` +
       `${twoSteady.length > 0 ? `; **${(median(twoSteady) / median(oneSteady)).toFixed(2)}×** once both had partitions` : ''} |`);
     out(`| produce → alert, live event times, ${fmt(lat.produced / lat.secs)} records/s for ${lat.secs.toFixed(0)} s, p50 / p99 | **${ms(percentile(lat.injected, 0.5))} / ${ms(percentile(lat.injected, 0.99))} ms** over ${lat.injected.length} of ${lat.injectedCount} injected attacks (${lat.duringLoad} alerted while the load ran; group lag at load end ${fmt(lat.lagAtLoadEnd)}) |`);
