@@ -225,7 +225,11 @@ export function readFloat64(): number {
 }
 
 export function readString(): string {
-  const n = readVarint();
+  return stringOf(readVarint());
+}
+
+/** The next `n` bytes as a string (UTF-8, or UTF-16LE in a wide record). */
+function stringOf(n: number): string {
   need(n);
   const start = rpos;
   rpos += n;
@@ -234,6 +238,46 @@ export function readString(): string {
     return rbuf.ucs2Slice(start, rpos);
   }
   return rbuf.utf8Slice(start, rpos);
+}
+
+/**
+ * Strings that repeat across events (issuers, services, scopes, user agents, addresses, ASNs)
+ * come back as the string decoded last time: one small cache slot per hash of the bytes, checked
+ * byte for byte, so each decode costs a hash and a compare instead of a new string for the GC.
+ * ASCII strings of up to INTERN_MAX bytes only (their UTF-16 length equals their byte length, so
+ * the compare is one loop); others decode as readString does.
+ */
+const INTERN_SLOTS = 4096;
+const INTERN_MAX = 64;
+const interned: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS).fill(undefined);
+
+export function readInterned(): string {
+  const n = readVarint();
+  if (rwide || n > INTERN_MAX) return stringOf(n);
+  need(n);
+  const start = rpos;
+  const end = start + n;
+  rpos = end;
+  let h = 0x811c9dc5 ^ n;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ rbuf[i]!, 0x01000193);
+  const slot = (h ^ (h >>> 15)) & (INTERN_SLOTS - 1);
+  const cached = interned[slot];
+  if (cached !== undefined && cached.length === n) {
+    let i = 0;
+    while (i < n && cached.charCodeAt(i) === rbuf[start + i]) i++;
+    if (i === n) return cached;
+  }
+  const v = rbuf.utf8Slice(start, end);
+  if (v.length === n) interned[slot] = v; // ASCII: one UTF-16 unit per byte
+  return v;
+}
+
+export function readInternedStrings(): string[] {
+  const n = readVarint();
+  if (n > rend - rpos) throw codecError(`truncated: ${n} strings announced, ${rend - rpos} bytes left`);
+  const out = new Array<string>(n);
+  for (let i = 0; i < n; i++) out[i] = readInterned();
+  return out;
 }
 
 export function readStrings(): string[] {

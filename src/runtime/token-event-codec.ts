@@ -38,7 +38,7 @@ import {
   type Platform, type SourceFormat, type TokenAction, type TokenKind, type WorkloadKind,
 } from '../../schemas/token-event.js';
 import {
-  atEnd, beginRead, beginWrite, codecError, finishWrite, readByte, readEnum, readFingerprint, readFloat64, readNumber,
+  atEnd, beginRead, beginWrite, codecError, finishWrite, readByte, readEnum, readFingerprint, readFloat64, readInterned, readInternedStrings, readNumber,
   readPosition, readString, readStrings, readVarint, sawIllFormed, setReadWide, writeByte, writeFingerprint, writeFloat64,
   writeNumber, writeString, writeStrings, writeVarint,
 } from './token-event-codec-io.js';
@@ -248,14 +248,14 @@ export function decodeRecord(buf: Buffer): RepartitionRecord {
   if (kind === KIND_EVENT) {
     if ((tag & ~(3 | TAG_PARENT | TAG_LATE | TAG_WIDE)) !== 0) throw codecError(`unknown event tag bits 0x${tag.toString(16)}`);
     setReadWide((tag & TAG_WIDE) !== 0);
-    const source = readString();
+    const source = readInterned();
     const event = readEvent();
     const order = tag & TAG_LATE ? readNumber() : event.time;
     r = { kind: 'event', event, route: tag & TAG_PARENT ? 'parent' : 'token', source, order };
   } else if (kind === KIND_WATERMARK) {
     if ((tag & ~(3 | TAG_IDLE | TAG_WIDE)) !== 0) throw codecError(`unknown watermark tag bits 0x${tag.toString(16)}`);
     setReadWide((tag & TAG_WIDE) !== 0);
-    const source = readString();
+    const source = readInterned();
     r = { kind: 'watermark', source, watermark: readFloat64(), idle: (tag & TAG_IDLE) !== 0 };
   } else {
     throw codecError(`unknown record kind ${kind}`);
@@ -279,27 +279,27 @@ function readEvent(): TokenEvent {
   // schema key order, the order TokenEvent.parse gives
   const e: TokenEvent = { event_id, source, platform, action, time, token };
   if (m & MASK.parent_fp) e.parent_fp = readFingerprint();
-  if (m & MASK.issuer) e.issuer = readString();
-  if (m & MASK.minted_by) e.minted_by = readString();
-  if (m & MASK.authority) e.authority = readString();
-  if (m & MASK.subject) e.subject = readString();
-  if (m & MASK.audience) e.audience = readStrings();
-  if (m & MASK.service) e.service = readString();
-  if (m & MASK.scopes_requested) e.scopes_requested = readStrings();
-  if (m & MASK.scopes_granted) e.scopes_granted = readStrings();
-  if (m & MASK.scopes_used) e.scopes_used = readStrings();
+  if (m & MASK.issuer) e.issuer = readInterned();
+  if (m & MASK.minted_by) e.minted_by = readInterned();
+  if (m & MASK.authority) e.authority = readInterned();
+  if (m & MASK.subject) e.subject = readInterned();
+  if (m & MASK.audience) e.audience = readInternedStrings();
+  if (m & MASK.service) e.service = readInterned();
+  if (m & MASK.scopes_requested) e.scopes_requested = readInternedStrings();
+  if (m & MASK.scopes_granted) e.scopes_granted = readInternedStrings();
+  if (m & MASK.scopes_used) e.scopes_used = readInternedStrings();
   if (m & MASK.issued_at) e.issued_at = readNumber();
   if (m & MASK.expires_at) e.expires_at = readNumber();
   if (m & MASK.network) e.network = readNetwork();
-  if (m & MASK.user_agent) e.user_agent = readString();
+  if (m & MASK.user_agent) e.user_agent = readInterned();
   if (m & MASK.workload) {
     const kind = readEnum<WorkloadKind>(WORKLOAD_KINDS, 'workload kind');
-    e.workload = { kind, id: readString() };
+    e.workload = { kind, id: readInterned() };
   }
   if (m & MASK.outcome) e.outcome = readEnum(OUTCOMES, 'outcome');
-  if (m & MASK.operation) e.operation = readString();
-  if (m & MASK.signal) e.signal = readString();
-  if (m & MASK.envelope) e.envelope = readString();
+  if (m & MASK.operation) e.operation = readInterned();
+  if (m & MASK.signal) e.signal = readInterned();
+  if (m & MASK.envelope) e.envelope = readInterned();
   return e;
 }
 
@@ -307,14 +307,14 @@ function readNetwork(): NonNullable<TokenEvent['network']> {
   const m = readVarint();
   if (m > NET_KNOWN) throw codecError(`unknown network presence bits 0x${m.toString(16)}`);
   const n: NonNullable<TokenEvent['network']> = {};
-  if (m & NET.ip) n.ip = readString();
-  if (m & NET.asn) n.asn = readString();
-  if (m & NET.label) n.label = readString();
+  if (m & NET.ip) n.ip = readInterned();
+  if (m & NET.asn) n.asn = readInterned();
+  if (m & NET.label) n.label = readInterned();
   if (m & NET.scope) n.scope = readEnum(NETWORK_SCOPES, 'network scope');
-  if (m & NET.as_org) n.as_org = readString();
-  if (m & NET.country) n.country = readString();
-  if (m & NET.cloud_provider) n.cloud_provider = readString();
-  if (m & NET.cloud_region) n.cloud_region = readString();
-  if (m & NET.cloud_service) n.cloud_service = readString();
+  if (m & NET.as_org) n.as_org = readInterned();
+  if (m & NET.country) n.country = readInterned();
+  if (m & NET.cloud_provider) n.cloud_provider = readInterned();
+  if (m & NET.cloud_region) n.cloud_region = readInterned();
+  if (m & NET.cloud_service) n.cloud_service = readInterned();
   return n;
 }

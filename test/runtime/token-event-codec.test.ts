@@ -173,6 +173,29 @@ describe('token event codec: round trips', () => {
     expect(roundTrip(w)).toStrictEqual(w);
   });
 
+  it('hands repeated short ASCII strings back as one string, and never another string that shares its cache slot', () => {
+    const a = roundTrip(eventRecord(sims[0]!));
+    const b = roundTrip(eventRecord(sims[0]!));
+    if (a.kind !== 'event' || b.kind !== 'event') throw new Error('not events');
+    expect(b.event.issuer).toBeDefined();
+    expect(Object.is(a.event.issuer, b.event.issuer)).toBe(true);
+    expect(b.source).toBe(a.source);
+    // 20,000 distinct short values through a 4,096-slot cache: collisions on every slot, each value exact
+    const values = Array.from({ length: 20_000 }, (_, i) => `svc-${i.toString(36)}.example`);
+    for (let round = 0; round < 2; round++) {
+      for (const service of values) {
+        const r = roundTrip(eventRecord({ ...sims[0]!, service, scopes_granted: [service, 'read'] }));
+        expect(r.kind === 'event' && r.event.service).toBe(service);
+        expect(r.kind === 'event' && r.event.scopes_granted).toEqual([service, 'read']);
+      }
+    }
+    // non-ASCII, and as many UTF-8 bytes as another string's characters: decoded, never taken from the cache
+    for (const issuer of ['https://idp.example/é', 'https://idp.example/ab', 'https://idp.example/é', 'x'.repeat(64), 'x'.repeat(65), 'x'.repeat(64)]) {
+      const r = roundTrip(eventRecord({ ...sims[0]!, issuer }));
+      expect(r.kind === 'event' && r.event.issuer).toBe(issuer);
+    }
+  });
+
   it('keeps watermarks, including -Infinity and idle', () => {
     for (const watermark of [-Infinity, 0, 1_767_225_600_123, 1.5, Number.MAX_VALUE]) {
       for (const idle of [false, true]) {
