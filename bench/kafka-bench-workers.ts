@@ -1,6 +1,9 @@
 /**
  * The parent's side of kafka-bench-worker.ts: fork runner instances, follow their stats, time a
  * consume-everything phase, stop them and collect their final memory figures.
+ *
+ * Environment, for experiments: TW_BENCH_NODE_FLAGS (extra node flags of every runner process,
+ * e.g. "--max-semi-space-size=64"), TW_BENCH_CPU_PROF=dir (a CPU profile per runner process).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +20,9 @@ export class BenchWorker {
   private final?: Promise<WorkerFinal>;
 
   constructor(start: Omit<WorkerStart, 'type'>) {
-    this.child = fork(WORKER, [], { execArgv: ['--expose-gc', ...(process.env.TW_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TW_BENCH_CPU_PROF}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const flags = process.env.TW_BENCH_NODE_FLAGS?.split(' ').filter((f) => f !== '') ?? [];
+    const prof = process.env.TW_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TW_BENCH_CPU_PROF}`] : [];
+    this.child = fork(WORKER, [], { execArgv: ['--expose-gc', ...flags, ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.started = new Promise((resolve, reject) => {
       this.child.on('message', (m: WorkerMessage) => {
         if (m.type === 'started') resolve();
