@@ -18,7 +18,7 @@ import type { SourceFormat } from '../schemas/token-event.js';
 import { compareIds, countIds as countIdsOf, type CaseResult } from './chaos-compare.js';
 import { CHAOS_PARTITIONS, partitionedChaosRecords, type SimulationPlan } from './chaos-records.js';
 import type { ChaosClickHouse, ChaosKafka } from './chaos-services.js';
-import { AdminHandle, chaosKafka, clickhouseAlertRows, committedSum, dropDatabase, readAlertTopic, readClickHouse, topicRecords } from './chaos-observe.js';
+import { AdminHandle, chaosKafka, clickhouseAlertRows, committedSum, dropDatabase, readAlertTopic, readClickHouse, readDeadLetters, topicRecords } from './chaos-observe.js';
 import { RunnerProcess, summarizeRunnerLogs } from './chaos-runner-process.js';
 
 const { Partitioners } = kafkajs;
@@ -329,7 +329,7 @@ export async function runCase(name: CaseName, deps: HarnessDeps): Promise<CaseRe
     run.notes.push(`ClickHouse not readable: ${err.message.split('\n')[0]}`);
     return undefined;
   });
-  const deadLetters = await run.admin.use((a) => topicRecords(a, run.topics.dead_letter)).catch(() => undefined);
+  const deadLetters = await run.admin.use((a) => readDeadLetters(kafka, a, run.topics.dead_letter, `${run.prefix}.dead-letter-reader`)).catch(() => undefined);
 
   for (const f of run.faults) {
     const rec = f.recoveredAt !== undefined && f.endAt !== undefined ? `${((f.recoveredAt - f.endAt) / 1000).toFixed(1)} s` : 'never';
@@ -337,7 +337,10 @@ export async function runCase(name: CaseName, deps: HarnessDeps): Promise<CaseRe
   }
   run.notes.push(`longest commit stall ${run.longestStallSecs.toFixed(0)} s`);
   if (chObs) run.notes.push(`token_events ${chObs.eventRows.toLocaleString('en-US')} rows / ${chObs.distinctEvents.toLocaleString('en-US')} distinct ids${chObs.eventRows > chObs.distinctEvents ? ` (${(chObs.eventRows - chObs.distinctEvents).toLocaleString('en-US')} duplicate rows)` : ''}`);
-  if (deadLetters !== undefined && deadLetters > 0) run.notes.push(`dead letters ${deadLetters.toLocaleString('en-US')}`);
+  if (deadLetters !== undefined && deadLetters.messages > 0) {
+    const copies = deadLetters.messages - deadLetters.sources;
+    run.notes.push(`dead letters ${deadLetters.messages.toLocaleString('en-US')} (committed messages) for ${deadLetters.sources.toLocaleString('en-US')} distinct input records${copies > 0 ? `: ${copies.toLocaleString('en-US')} written twice` : ''}`);
+  }
   if (topic && topic.incidents > 0) run.notes.push(`${topic.incidents} incident messages on the alert topic`);
   if (topic && topic.unparsable > 0) run.notes.push(`${topic.unparsable} alert-topic messages that are neither alert nor incident`);
   if (topic) {

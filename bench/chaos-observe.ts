@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import type { Admin, Kafka as KafkaClient } from 'kafkajs';
+import type { Admin, Kafka as KafkaClient, KafkaMessage } from 'kafkajs';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { countIds } from './chaos-compare.js';
 
@@ -75,18 +75,13 @@ export async function topicRecords(admin: Admin, topic: string): Promise<number>
 }
 
 /**
- * Every alert id on the alert topic, copies counted, read from the beginning by a fresh group
- * with read_committed isolation (kafkajs' default), until each partition's end offset as of the
- * start is reached (or nothing arrived for `idleMs`: a transaction marker can be the last offset).
+ * Every committed message of `topic` from the beginning, to `onMessage`, by a fresh group with
+ * read_committed isolation (kafkajs' default), until each partition's end offset as of the start
+ * is reached (or nothing arrived for `idleMs`: a transaction marker can be the last offset).
  */
-export async function readAlertTopic(kafka: KafkaClient, admin: Admin, topic: string, groupId: string, idleMs = 5000): Promise<{ counts: Map<string, number>; labels: Map<string, string>; keys: Map<string, string>; incidents: number; unparsable: number }> {
+async function readCommitted(kafka: KafkaClient, admin: Admin, topic: string, groupId: string, idleMs: number, onMessage: (m: KafkaMessage) => void): Promise<void> {
   const ends = new Map((await admin.fetchTopicOffsets(topic)).filter((p) => Number(p.high) > Number(p.low)).map((p) => [p.partition, Number(p.high)]));
-  const ids: string[] = [];
-  const labels = new Map<string, string>();
-  const keys = new Map<string, string>();
-  let unparsable = 0;
-  let incidents = 0;
-  if (ends.size === 0) return { counts: new Map(), labels, keys, incidents, unparsable };
+  if (ends.size === 0) return;
   const consumer = kafka.consumer({ groupId, readUncommitted: false });
   const reached = new Set<number>();
   let last = Date.now();
@@ -97,18 +92,7 @@ export async function readAlertTopic(kafka: KafkaClient, admin: Admin, topic: st
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
         last = Date.now();
-        try {
-          const a = JSON.parse(message.value?.toString('utf8') ?? '') as { alert_id?: unknown; incident_id?: unknown; detector?: unknown; kind?: unknown; dedup_key?: unknown; finding_info?: { uid?: unknown } };
-          const id = typeof a.alert_id === 'string' ? a.alert_id : typeof a.finding_info?.uid === 'string' ? a.finding_info.uid : undefined;
-          if (id) {
-            ids.push(id);
-            labels.set(id, alertLabel(a));
-            keys.set(id, detectionKey(a));
-          } else if (typeof a.incident_id === 'string') incidents++; // incidents share the alert topic (header type: incident)
-          else unparsable++;
-        } catch {
-          unparsable++;
-        }
+        onMessage(message);
         if (Number(message.offset) + 1 >= (ends.get(partition) ?? 0)) reached.add(partition);
       },
     });
@@ -117,7 +101,46 @@ export async function readAlertTopic(kafka: KafkaClient, admin: Admin, topic: st
   } finally {
     await consumer.disconnect().catch(() => undefined);
   }
+}
+
+/** Every alert id on the alert topic, copies counted (committed messages only). */
+export async function readAlertTopic(kafka: KafkaClient, admin: Admin, topic: string, groupId: string, idleMs = 5000): Promise<{ counts: Map<string, number>; labels: Map<string, string>; keys: Map<string, string>; incidents: number; unparsable: number }> {
+  const ids: string[] = [];
+  const labels = new Map<string, string>();
+  const keys = new Map<string, string>();
+  let unparsable = 0;
+  let incidents = 0;
+  await readCommitted(kafka, admin, topic, groupId, idleMs, (message) => {
+    try {
+      const a = JSON.parse(message.value?.toString('utf8') ?? '') as { alert_id?: unknown; incident_id?: unknown; detector?: unknown; kind?: unknown; dedup_key?: unknown; finding_info?: { uid?: unknown } };
+      const id = typeof a.alert_id === 'string' ? a.alert_id : typeof a.finding_info?.uid === 'string' ? a.finding_info.uid : undefined;
+      if (id) {
+        ids.push(id);
+        labels.set(id, alertLabel(a));
+        keys.set(id, detectionKey(a));
+      } else if (typeof a.incident_id === 'string') incidents++; // incidents share the alert topic (header type: incident)
+      else unparsable++;
+    } catch {
+      unparsable++;
+    }
+  });
   return { counts: countIds(ids), labels, keys, incidents, unparsable };
+}
+
+/**
+ * Dead letters on the topic (committed messages; its offsets also count transaction markers) and
+ * how many distinct input records they name (source topic/partition/offset and envelope index):
+ * a dead letter written twice shows as more messages than sources.
+ */
+export async function readDeadLetters(kafka: KafkaClient, admin: Admin, topic: string, groupId: string, idleMs = 5000): Promise<{ messages: number; sources: number }> {
+  const sources = new Set<string>();
+  let messages = 0;
+  await readCommitted(kafka, admin, topic, groupId, idleMs, (m) => {
+    messages++;
+    const h = (k: string): string => m.headers?.[k]?.toString() ?? '';
+    sources.add(`${h('source_topic')}/${h('source_partition')}/${h('source_offset')}/${h('envelope_index')}/${h('reason_code')}`);
+  });
+  return { messages, sources: sources.size };
 }
 
 export interface ClickHouseObservation {
