@@ -272,20 +272,12 @@ export function readInterned(): string {
   return v;
 }
 
-export function readStrings(): string[] {
-  return readArray(readString);
-}
-
 export function readInternedStrings(): string[] {
-  return readArray(readInterned);
-}
-
-function readArray(read: () => string): string[] {
   const n = readVarint();
   // every string takes at least its length byte: a count beyond the bytes left is garbage (and no huge allocation)
   if (n > rend - rpos) throw codecError(`truncated: ${n} strings announced, ${rend - rpos} bytes left`);
   const out = new Array<string>(n);
-  for (let i = 0; i < n; i++) out[i] = read();
+  for (let i = 0; i < n; i++) out[i] = readInterned();
   return out;
 }
 

@@ -39,7 +39,7 @@ import {
 } from '../../schemas/token-event.js';
 import {
   atEnd, beginRead, beginWrite, codecError, finishWrite, readByte, readEnum, readFingerprint, readFloat64, readInterned, readInternedStrings, readNumber,
-  readPosition, readString, readStrings, readVarint, sawIllFormed, setReadWide, writeByte, writeFingerprint, writeFloat64,
+  readPosition, readString, readVarint, sawIllFormed, setReadWide, writeByte, writeFingerprint, writeFloat64,
   writeNumber, writeString, writeStrings, writeVarint,
 } from './token-event-codec-io.js';
 
