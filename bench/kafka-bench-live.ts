@@ -65,6 +65,8 @@ export interface AlertArrival {
   detector: string;
   /** The alert's last evidence event time (`last_seen`: the triggering use) = its record's produce time here. */
   time: number;
+  /** The alert record's Kafka timestamp: when the runner produced it, inside its transaction (before the commit). */
+  producedAt: number;
   arrival: number;
 }
 
@@ -79,7 +81,7 @@ export async function watchAlerts(kafka: Kafka, groupId: string, topic: string):
       const arrival = Date.now();
       if (!message.value) return;
       const a = JSON.parse(message.value.toString()) as { kind?: string; detector?: string; last_seen?: string };
-      arrivals.push({ kind: String(a.kind), detector: String(a.detector), time: Date.parse(String(a.last_seen)), arrival });
+      arrivals.push({ kind: String(a.kind), detector: String(a.detector), time: Date.parse(String(a.last_seen)), producedAt: Number(message.timestamp), arrival });
     },
   });
   return { arrivals, stop: () => consumer.disconnect() };
