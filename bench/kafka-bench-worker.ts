@@ -5,10 +5,12 @@
  * IPC protocol (process.send / 'message'):
  *   parent → { type: 'start', config, store, concurrency }   raw config (parsed here)
  *   child  → { type: 'started' }, then { type: 'stats', ... } every 60 ms
+ *   parent → { type: 'mark' }   restarts the event-loop delay histogram (the live load begins)
  *   parent → { type: 'stop' }
  *   child  → { type: 'final', ... } (heap after GC, live tokens, peak RSS), stops its runner, exits
  * Started with --expose-gc so heap figures are taken after a full collection.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/core/logger.js';
 import { startKafkaRunner, type KafkaRunner, type RunnerStats } from '../src/runtime/kafka-runner.js';
@@ -29,6 +31,8 @@ export interface WorkerStats {
   maxRssBytes: number;
   /** CPU time of the process so far (user + system, µs): all threads, GC included. */
   cpuMicros: number;
+  /** Event-loop delay since the start or the last 'mark' (ms): how long ready work waited for the thread. */
+  loopDelayMs: { p50: number; p99: number; max: number };
 }
 
 export interface WorkerFinal {
@@ -57,6 +61,9 @@ let ticker: NodeJS.Timeout | undefined;
 let heapBefore = 0;
 let firstRecordAt: number | undefined;
 let cpuAtFirstRecord: number | undefined;
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+const loopDelayMs = (): WorkerStats['loopDelayMs'] => ({ p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 });
 const cpuMicros = (): number => {
   const u = process.cpuUsage();
   return u.user + u.system;
@@ -82,7 +89,7 @@ async function start(m: WorkerStart): Promise<void> {
       firstRecordAt = Date.now();
       cpuAtFirstRecord = cpuMicros();
     }
-    if (ticks++ % 3 === 0) send({ type: 'stats', stats, ...(firstRecordAt !== undefined && { firstRecordAt }), rssBytes: process.memoryUsage().rss, maxRssBytes: maxRss(), cpuMicros: cpuMicros() });
+    if (ticks++ % 3 === 0) send({ type: 'stats', stats, ...(firstRecordAt !== undefined && { firstRecordAt }), rssBytes: process.memoryUsage().rss, maxRssBytes: maxRss(), cpuMicros: cpuMicros(), loopDelayMs: loopDelayMs() });
   }, 20);
 }
 
@@ -112,7 +119,11 @@ async function commitQuantiles(r: KafkaRunner): Promise<WorkerFinal['commitSecon
   return { count, p50: at(0.5), p99: at(0.99) };
 }
 
-process.on('message', (m: WorkerStart | { type: 'stop' }) => {
+process.on('message', (m: WorkerStart | { type: 'stop' } | { type: 'mark' }) => {
+  if (m.type === 'mark') {
+    loopDelay.reset();
+    return;
+  }
   const run = m.type === 'start' ? start(m) : stop();
   run.catch((err: unknown) => {
     send({ type: 'failed', error: (err as Error).stack ?? String(err) });

@@ -38,6 +38,11 @@ export class BenchWorker {
     return this.started;
   }
 
+  /** Restart the worker's event-loop delay histogram. */
+  mark(): void {
+    if (this.child.connected) this.child.send({ type: 'mark' });
+  }
+
   /** Ask the worker for its final figures; resolves once it has stopped its runner and exited (idempotent). */
   stop(): Promise<WorkerFinal> {
     this.final ??= new Promise((resolve, reject) => {

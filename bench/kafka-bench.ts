@@ -10,7 +10,7 @@
  *   6. two runner processes in one group vs one.
  *
  *   npm run bench:kafka -- [--records 100000] [--partitions 6] [--concurrency 16] [--bare-reps 3]
- *     [--run-reps 2] [--two-reps 2] [--live-secs 40] [--live-fraction 0.5] [--inject-every 2] [--drain-secs 30]
+ *     [--run-reps 2] [--two-reps 2] [--live-secs 40] [--live-fraction 0.5 | --live-rate N] [--inject-every 2] [--drain-secs 30]
  *     [--store-url URL] [--brokers 127.0.0.1:19092] [--hours 48] [--scale 1] [--flush-ms 100]
  *     [--kafka-json '{"fetch_max_bytes_per_partition":4194304}'] [--live-engine-json '{"source_idle_seconds":1}']
  *
@@ -27,6 +27,7 @@ import { bareConsumeRate } from './kafka-bench-bare.js';
 import { groupLag } from '../src/runtime/kafka-runner.js';
 import { BenchWorker, timeRunPhase, type PhaseResult } from './kafka-bench-workers.js';
 import { percentile, produceLive, watchAlerts } from './kafka-bench-live.js';
+import { CpuWindow, localBrokerPid } from './process-cpu.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
       'inject-every': { type: 'string', default: '2' },
       /** Live load as a share of the measured run rate (issue 8 asks for half). */
       'live-fraction': { type: 'string', default: '0.5' },
+      /** A fixed live rate (records/s) instead of a fraction of the measured run rate: for paired comparisons. */
+      'live-rate': { type: 'string' },
       'drain-secs': { type: 'string', default: '30' },
       hours: { type: 'string', default: '48' },
       scale: { type: 'string', default: '1' },
@@ -133,26 +136,37 @@ async function main(): Promise<void> {
     out(`  produced in ${produceSecs.toFixed(1)} s (${fmt(n / produceSecs)} records/s)`);
 
     // 1. bare consumer
+    const brokerPid = localBrokerPid();
+    /** CPU µs per input record, or n/a. */
+    const perRecord = (micros: number | undefined, records: number): string => (micros === undefined || records === 0 ? 'n/a' : `${(micros / records).toFixed(0)} µs`);
     const bare: number[] = [];
+    const bareCpu: { consumer: number; broker: number | undefined }[] = [];
     for (let r = 0; r < Number(values['bare-reps']); r++) {
       const g = `${p}.bare-${r}`;
       groups.push(g);
+      const cpu = new CpuWindow(brokerPid);
       const res = await bareConsumeRate(kafka, g, inputs.map((i) => i.topic), n, concurrency);
+      const used = cpu.stop();
       bare.push(res.recordsPerSec);
-      out(`  bare kafkajs consumer rep ${r + 1}: ${fmt(res.recordsPerSec)} records/s (${res.secs.toFixed(2)} s)`);
+      bareCpu.push({ consumer: used.benchMicros / n, broker: used.brokerMicros === undefined ? undefined : used.brokerMicros / n });
+      out(`  bare kafkajs consumer rep ${r + 1}: ${fmt(res.recordsPerSec)} records/s (${res.secs.toFixed(2)} s); CPU per record: consumer ${perRecord(used.benchMicros, n)} (join and leave included), broker ${perRecord(used.brokerMicros, n)}`);
     }
 
     // 2. run, one process
     const start = (config: unknown): { config: unknown; store: boolean; concurrency: number } => ({ config, store: storeUrl !== undefined, concurrency });
     const engine = { source_idle_seconds: 2 };
     const one: PhaseResult[] = [];
+    const runBrokerCpu: number[] = [];
     for (let r = 0; r < Number(values['run-reps']); r++) {
       const ph = phaseConfig(`run1-${r}`, inputs, engine);
+      const cpu = new CpuWindow(brokerPid);
       const res = await timeRunPhase(admin, ph.groupId, ph.watched, n, 1, start(ph.config));
+      const brokerMicros = cpu.stop().brokerMicros;
       one.push(res);
+      if (brokerMicros !== undefined) runBrokerCpu.push(brokerMicros / n);
       const f = res.finals[0]!;
       out(`  run, 1 process, rep ${r + 1}: ${fmt(res.recordsPerSec)} records/s (${res.secs.toFixed(1)} s from the first record); ${fmt(f.stats.events_detected)} token events detected, ${f.stats.alerts} alerts, ` +
-        `invalid ${f.stats.records_invalid}; CPU ${f.cpuSinceFirstRecord === undefined ? 'n/a' : (f.cpuSinceFirstRecord / n).toFixed(0)} µs per record; peak RSS ${mib(f.maxRssBytes)}; heap after GC ${mib(f.heapBeforeBytes)} → ${mib(f.heapAfterBytes)}; live tokens (token_replay keys) ${fmt(f.stateKeys.token_replay ?? 0)}`);
+        `invalid ${f.stats.records_invalid}; CPU ${f.cpuSinceFirstRecord === undefined ? 'n/a' : (f.cpuSinceFirstRecord / n).toFixed(0)} µs per record (broker ${perRecord(brokerMicros, n)}, over the phase); peak RSS ${mib(f.maxRssBytes)}; heap after GC ${mib(f.heapBeforeBytes)} → ${mib(f.heapAfterBytes)}; live tokens (token_replay keys) ${fmt(f.stateKeys.token_replay ?? 0)}`);
     }
 
     // 6. run, two processes in one group
@@ -170,8 +184,8 @@ async function main(): Promise<void> {
     // 4. live latency at half the measured run rate (or --live-fraction of it)
     const runRate = median(one.map((r) => r.recordsPerSec));
     const liveFraction = Number(values['live-fraction']);
-    const liveRate = Math.round(runRate * liveFraction);
-    const share = liveFraction === 0.5 ? 'half the run rate' : `${liveFraction} × the run rate`;
+    const liveRate = values['live-rate'] !== undefined ? Number(values['live-rate']) : Math.round(runRate * liveFraction);
+    const share = values['live-rate'] !== undefined ? 'fixed by --live-rate' : liveFraction === 0.5 ? 'half the run rate' : `${liveFraction} × the run rate`;
     const liveSecs = Number(values['live-secs']);
     const liveInputs = inputs.map((i) => ({ topic: `${p}.live.${i.format}`, format: i.format }));
     const ctTopic = liveInputs.find((i) => i.format === 'cloudtrail')?.topic;
@@ -188,6 +202,7 @@ async function main(): Promise<void> {
     let lat: { all: number[]; injected: number[]; toProduced: number[]; duringLoad: number; injectedCount: number; produced: number; secs: number; kinds: Map<string, number>; lagAtLoadEnd: number };
     let liveFinalRss = 0;
     let liveCpuPerRecord: number | undefined;
+    let liveLoad: { brokerPerRecord: number | undefined; benchPerRecord: number; loopDelayMs: { p50: number; p99: number; max: number } | undefined } | undefined;
     let liveCommit: { count: number; p50: number; p99: number } | undefined;
     try {
       await worker.ready();
@@ -199,17 +214,22 @@ async function main(): Promise<void> {
       groups.push(watchGroup);
       const watch = await watchAlerts(kafka, watchGroup, ph.alerts);
       const revokeLeadMs = 160_000;
+      worker.mark();
+      await new Promise((r) => setTimeout(r, 100)); // a stats message after the mark
       const before = worker.latest;
+      const cpu = new CpuWindow(brokerPid);
       const load = await produceLive(producer, live, ctTopic, { ratePerSec: liveRate, seconds: liveSecs, injectEverySecs: Number(values['inject-every']), revokeLeadMs });
       // the produce time of an injected pair an alert belongs to: its last evidence is the use (dated
       // at produce) or, when the revocation was ordered after the use and judged it on arrival
       // (token_replay's late-revocation check), the revocation (dated revokeLeadMs earlier)
       const producedAt = (a: { time: number }): number | undefined =>
         load.injected.has(a.time) ? a.time : load.injected.has(a.time + revokeLeadMs) ? a.time + revokeLeadMs : undefined;
+      const loadCpu = cpu.stop();
       const lagAtLoadEnd = await groupLag(admin, ph.groupId, ph.watched);
       const after = worker.latest;
       // the live path's cost: CPU over the records the runner read while the load ran
       if (before && after && after.stats.records_in > before.stats.records_in) liveCpuPerRecord = (after.cpuMicros - before.cpuMicros) / (after.stats.records_in - before.stats.records_in);
+      liveLoad = { brokerPerRecord: loadCpu.brokerMicros === undefined ? undefined : loadCpu.brokerMicros / load.produced, benchPerRecord: loadCpu.benchMicros / load.produced, loopDelayMs: after?.loopDelayMs };
       const drainUntil = Date.now() + Number(values['drain-secs']) * 1000;
       while (Date.now() < drainUntil && watch.arrivals.filter((a) => producedAt(a) !== undefined).length < load.injected.size) await new Promise((r) => setTimeout(r, 200));
       await watch.stop();
@@ -238,6 +258,11 @@ async function main(): Promise<void> {
     const ms = (v: number | undefined): string => (v === undefined ? 'n/a' : fmt(v));
     out(`  live: ${fmt(lat.produced)} background records at ${fmt(lat.produced / lat.secs)} records/s for ${lat.secs.toFixed(0)} s (target ${fmt(liveRate)} = ${share}; runner CPU ${liveCpuPerRecord === undefined ? 'n/a' : liveCpuPerRecord.toFixed(0)} µs per record read meanwhile), ` +
       `${lat.injectedCount} use-after-revocation pairs injected; group lag when the load stopped ${fmt(lat.lagAtLoadEnd)} records; alerts on the topic: ${[...lat.kinds].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; live runner peak RSS ${mib(liveFinalRss)}`);
+    if (liveLoad) {
+      const d = liveLoad.loopDelayMs;
+      out(`  live: CPU per produced record while the load ran: broker ${liveLoad.brokerPerRecord === undefined ? 'n/a' : `${liveLoad.brokerPerRecord.toFixed(0)} µs`}, bench producer and alert watcher ${liveLoad.benchPerRecord.toFixed(0)} µs; ` +
+        `runner event-loop delay p50 / p99 / max ${d ? `${d.p50.toFixed(1)} / ${d.p99.toFixed(1)} / ${d.max.toFixed(0)} ms` : 'n/a'}`);
+    }
     if (liveCommit) out(`  live: ${fmt(liveCommit.count)} transaction parts committed, submit → commit p50 ≤ ${liveCommit.p50 * 1000} ms, p99 ≤ ${liveCommit.p99 * 1000} ms (histogram buckets)`);
     out(`  live: ${lat.injected.length}/${lat.injectedCount} injected attacks alerted (${lat.duringLoad} while the load ran, the rest after it stopped and the idle flush released the reorder buffer); ` +
       `produce → alert p50 ${ms(percentile(lat.injected, 0.5))} ms, p99 ${ms(percentile(lat.injected, 0.99))} ms ` +
@@ -262,6 +287,8 @@ async function main(): Promise<void> {
     out(`| \`run\`, all detectors, alerts to Kafka${storeUrl ? ' + ClickHouse' : ''}, 1 process | median **${fmt(runRate)} records/s**${reps(one.map((r) => r.recordsPerSec))} |`);
     out(`| ratio run / bare | **${(runRate / bareMed).toFixed(2)}×** |`);
     const runCpu = one.map((r) => r.finals[0]!.cpuSinceFirstRecord).filter((v): v is number => v !== undefined).map((v) => v / n);
+    const bareBroker = bareCpu.map((c) => c.broker).filter((v): v is number => v !== undefined);
+    out(`| broker CPU per input record: bare / \`run\` / live phase | ${bareBroker.length > 0 ? `median ${median(bareBroker).toFixed(0)} µs` : 'n/a'} / ${runBrokerCpu.length > 0 ? `median ${median(runBrokerCpu).toFixed(0)} µs` : 'n/a'} / ${liveLoad?.brokerPerRecord === undefined ? 'n/a' : `${liveLoad.brokerPerRecord.toFixed(0)} µs`} |`);
     out(`| runner CPU per input record (all threads, GC included): \`run\` phase / live phase | ${runCpu.length > 0 ? `median **${median(runCpu).toFixed(0)} µs**` : 'n/a'} / **${liveCpuPerRecord === undefined ? 'n/a' : liveCpuPerRecord.toFixed(0)} µs** |`);
     out(`| two \`run\` processes in one group / one (${(await import('node:os')).availableParallelism()} cores) | **${(twoMed / runRate).toFixed(2)}×** (${fmt(twoMed)} records/s, the second join and rebalance included)` +
       `${twoSteady.length > 0 ? `; **${(median(twoSteady) / median(oneSteady)).toFixed(2)}×** once both had partitions` : ''} |`);

@@ -85,7 +85,7 @@ export const EngineConfig = z
   .object({
     reorder_max_delay_seconds: z.number().nonnegative().default(300).describe('largest disorder a source clock waits for; events further behind their source are late (ordered just past its watermark)'),
     source_min_disorder_seconds: z.number().nonnegative().default(0).describe("out-of-orderness assumed for a source before its own is learned (each source's watermark trails its newest event by the larger)"),
-    source_idle_seconds: z.number().positive().default(1).describe('Kafka runner: an input source (partition and format) without records for this much wall time stops holding the watermark'),
+    source_idle_seconds: z.number().nonnegative().default(0).describe('Kafka runner: an input source (partition and format) stops holding the watermark once a batch has read its partition to the end (0, Kafka Streams\' max.task.idle.ms 0) or, above 0, once it has had no records for this much wall time with its partition read to the end'),
     reorder_max_buffered: z.number().int().positive().default(100_000),
     suppress_window_minutes: z.number().positive().default(60).describe('repeats of one alert key inside this window fold into one'),
     max_suppress_keys: z.number().int().positive().default(100_000),

@@ -75,6 +75,7 @@ export class IngestStage {
     });
     const input = `${batch.topic}/${batch.partition}`;
     this.alignment.update(input, o.repartition.inputWatermark(input));
+    if (out.caughtUp) this.alignment.idle(input); // read to its end: it holds no other partition back
     this.applyAlignment();
     return true;
   }

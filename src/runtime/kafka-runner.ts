@@ -319,7 +319,9 @@ export class KafkaRunner {
       // heartbeats inside long batches too (a sink outage, a restore): see batch-heartbeat.ts
       eachBatch: (payload) => withHeartbeats(payload.heartbeat, this.heartbeatIntervalMs, () => this.eachBatch(payload)),
     });
-    this.timers.push(setInterval(() => (this.stopping || !this.joined ? undefined : this.ingest?.sendIdleMarkers()), 250));
+    // a quarter of the idle time (25–250 ms): a source is declared idle at most a quarter late
+    const idleSweepMs = Math.min(250, Math.max(25, (this.cfg.engine.source_idle_seconds * 1000) / 4));
+    this.timers.push(setInterval(() => (this.stopping || !this.joined ? undefined : this.ingest?.sendIdleMarkers()), idleSweepMs));
     // offsets of detection batches that had no other effect, at least once a second
     this.timers.push(setInterval(() => (this.stopping || !this.joined ? undefined : this.pipeline?.flushDeferred()), 1000));
     if (this.store) this.timers.push(setInterval(() => this.backpressureTick(), 100));

@@ -10,6 +10,11 @@
  * batch, every source that moved sends its watermark to every partition of both repartition
  * topics, after the events it covers; a source without records for `source_idle_seconds` says it
  * is idle. Each detection task takes the minimum over the sources it heard of.
+ *
+ * `source_idle_seconds` 0 is Kafka Streams' `max.task.idle.ms` 0: a batch that read its partition
+ * to the end says, in its own frame, that the partition's sources are idle — a caught-up
+ * partition never holds the tasks for its next record, and no timer or extra transaction is
+ * involved. A partition with unread records (a backlog, a replay) is never idle.
  */
 import type { KafkaMessage, Message } from 'kafkajs';
 import type { SourceFormat } from '../../schemas/token-event.js';
@@ -42,6 +47,8 @@ export interface RepartitionOutput {
   dead: DeadLetter[];
   /** Event records among byToken + byIssuer (the rest are watermark records). */
   events: number;
+  /** The batch read its partition to the end and, idle when caught up, marked the partition's sources idle. */
+  caughtUp?: boolean;
 }
 
 export interface RepartitionStageOptions {
@@ -56,6 +63,8 @@ export interface RepartitionStageOptions {
   clock: SourceClockOptions;
   /** Partition counts of the repartition topics: watermark records go to every partition. */
   partitions: { byToken: number; byIssuer: number };
+  /** `engine.source_idle_seconds` in ms; 0: a source is idle as soon as its partition is read to the end. */
+  idleMs: number;
 }
 
 /** Stage 1's options from the config (all but the repartition topics' partition counts, known once they exist). */
@@ -70,6 +79,7 @@ export function repartitionOptionsFor(
     enrich: enrichStageFor(cfg.enrich), // IP → ASN/country/cloud before repartitioning, so every task sees enriched events
     plausible: plausibleTimeOptions(l),
     clock: { minBoundMs: cfg.engine.source_min_disorder_seconds * 1000, maxBoundMs: cfg.engine.reorder_max_delay_seconds * 1000 },
+    idleMs: cfg.engine.source_idle_seconds * 1000,
   };
 }
 
@@ -265,16 +275,30 @@ export class RepartitionStage {
       }
     }
     // after the events they cover: each task sees a source's events before its watermark passes them
-    for (const id of touched) {
-      const st = this.sources.get(id)!;
-      const wm = st.clock.watermark;
-      if (wm > st.sent) {
-        st.sent = wm;
-        this.pushMarkers(frames, out, id, wm, false);
+    if (this.opts.idleMs === 0 && lag <= 0) {
+      this.markCaughtUp(guardId, frames, out);
+      out.caughtUp = true;
+    } else {
+      for (const id of touched) {
+        const st = this.sources.get(id)!;
+        const wm = st.clock.watermark;
+        if (wm > st.sent) {
+          st.sent = wm;
+          this.pushMarkers(frames, out, id, wm, false);
+        }
       }
     }
     this.flushFrames(frames, out);
     return out;
+  }
+
+  /** Every source of a partition read to its end says it is idle (idle watermark: its newest event time). */
+  private markCaughtUp(input: string, frames: { byToken: PartitionFrames; byIssuer: PartitionFrames }, out: RepartitionOutput): void {
+    for (const [id, st] of this.sources) {
+      if (st.idle || !id.startsWith(input) || id.charCodeAt(input.length) !== 47 /* / */ || id.indexOf('/', input.length + 1) !== -1) continue;
+      st.idle = true;
+      this.pushMarkers(frames, out, id, st.clock.maxTime, true);
+    }
   }
 }
 
