@@ -10,7 +10,7 @@
  *   6. two runner processes in one group vs one.
  *
  *   npm run bench:kafka -- [--records 100000] [--partitions 6] [--concurrency 16] [--bare-reps 3]
- *     [--run-reps 2] [--two-reps 2] [--live-secs 40] [--live-fraction 0.5 | --live-rate N] [--inject-every 2] [--drain-secs 30]
+ *     [--run-reps 2] [--two-reps 2] [--live-secs 40] [--live-fraction 0.5 | --live-rate N] [--request-mix] [--inject-every 2] [--drain-secs 30]
  *     [--store-url URL] [--brokers 127.0.0.1:19092] [--hours 48] [--scale 1] [--flush-ms 100]
  *     [--kafka-json '{"fetch_max_bytes_per_partition":4194304}'] [--live-engine-json '{"source_idle_seconds":1}']
  *
@@ -28,6 +28,7 @@ import { groupLag } from '../src/runtime/kafka-runner.js';
 import { BenchWorker, timeRunPhase, type PhaseResult } from './kafka-bench-workers.js';
 import { percentile, produceLive, watchAlerts } from './kafka-bench-live.js';
 import { CpuWindow, localBrokerPid } from './process-cpu.js';
+import { BrokerRequestMix, formatRequestMix, type RequestMix } from './broker-request-mix.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 
@@ -54,6 +55,8 @@ async function main(): Promise<void> {
       'live-fraction': { type: 'string', default: '0.5' },
       /** A fixed live rate (records/s) instead of a fraction of the measured run rate: for paired comparisons. */
       'live-rate': { type: 'string' },
+      /** Count the local broker's requests by API during the live load (its request logger on DEBUG: costs broker CPU). */
+      'request-mix': { type: 'boolean', default: false },
       'drain-secs': { type: 'string', default: '30' },
       hours: { type: 'string', default: '48' },
       scale: { type: 'string', default: '1' },
@@ -202,6 +205,7 @@ async function main(): Promise<void> {
     let lat: { all: number[]; injected: number[]; toProduced: number[]; duringLoad: number; injectedCount: number; produced: number; secs: number; kinds: Map<string, number>; lagAtLoadEnd: number };
     let liveFinalRss = 0;
     let liveCpuPerRecord: number | undefined;
+    let requestMix: RequestMix | undefined;
     let liveLoad: { brokerPerRecord: number | undefined; benchPerRecord: number; loopDelayMs: { p50: number; p99: number; max: number } | undefined } | undefined;
     let liveCommit: { count: number; p50: number; p99: number } | undefined;
     try {
@@ -217,6 +221,7 @@ async function main(): Promise<void> {
       worker.mark();
       await new Promise((r) => setTimeout(r, 100)); // a stats message after the mark
       const before = worker.latest;
+      const mixing = values['request-mix'] && brokerPid !== undefined ? await BrokerRequestMix.start(brokers[0]!) : undefined;
       const cpu = new CpuWindow(brokerPid);
       const load = await produceLive(producer, live, ctTopic, { ratePerSec: liveRate, seconds: liveSecs, injectEverySecs: Number(values['inject-every']), revokeLeadMs });
       // the produce time of an injected pair an alert belongs to: its last evidence is the use (dated
@@ -225,6 +230,7 @@ async function main(): Promise<void> {
       const producedAt = (a: { time: number }): number | undefined =>
         load.injected.has(a.time) ? a.time : load.injected.has(a.time + revokeLeadMs) ? a.time + revokeLeadMs : undefined;
       const loadCpu = cpu.stop();
+      if (mixing) requestMix = await mixing.stop('tokenwatch');
       const lagAtLoadEnd = await groupLag(admin, ph.groupId, ph.watched);
       const after = worker.latest;
       // the live path's cost: CPU over the records the runner read while the load ran
@@ -263,6 +269,8 @@ async function main(): Promise<void> {
       out(`  live: CPU per produced record while the load ran: broker ${liveLoad.brokerPerRecord === undefined ? 'n/a' : `${liveLoad.brokerPerRecord.toFixed(0)} µs`}, bench producer and alert watcher ${liveLoad.benchPerRecord.toFixed(0)} µs; ` +
         `runner event-loop delay p50 / p99 / max ${d ? `${d.p50.toFixed(1)} / ${d.p99.toFixed(1)} / ${d.max.toFixed(0)} ms` : 'n/a'}`);
     }
+    if (requestMix) out(`  live: broker requests a second by API (runner / broker itself / bench; ${requestMix.seconds.toFixed(0)} s, request logging on): ${formatRequestMix(requestMix).join('; ')}`);
+    else if (values['request-mix']) out('  live: --request-mix needs the local broker of scripts/kafka/start.sh: not counted');
     if (liveCommit) out(`  live: ${fmt(liveCommit.count)} transaction parts committed, submit → commit p50 ≤ ${liveCommit.p50 * 1000} ms, p99 ≤ ${liveCommit.p99 * 1000} ms (histogram buckets)`);
     out(`  live: ${lat.injected.length}/${lat.injectedCount} injected attacks alerted (${lat.duringLoad} while the load ran, the rest after it stopped and the idle flush released the reorder buffer); ` +
       `produce → alert p50 ${ms(percentile(lat.injected, 0.5))} ms, p99 ${ms(percentile(lat.injected, 0.99))} ms ` +
