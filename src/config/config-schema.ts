@@ -47,6 +47,7 @@ export const KafkaConfig = z
     fetch_min_bytes: z.number().int().min(1).default(1_048_576).describe('bytes a fetch waits for before it returns (kafkajs minBytes): under live load, larger means fewer, fuller batches, so less work per record, for at most fetch_max_wait_ms more latency per hop'),
     fetch_max_wait_ms: z.number().int().min(1).max(5000).default(30).describe('longest a fetch waits for fetch_min_bytes (kafkajs maxWaitTimeInMs)'),
     max_uncommitted_batches: z.number().int().min(1).max(64).default(4).describe('batches of one partition processed ahead of their Kafka transaction: the fetch loop goes on while transactions commit behind it (1: every batch waits for the previous one to commit)'),
+    commit_interval_ms: z.number().int().nonnegative().default(100).describe("least time between two Kafka transactions of one input partition (Kafka Streams' commit.interval.ms): batches arriving sooner share the next one; a batch after a quiet spell commits at once. Stage 1 only: an alert's transaction never waits for it"),
     commit_linger_ms: z.number().int().nonnegative().default(0).describe('longest a batch waits to share its Kafka transaction with other work of its partition (idle watermark records)'),
     sasl: z
       .object({

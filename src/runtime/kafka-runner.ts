@@ -248,7 +248,7 @@ export class KafkaRunner {
 
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     await this.producer.connect();
-    this.outbox = new PartitionOutboxes({ kafka, admin: this.admin, groupId: this.kcfg.group_id, transactionTimeoutMs: this.kcfg.transaction_timeout_ms, lingerMs: this.kcfg.commit_linger_ms, logger: this.log });
+    this.outbox = new PartitionOutboxes({ kafka, admin: this.admin, groupId: this.kcfg.group_id, transactionTimeoutMs: this.kcfg.transaction_timeout_ms, lingerMs: this.kcfg.commit_linger_ms, commitIntervalMs: (topic) => (this.roles.get(topic) === 'input' ? this.kcfg.commit_interval_ms : 0), logger: this.log });
     this.pipeline = new CommitPipeline({
       outboxes: this.outbox,
       depth: this.kcfg.max_uncommitted_batches,

@@ -17,6 +17,8 @@ export interface PartitionOutboxesOptions {
   groupId: string;
   transactionTimeoutMs: number;
   lingerMs: number;
+  /** Least time between two transactions of a partition of this topic (0: back to back); stage 1's input partitions only, so an alert never waits for it. */
+  commitIntervalMs: (topic: string) => number;
   logger: Logger;
 }
 
@@ -80,7 +82,7 @@ export class PartitionOutboxes {
     let ready = this.outboxes.get(id);
     if (ready === undefined) {
       const o = this.opts;
-      const outbox = new TransactionalOutbox({ kafka: o.kafka, transactionalId: `${o.groupId}.${topic}.${partition}`, consumerGroupId: o.groupId, transactionTimeoutMs: o.transactionTimeoutMs, lingerMs: o.lingerMs, logger: o.logger });
+      const outbox = new TransactionalOutbox({ kafka: o.kafka, transactionalId: `${o.groupId}.${topic}.${partition}`, consumerGroupId: o.groupId, transactionTimeoutMs: o.transactionTimeoutMs, lingerMs: o.lingerMs, minIntervalMs: o.commitIntervalMs(topic), logger: o.logger });
       ready = outbox.connect().then(() => {
         this.connected.set(id, outbox);
         return outbox;

@@ -41,6 +41,12 @@ export interface TransactionalOutboxOptions {
   transactionTimeoutMs: number;
   /** Longest a part waits for its transaction to start (group commit window), e.g. 5 ms. */
   lingerMs: number;
+  /**
+   * Least time between the starts of two transactions (Kafka Streams' commit.interval.ms): a part
+   * arriving sooner after the last start waits for the rest of it, with whatever else arrives; a
+   * part after a quiet spell starts at once. 0: back to back.
+   */
+  minIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -104,6 +110,8 @@ export class TransactionalOutbox {
    */
   private halted: TokenwatchError | undefined;
   private closing = false;
+  /** performance.now() when the last transaction started (minIntervalMs counts from it). */
+  private lastStartAt = -Infinity;
   private wakeLoop: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private readonly counters = { transactions: 0, aborted: 0, parts: 0, messages: 0, last_commit_ms: 0, retried: 0 };
@@ -188,9 +196,11 @@ export class TransactionalOutbox {
         this.wakeLoop = undefined;
         continue;
       }
-      // one timer per transaction (not per part): the oldest part waits at most lingerMs
-      const wait = this.queue[0]!.queuedAt + this.opts.lingerMs - performance.now();
+      // one timer per transaction (not per part): the oldest part waits at most lingerMs, and at
+      // most until minIntervalMs has passed since the last transaction started
+      const wait = Math.max(this.queue[0]!.queuedAt + this.opts.lingerMs, this.lastStartAt + (this.opts.minIntervalMs ?? 0)) - performance.now();
       if (wait > 0 && !this.closing) await new Promise((r) => setTimeout(r, wait));
+      this.lastStartAt = performance.now();
       const batch = this.queue.splice(0);
       const refused = this.fatal ?? this.halted;
       if (refused) {

@@ -24,13 +24,14 @@ let admin: Admin;
 const outboxes: TransactionalOutbox[] = [];
 const consumers: Consumer[] = [];
 
-function outbox(name: string, extra: { transactionalId?: string } = {}): TransactionalOutbox {
+function outbox(name: string, extra: { transactionalId?: string; minIntervalMs?: number } = {}): TransactionalOutbox {
   const o = new TransactionalOutbox({
     kafka,
     transactionalId: extra.transactionalId ?? `${run}.${name}`,
     consumerGroupId: `${run}.${name}.group`,
     transactionTimeoutMs: 10_000,
     lingerMs: 5,
+    ...(extra.minIntervalMs !== undefined && { minIntervalMs: extra.minIntervalMs }),
   });
   outboxes.push(o);
   return o;
@@ -223,4 +224,22 @@ describe('transactional outbox', () => {
     expect(values(msgs)).not.toContain('dangling');
     expect(await settledOffsets(`${run}.dangling.group`, { 0: '9', 1: '9', 2: '9' })).toEqual({ 0: '9', 1: '9', 2: '9' });
   });
+
+  it('minIntervalMs: parts arriving sooner after a transaction started share the next one, not before the interval; after a quiet spell a part starts at once', async () => {
+    const o = outbox('interval', { minIntervalMs: 2000 });
+    await o.connect();
+    const t0 = performance.now();
+    await o.submit(part(OUT, 0, ['interval-1'], [{ topic: IN, partition: 0, offset: '1' }]));
+    // three parts right after the first commit: one transaction, started ≥ 2 s after the first
+    await Promise.all([2, 3, 4].map((n) => o.submit(part(OUT, 0, [`interval-${n}`], [{ topic: IN, partition: 0, offset: String(n) }]))));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(2000);
+    expect(o.stats()).toMatchObject({ transactions: 2, parts: 4 });
+    // quiet for longer than the interval: the next part does not wait another interval
+    await new Promise((r) => setTimeout(r, 2100));
+    const t2 = performance.now();
+    await o.submit(part(OUT, 0, ['interval-5'], [{ topic: IN, partition: 0, offset: '5' }]));
+    expect(performance.now() - t2).toBeLessThan(2000);
+    expect(o.stats()).toMatchObject({ transactions: 3, parts: 5 });
+    expect(await settledOffsets(`${run}.interval.group`, { 0: '5', 1: '-1', 2: '-1' })).toEqual({ 0: '5', 1: '-1', 2: '-1' });
+  }, 30_000);
 });
