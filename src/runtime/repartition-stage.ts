@@ -169,7 +169,7 @@ export class RepartitionStage {
   inputWatermark(input: string): number {
     let min = Infinity;
     for (const [id, st] of this.sources) {
-      if (st.idle || !id.startsWith(input) || id.charCodeAt(input.length) !== 47 /* / */ || id.indexOf('/', input.length + 1) !== -1) continue;
+      if (st.idle || !isSourceOf(id, input)) continue;
       if (st.clock.watermark < min) min = st.clock.watermark;
     }
     return min === Infinity ? -Infinity : min;
@@ -208,8 +208,8 @@ export class RepartitionStage {
     return st;
   }
 
-  /** `lag`: records of the partition after this batch (kafkajs batch.offsetLag()). */
-  process(source: string, partition: number, messages: readonly KafkaMessage[], lag = 0): RepartitionOutput {
+  /** `lag`: records of the partition after this batch (kafkajs batch.offsetLag()); 0: read to its end. */
+  process(source: string, partition: number, messages: readonly KafkaMessage[], lag: number): RepartitionOutput {
     const { ctx, limits, enrich, metrics, counters } = this.opts;
     const hint = this.opts.formats.get(source);
     const format = hint === 'auto' ? undefined : hint;
@@ -295,11 +295,16 @@ export class RepartitionStage {
   /** Every source of a partition read to its end says it is idle (idle watermark: its newest event time). */
   private markCaughtUp(input: string, frames: { byToken: PartitionFrames; byIssuer: PartitionFrames }, out: RepartitionOutput): void {
     for (const [id, st] of this.sources) {
-      if (st.idle || !id.startsWith(input) || id.charCodeAt(input.length) !== 47 /* / */ || id.indexOf('/', input.length + 1) !== -1) continue;
+      if (st.idle || !isSourceOf(id, input)) continue;
       st.idle = true;
       this.pushMarkers(frames, out, id, st.clock.maxTime, true);
     }
   }
+}
+
+/** Whether source `topic/partition/format` belongs to input partition `topic/partition`. */
+function isSourceOf(source: string, input: string): boolean {
+  return source.startsWith(input) && source.charCodeAt(input.length) === 47 /* / */ && source.indexOf('/', input.length + 1) === -1;
 }
 
 /**

@@ -196,8 +196,8 @@ export class TransactionalOutbox {
         this.wakeLoop = undefined;
         continue;
       }
-      // one timer per transaction (not per part): the oldest part waits at most lingerMs, and at
-      // most until minIntervalMs has passed since the last transaction started
+      // one timer per transaction (not per part): the oldest part waits lingerMs at most, and no
+      // transaction starts sooner than minIntervalMs after the last one did
       const wait = Math.max(this.queue[0]!.queuedAt + this.opts.lingerMs, this.lastStartAt + (this.opts.minIntervalMs ?? 0)) - performance.now();
       if (wait > 0 && !this.closing) await new Promise((r) => setTimeout(r, wait));
       this.lastStartAt = performance.now();
