@@ -206,7 +206,7 @@ async function main(): Promise<void> {
     let liveFinalRss = 0;
     let liveCpuPerRecord: number | undefined;
     let requestMix: RequestMix | undefined;
-    let liveLoad: { brokerPerRecord: number | undefined; benchPerRecord: number; loopDelayMs: { p50: number; p99: number; max: number } | undefined } | undefined;
+    let liveLoad: { brokerPerRecord: number | undefined; benchPerRecord: number; loopDelayMs: { p50: number; p99: number; max: number } | undefined; transactions: { committed: number; aborted: number; retried: number } | undefined } | undefined;
     let liveCommit: { count: number; p50: number; p99: number } | undefined;
     try {
       await worker.ready();
@@ -235,7 +235,8 @@ async function main(): Promise<void> {
       const after = worker.latest;
       // the live path's cost: CPU over the records the runner read while the load ran
       if (before && after && after.stats.records_in > before.stats.records_in) liveCpuPerRecord = (after.cpuMicros - before.cpuMicros) / (after.stats.records_in - before.stats.records_in);
-      liveLoad = { brokerPerRecord: loadCpu.brokerMicros === undefined ? undefined : loadCpu.brokerMicros / load.produced, benchPerRecord: loadCpu.benchMicros / load.produced, loopDelayMs: after?.loopDelayMs };
+      const transactions = before && after ? { committed: after.stats.transactions - before.stats.transactions, aborted: after.stats.transactions_aborted - before.stats.transactions_aborted, retried: after.stats.transactions_retried - before.stats.transactions_retried } : undefined;
+      liveLoad = { brokerPerRecord: loadCpu.brokerMicros === undefined ? undefined : loadCpu.brokerMicros / load.produced, benchPerRecord: loadCpu.benchMicros / load.produced, loopDelayMs: after?.loopDelayMs, transactions };
       const drainUntil = Date.now() + Number(values['drain-secs']) * 1000;
       while (Date.now() < drainUntil && watch.arrivals.filter((a) => producedAt(a) !== undefined).length < load.injected.size) await new Promise((r) => setTimeout(r, 200));
       await watch.stop();
@@ -268,6 +269,8 @@ async function main(): Promise<void> {
       const d = liveLoad.loopDelayMs;
       out(`  live: CPU per produced record while the load ran: broker ${liveLoad.brokerPerRecord === undefined ? 'n/a' : `${liveLoad.brokerPerRecord.toFixed(0)} µs`}, bench producer and alert watcher ${liveLoad.benchPerRecord.toFixed(0)} µs; ` +
         `runner event-loop delay p50 / p99 / max ${d ? `${d.p50.toFixed(1)} / ${d.p99.toFixed(1)} / ${d.max.toFixed(0)} ms` : 'n/a'}`);
+      const t = liveLoad.transactions;
+      if (t) out(`  live: Kafka transactions while the load ran: ${fmt(t.committed)} committed (${fmt(t.committed / lat.secs)} a second), ${fmt(t.aborted)} aborted, ${fmt(t.retried)} retried after CONCURRENT_TRANSACTIONS`);
     }
     if (requestMix) out(`  live: broker requests a second by API (runner / broker itself / bench; ${requestMix.seconds.toFixed(0)} s, request logging on): ${formatRequestMix(requestMix).join('; ')}`);
     else if (values['request-mix']) out('  live: --request-mix needs the local broker of scripts/kafka/start.sh: not counted');

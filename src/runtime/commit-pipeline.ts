@@ -38,6 +38,14 @@ export interface LaneOutboxes {
   recover(topic: string, partition: number): Promise<void>;
 }
 
+/** What the runner holds: the per-partition producers (partition-outboxes.ts) or one for the process (process-outbox.ts). */
+export interface RunnerOutboxes extends LaneOutboxes {
+  keepOnly(owned: ReadonlySet<string>): Promise<void>;
+  queueDepth(): number;
+  stats(): { transactions: number; aborted: number; retried: number };
+  closeAll(): Promise<void>;
+}
+
 /** What a lane needs of the consumer. */
 export type LaneConsumer = Pick<Consumer, 'pause' | 'resume' | 'seek'>;
 
@@ -158,6 +166,8 @@ export class CommitPipeline {
       return true;
     }
     if (next !== undefined && lane.deferred !== undefined && next >= lane.deferred) lane.deferred = undefined;
+    // one producer for many partitions: a part of a partition let go before its transaction is put together is dropped
+    part.admissible = () => this.valid(t);
     const commit = (): Promise<void> => this.opts.outboxes.submit(lane.topic, lane.partition, part);
     const settled = (this.opts.timeCommit ? this.opts.timeCommit(commit) : commit()).then(
       () => {

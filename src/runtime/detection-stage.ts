@@ -23,7 +23,7 @@ import { alertMessages } from '../sinks/kafka-alert-sink.js';
 import { deadLetterMessage, type DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
 import { DetectionTask, emptyOutput, type TaskOutput } from './detection-task.js';
 import type { RuntimeMetrics } from './metrics.js';
-import type { PartitionOutboxes } from './partition-outboxes.js';
+import type { LaneOutboxes } from './commit-pipeline.js';
 import { recordsFrom, type CommitPipeline } from './commit-pipeline.js';
 import { checkpointMessages, type TaskRole } from './task-state-store.js';
 import type { TaskRestorer } from './task-restorer.js';
@@ -34,7 +34,7 @@ export interface DetectionStageOptions {
   kcfg: KafkaConfig;
   log: Logger;
   metrics: RuntimeMetrics;
-  outbox: PartitionOutboxes;
+  outbox: Pick<LaneOutboxes, 'submit'>;
   pipeline: CommitPipeline;
   restorer: TaskRestorer;
   store: ClickHouseSink | undefined;

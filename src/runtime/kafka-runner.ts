@@ -51,7 +51,9 @@ import { RepartitionStage, repartitionOptionsFor, type RepartitionStageOptions }
 import { IngestStage, splitPartitionId } from './ingest-stage.js';
 import { DetectionStage } from './detection-stage.js';
 import { PartitionOutboxes } from './partition-outboxes.js';
-import { CommitPipeline } from './commit-pipeline.js';
+import { ProcessOutbox } from './process-outbox.js';
+import { installKip447, syncedGeneration, type GroupMetadata } from './kafkajs-kip447.js';
+import { CommitPipeline, type RunnerOutboxes } from './commit-pipeline.js';
 import type { TaskRole } from './task-state-store.js';
 import { TaskRestorer } from './task-restorer.js';
 import { StickyAssigner } from './sticky-assigner.js';
@@ -97,6 +99,8 @@ export interface RunnerStats {
   /** Kafka transactions committed / aborted. */
   transactions: number;
   transactions_aborted: number;
+  /** Transactions run again after CONCURRENT_TRANSACTIONS (the previous one's markers still being written). */
+  transactions_retried: number;
   /** Partitions read again from their committed offset after a failed or fenced transaction. */
   partition_resets: number;
   /** Times consumption was paused because the ClickHouse sink was near full or its oldest row too old. */
@@ -123,8 +127,10 @@ export class KafkaRunner {
   private admin?: Admin;
   /** Non-transactional: incidents only (they are per instance, not exactly-once). */
   private producer?: Producer;
-  /** One transactional producer per owned partition (partition-outboxes.ts). */
-  private outbox?: PartitionOutboxes;
+  /** One transactional producer per owned partition (partition-outboxes.ts) or one for the process (process-outbox.ts): `kafka.exactly_once`. */
+  private outbox?: RunnerOutboxes;
+  /** The group generation and member id of the last join (per_process transactions carry them). */
+  private groupMetadata: GroupMetadata | undefined;
   /** Batches queue their effects and return; transactions commit behind them (commit-pipeline.ts). */
   private pipeline?: CommitPipeline;
   private restorer?: TaskRestorer;
@@ -207,6 +213,7 @@ export class KafkaRunner {
       ...this.counters,
       transactions: tx?.transactions ?? 0,
       transactions_aborted: tx?.aborted ?? 0,
+      transactions_retried: tx?.retried ?? 0,
       partition_resets: this.pipeline?.resets ?? 0,
       backpressure_pauses: this.backpressure?.pauses ?? 0,
       tasks: this.detection?.tasks.size ?? 0,
@@ -248,7 +255,7 @@ export class KafkaRunner {
 
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     await this.producer.connect();
-    this.outbox = new PartitionOutboxes({ kafka, admin: this.admin, groupId: this.kcfg.group_id, transactionTimeoutMs: this.kcfg.transaction_timeout_ms, lingerMs: this.kcfg.commit_linger_ms, commitIntervalMs: (topic) => (this.roles.get(topic) === 'input' ? this.kcfg.commit_interval_ms : 0), logger: this.log });
+    this.outbox = this.newOutboxes(kafka, this.admin);
     this.pipeline = new CommitPipeline({
       outboxes: this.outbox,
       depth: this.kcfg.max_uncommitted_batches,
@@ -285,7 +292,7 @@ export class KafkaRunner {
     this.consumer = consumer;
     this.ingest.attach(consumer);
     this.pipeline.attach(consumer);
-    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onGroupJoin(e.payload.memberAssignment));
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onGroupJoin(e.payload.memberAssignment, e.payload.memberId));
     consumer.on(consumer.events.REBALANCING, () => {
       this.rebalancing = true;
     });
@@ -391,7 +398,20 @@ export class KafkaRunner {
     this.log.info(this.counters, 'stopped');
   }
 
-  private onGroupJoin(assignment: Record<string, number[]>): void {
+  private newOutboxes(kafka: Kafka, admin: Admin): RunnerOutboxes {
+    const k = this.kcfg;
+    const common = { kafka, admin, groupId: k.group_id, transactionTimeoutMs: k.transaction_timeout_ms, lingerMs: k.commit_linger_ms, logger: this.log };
+    if (k.exactly_once === 'per_partition') return new PartitionOutboxes({ ...common, commitIntervalMs: (topic) => (this.roles.get(topic) === 'input' ? k.commit_interval_ms : 0) });
+    installKip447();
+    return new ProcessOutbox({ ...common, transactionalId: `${k.group_id}.${this.instanceId}`, commitIntervalMs: k.commit_interval_ms, urgent: (topic) => this.roles.get(topic) !== 'input', groupMetadata: () => this.groupMetadata });
+  }
+
+  private onGroupJoin(assignment: Record<string, number[]>, memberId: string): void {
+    // read in the same tick as the new assignment: a transaction put together from now on carries
+    // this generation and only parts of partitions owned in it
+    const generationId = syncedGeneration(memberId);
+    this.groupMetadata = generationId === undefined ? undefined : { generationId, memberId };
+    if (generationId === undefined && this.kcfg.exactly_once === 'per_process') this.log.error({ member: memberId }, 'joined without a known group generation: transactions with offsets fail until the next join');
     this.joined = true;
     this.rebalancing = false;
     this.restorer?.newGeneration();

@@ -26,7 +26,7 @@ export class PartitionOutboxes {
   private readonly outboxes = new Map<string, Promise<TransactionalOutbox>>();
   /** The connected ones, for synchronous telemetry. */
   private readonly connected = new Map<string, TransactionalOutbox>();
-  private closed = { transactions: 0, aborted: 0 };
+  private closed = { transactions: 0, aborted: 0, retried: 0 };
 
   constructor(private readonly opts: PartitionOutboxesOptions) {}
 
@@ -108,6 +108,7 @@ export class PartitionOutboxes {
     const s = outbox.stats();
     this.closed.transactions += s.transactions;
     this.closed.aborted += s.aborted;
+    this.closed.retried += s.retried;
     await outbox.close();
   }
 
@@ -118,12 +119,13 @@ export class PartitionOutboxes {
     return n;
   }
 
-  stats(): { transactions: number; aborted: number } {
+  stats(): { transactions: number; aborted: number; retried: number } {
     const s = { ...this.closed };
     for (const o of this.connected.values()) {
       const t = o.stats();
       s.transactions += t.transactions;
       s.aborted += t.aborted;
+      s.retried += t.retried;
     }
     return s;
   }

@@ -23,13 +23,23 @@ import { performance } from 'node:perf_hooks';
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import { TokenwatchError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { withGroupMetadata, type GroupMetadata } from './kafkajs-kip447.js';
 
 export interface OutboxPart {
   /** Records to produce (any topics; a message may name its partition). */
   topicMessages: { topic: string; messages: Message[] }[];
   /** Consumed offsets this part commits (next offset to read, as kafkajs commitOffsets wants). Empty for effects without offsets. */
   offsets: { topic: string; partition: number; offset: string }[];
+  /**
+   * Checked when the part's transaction is put together (with the group metadata it will carry):
+   * false drops the part, rejected with `PART_NOT_OWNED` — its partition left this member since it
+   * was processed (one producer for many partitions, process-outbox.ts).
+   */
+  admissible?: () => boolean;
 }
+
+/** Rejection of a part whose partition is no longer owned when its transaction was put together. */
+export const PART_NOT_OWNED = 'partition no longer owned';
 
 export interface TransactionalOutboxOptions {
   kafka: Kafka;
@@ -47,6 +57,13 @@ export interface TransactionalOutboxOptions {
    * part after a quiet spell starts at once. 0: back to back.
    */
   minIntervalMs?: number;
+  /**
+   * One producer for every partition of the process (KIP-447): the consumer group's generation and
+   * member id, read when a transaction is put together and sent with its offsets
+   * (TxnOffsetCommit v3), so the group coordinator rejects the offsets of a member the group has
+   * moved past. Undefined: offsets go without (TxnOffsetCommit v1; per-partition ids fence).
+   */
+  groupMetadata?: () => GroupMetadata | undefined;
   logger?: Logger;
 }
 
@@ -201,25 +218,40 @@ export class TransactionalOutbox {
       const wait = Math.max(this.queue[0]!.queuedAt + this.opts.lingerMs, this.lastStartAt + (this.opts.minIntervalMs ?? 0)) - performance.now();
       if (wait > 0 && !this.closing) await new Promise((r) => setTimeout(r, wait));
       this.lastStartAt = performance.now();
-      const batch = this.queue.splice(0);
+      let batch = this.queue.splice(0);
       const refused = this.fatal ?? this.halted;
       if (refused) {
         for (const p of batch) p.reject(refused);
         continue;
       }
+      // the group metadata and the parts' ownership are read in one synchronous step: a part of a
+      // partition the runner let go (GROUP_JOIN) never rides a transaction of the new generation
+      const meta = this.opts.groupMetadata?.();
+      batch = this.admissibleOnly(batch);
+      if (batch.length === 0) continue;
       this.inFlight = batch.length;
       try {
-        await this.transact(batch);
+        await this.transact(batch, meta);
       } finally {
         this.inFlight = 0;
       }
     }
   }
 
-  private async transact(batch: Pending[]): Promise<void> {
+  private admissibleOnly(batch: Pending[]): Pending[] {
+    if (!batch.some((p) => p.part.admissible)) return batch;
+    const kept: Pending[] = [];
+    for (const p of batch) {
+      if (p.part.admissible === undefined || p.part.admissible()) kept.push(p);
+      else p.reject(new TokenwatchError('sink_failed', PART_NOT_OWNED));
+    }
+    return kept;
+  }
+
+  private async transact(batch: Pending[], meta: GroupMetadata | undefined): Promise<void> {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
-      const err = await this.attempt(batch, started);
+      const err = await this.attempt(batch, started, meta);
       if (err === undefined) return;
       if (attempt >= CONCURRENT_RETRIES || !isConcurrentTransactions(err)) return this.failed(batch, err);
       this.counters.retried++;
@@ -228,7 +260,7 @@ export class TransactionalOutbox {
   }
 
   /** One try at the batch's transaction: undefined when it was settled (committed or fenced), else the error to retry or fail with. */
-  private async attempt(batch: Pending[], started: number): Promise<unknown> {
+  private async attempt(batch: Pending[], started: number, meta: GroupMetadata | undefined): Promise<unknown> {
     const topicMessages = mergeMessages(batch);
     const topics = mergeOffsets(batch);
     let messageCount = 0;
@@ -244,7 +276,12 @@ export class TransactionalOutbox {
       try {
         // one produce request per chunk: a broker limits each partition's record batch (message.max.bytes)
         for (const chunk of produceChunks(topicMessages, MAX_BATCH_BYTES)) await tx.sendBatch({ topicMessages: chunk, acks: -1 });
-        if (topics.length > 0) await tx.sendOffsets({ consumerGroupId: this.opts.consumerGroupId, topics });
+        if (topics.length > 0) {
+          const send = (): Promise<void> => tx.sendOffsets({ consumerGroupId: this.opts.consumerGroupId, topics });
+          if (this.opts.groupMetadata === undefined) await send();
+          else if (meta === undefined) throw new TokenwatchError('sink_failed', 'offsets without a group generation: not a member of the group (yet)');
+          else await withGroupMetadata(this.opts.transactionalId, meta, send);
+        }
         commitSent = true;
         await tx.commit();
       } catch (err) {

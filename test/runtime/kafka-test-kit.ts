@@ -5,6 +5,7 @@ import type { Alert } from '../../schemas/alert.js';
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { decodeRecord } from '../../src/runtime/token-event-codec.js';
 import { unframe } from '../../src/runtime/repartition-frame.js';
+import { syncedGeneration, type GroupMetadata } from '../../src/runtime/kafkajs-kip447.js';
 
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:18123';
@@ -78,4 +79,21 @@ export function oneInputKafka(prefix: string) {
 /** Every topic a parsed one-input scenario uses (to delete afterwards). */
 export function scenarioTopics(k: { inputs: { topic: string }[]; topics: { alerts: string; dead_letter: string; by_token: string; by_issuer: string; changelog: string } }): string[] {
   return [k.inputs[0]!.topic, k.topics.alerts, k.topics.dead_letter, k.topics.by_token, k.topics.by_issuer, k.topics.changelog];
+}
+
+/**
+ * A live member of `groupId` (subscribed to `topic`, consuming nothing it commits), so the group
+ * coordinator has a generation to check transactional offsets against (KIP-447). Needs
+ * installKip447() first: the generation is read from its SyncGroup.
+ */
+export async function liveGroupMember(kafka: Kafka, groupId: string, topic: string): Promise<{ consumer: Consumer; meta: GroupMetadata }> {
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+  const joined = new Promise<string>((resolve) => consumer.on(consumer.events.GROUP_JOIN, (e) => resolve(e.payload.memberId)));
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic] });
+  await consumer.run({ autoCommit: false, eachBatch: async () => undefined });
+  const memberId = await joined;
+  const generationId = syncedGeneration(memberId);
+  if (generationId === undefined) throw new Error('no SyncGroup generation recorded: installKip447() not called?');
+  return { consumer, meta: { memberId, generationId } };
 }

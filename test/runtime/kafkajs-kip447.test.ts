@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchStableOffsets, installKip447, syncedGeneration, withGroupMetadata, type GroupMetadata } from '../../src/runtime/kafkajs-kip447.js';
-import { BROKERS, collect, waitFor, type CollectedMessage } from './kafka-test-kit.js';
+import { fetchStableOffsets, installKip447, withGroupMetadata, type GroupMetadata } from '../../src/runtime/kafkajs-kip447.js';
+import { BROKERS, collect, liveGroupMember, waitFor, type CollectedMessage } from './kafka-test-kit.js';
 
 const { Kafka: KafkaClient, logLevel } = kafkajs;
 const run = `tw-kip447-${randomUUID().slice(0, 8)}`;
@@ -40,15 +40,8 @@ beforeAll(async () => {
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [IN, OUT].map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })) });
   // a live member of GROUP, so the coordinator has a generation to check offsets against
-  member = kafka.consumer({ groupId: GROUP, sessionTimeout: 10_000, heartbeatInterval: 1000 });
-  const joined = new Promise<string>((resolve) => member.on(member.events.GROUP_JOIN, (e) => resolve(e.payload.memberId)));
-  await member.connect();
-  await member.subscribe({ topics: [IN] });
-  await member.run({ autoCommit: false, eachBatch: async () => undefined });
-  const memberId = await joined;
-  const generationId = syncedGeneration(memberId);
-  expect(generationId).toBeGreaterThan(0);
-  meta = { memberId, generationId: generationId! };
+  ({ consumer: member, meta } = await liveGroupMember(kafka, GROUP, IN));
+  expect(meta.generationId).toBeGreaterThan(0);
 }, 60_000);
 
 afterAll(async () => {
@@ -71,7 +64,7 @@ describe('TxnOffsetCommit v3', () => {
     const p = await producer('current');
     const tx = await p.transaction();
     await tx.send({ topic: OUT, messages: [{ value: 'current' }] });
-    await withGroupMetadata(meta, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 0, offset: '5' }] }] }));
+    await withGroupMetadata(`${run}.current`, meta, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 0, offset: '5' }] }] }));
     await tx.commit();
     expect(offsetOf(await fetchStableOffsets(admin, GROUP, [IN]))).toBe('5');
     await waitFor('the committed record', () => out.some((m) => m.value?.toString() === 'current'));
@@ -81,7 +74,7 @@ describe('TxnOffsetCommit v3', () => {
     const p = await producer('stale');
     const tx = await p.transaction();
     await tx.send({ topic: OUT, messages: [{ value: 'stale' }] });
-    const sent = withGroupMetadata({ ...meta, generationId: meta.generationId - 1 }, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 0, offset: '9' }] }] }));
+    const sent = withGroupMetadata(`${run}.stale`, { ...meta, generationId: meta.generationId - 1 }, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 0, offset: '9' }] }] }));
     await expect(sent).rejects.toMatchObject({ type: 'ILLEGAL_GENERATION' });
     await tx.abort();
     // a later record of another transaction is seen, the aborted one never
@@ -97,7 +90,7 @@ describe('TxnOffsetCommit v3', () => {
   it('rejects a member id the group does not know', async () => {
     const p = await producer('unknown');
     const tx = await p.transaction();
-    const sent = withGroupMetadata({ ...meta, memberId: `${meta.memberId}-gone` }, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 0, offset: '11' }] }] }));
+    const sent = withGroupMetadata(`${run}.unknown`, { ...meta, memberId: `${meta.memberId}-gone` }, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 0, offset: '11' }] }] }));
     await expect(sent).rejects.toMatchObject({ type: 'UNKNOWN_MEMBER_ID' });
     await tx.abort();
   });
@@ -107,7 +100,7 @@ describe('OffsetFetch v7 (require_stable)', () => {
   it('waits for an open transaction\'s offsets where the plain fetch answers the old offset', async () => {
     const p = await producer('pending');
     const tx = await p.transaction();
-    await withGroupMetadata(meta, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 0, offset: '7' }] }] }));
+    await withGroupMetadata(`${run}.pending`, meta, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 0, offset: '7' }] }] }));
     // the transaction is open: kafkajs' own OffsetFetch (v4) ignores its pending offsets
     expect(offsetOf(await admin.fetchOffsets({ groupId: GROUP, topics: [IN] }))).toBe('5');
     let settled: string | undefined;

@@ -1,0 +1,123 @@
+/**
+ * One transactional producer for every partition this process owns (Kafka Streams'
+ * `exactly_once_v2`, KIP-447) — the alternative to partition-outboxes.ts' producer per partition.
+ * Every partition's parts share one transaction loop per stage: a live load commits one
+ * transaction per stage and round instead of one per owned partition.
+ *
+ * Fencing moves from transactional ids to the consumer group: each transaction's offsets carry the
+ * generation and member id the runner joined with (TxnOffsetCommit v3, kafkajs-kip447.ts), so a
+ * member the group has moved past — a zombie, or this member's own transaction in flight across a
+ * rebalance — has its offsets rejected and its transaction aborted. A part whose partition left
+ * the member before its transaction was put together is dropped (`admissible`). A new owner reads
+ * the committed offset with require_stable, so it waits for a previous owner's open transaction
+ * to commit, abort, or time out (`transaction_timeout_ms`) instead of fencing it.
+ */
+import type { Admin, Kafka } from 'kafkajs';
+import type { Logger } from '../core/logger.js';
+import { fetchStableOffsets, type GroupMetadata } from './kafkajs-kip447.js';
+import { TransactionalOutbox, type OutboxPart } from './transactional-outbox.js';
+
+export interface ProcessOutboxOptions {
+  kafka: Kafka;
+  admin: Admin;
+  groupId: string;
+  /** Unique per process (`<group>.<instance>`, `.ingest` / `.detect` appended): no other process ever uses it. */
+  transactionalId: string;
+  transactionTimeoutMs: number;
+  lingerMs: number;
+  /** Least time between two transactions of stage 1 (`commit_interval_ms`). */
+  commitIntervalMs: number;
+  /** Topics of stage 2 (alerts, changelog): their own producer, no interval. */
+  urgent: (topic: string) => boolean;
+  /** The generation and member id of the runner's current group membership (undefined before the first join). */
+  groupMetadata: () => GroupMetadata | undefined;
+  logger: Logger;
+}
+
+export class ProcessOutbox {
+  /**
+   * Two producers, one per stage (as Kafka Streams runs one per stream thread): stage 1's parts
+   * (input partitions) wait out the commit interval and carry whole fetches of repartition
+   * records; stage 2's (alerts, changelog) start at once. Apart, an alert never queues behind a
+   * large stage-1 transaction. Every partition's parts go to one of them, so they commit in order.
+   */
+  private readonly stages: { outbox: TransactionalOutbox; connecting: Promise<void> | undefined; recovering: Promise<void> | undefined }[];
+
+  constructor(private readonly opts: ProcessOutboxOptions) {
+    this.stages = (['ingest', 'detect'] as const).map((stage) => ({
+      outbox: new TransactionalOutbox({
+        kafka: opts.kafka,
+        transactionalId: `${opts.transactionalId}.${stage}`,
+        consumerGroupId: opts.groupId,
+        transactionTimeoutMs: opts.transactionTimeoutMs,
+        lingerMs: opts.lingerMs,
+        minIntervalMs: stage === 'ingest' ? opts.commitIntervalMs : 0,
+        groupMetadata: opts.groupMetadata,
+        logger: opts.logger,
+      }),
+      connecting: undefined,
+      recovering: undefined,
+    }));
+  }
+
+  private stageOf(topic: string): ProcessOutbox['stages'][number] {
+    return this.stages[this.opts.urgent(topic) ? 1 : 0]!;
+  }
+
+  submit(topic: string, partition: number, part: OutboxPart): Promise<void> {
+    const stage = this.stageOf(topic);
+    return this.connect(stage).then(() => stage.outbox.submit(part));
+  }
+
+  /** Connects the producers; never a fence of anyone else (the ids are this process's own), so false. */
+  async open(topic: string): Promise<boolean> {
+    await this.connect(this.stageOf(topic));
+    return false;
+  }
+
+  private connect(stage: ProcessOutbox['stages'][number]): Promise<void> {
+    stage.connecting ??= stage.outbox.connect().catch((err: unknown) => {
+      stage.connecting = undefined; // the next batch tries again
+      throw err;
+    });
+    return stage.connecting;
+  }
+
+  /** The group's committed offset once stable: no open transaction of any member holds offsets of the topic. */
+  async committedOffset(topic: string, partition: number): Promise<bigint | undefined> {
+    const fetched = await fetchStableOffsets(this.opts.admin, this.opts.groupId, [topic]);
+    const offset = fetched.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset;
+    return offset === undefined || Number(offset) < 0 ? undefined : BigInt(offset);
+  }
+
+  /** After a failed transaction: every lane it touched calls this; the stage's producer is replaced once. */
+  recover(topic: string): Promise<void> {
+    const stage = this.stageOf(topic);
+    stage.recovering ??= stage.outbox.recover().finally(() => {
+      stage.recovering = undefined;
+    });
+    return stage.recovering;
+  }
+
+  /** Nothing to close per partition: parts of partitions let go are dropped when their transaction is put together. */
+  async keepOnly(): Promise<void> {}
+
+  queueDepth(): number {
+    return this.stages.reduce((n, s) => n + s.outbox.queueDepth, 0);
+  }
+
+  stats(): { transactions: number; aborted: number; retried: number } {
+    const t = { transactions: 0, aborted: 0, retried: 0 };
+    for (const s of this.stages) {
+      const o = s.outbox.stats();
+      t.transactions += o.transactions;
+      t.aborted += o.aborted;
+      t.retried += o.retried;
+    }
+    return t;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.allSettled(this.stages.map((s) => s.outbox.close()));
+  }
+}
