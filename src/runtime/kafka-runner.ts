@@ -12,8 +12,10 @@
  *     alerts follow their event by milliseconds, in event-time order.
  *
  * Exactly once (transactional-outbox.ts): a batch's effects — repartition records, alerts, dead
- * letters, changelog records — and its consumed offsets commit in one Kafka transaction of the
- * partition's producer; the internal topics are read read_committed. Batches do not wait for it:
+ * letters, changelog records — and its consumed offsets commit in one Kafka transaction, of the
+ * process's producer for the batch's stage, fenced by the group generation (process-outbox.ts,
+ * `kafka.exactly_once` per_process, KIP-447) or of the partition's own producer
+ * (partition-outboxes.ts, per_partition); the internal topics are read read_committed. Batches do not wait for it:
  * they queue on the partition's outbox and the next fetch goes on (commit-pipeline.ts: admission
  * after the fence, reset to the committed offset after a failed transaction). A crash or rebalance neither loses nor repeats an
  * effect on Kafka. ClickHouse rows are written after the commit and are idempotent (dedup keys:

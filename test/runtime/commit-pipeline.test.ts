@@ -192,6 +192,20 @@ describe('commit pipeline', () => {
     expect(outboxes.opens).toBe(2);
   });
 
+  it('a submitted part stays admissible to its transaction only while its ticket holds (one producer for many partitions drops it otherwise)', async () => {
+    const { outboxes, pipeline } = setup(4);
+    const t1 = (await pipeline.admit('t', 0, '0', notStale))!;
+    pipeline.submit(t1, part('3'), 3n, () => undefined);
+    const queued = outboxes.pending[0]!.part;
+    expect(queued.admissible?.()).toBe(true);
+    pipeline.newGeneration(new Set(['t/0'])); // kept across the join: still the same ownership
+    expect(queued.admissible?.()).toBe(true);
+    pipeline.newGeneration(new Set()); // let go
+    expect(queued.admissible?.()).toBe(false);
+    pipeline.newGeneration(new Set(['t/0'])); // back: a new lane, the old part is not its own
+    expect(queued.admissible?.()).toBe(false);
+  });
+
   it('a partition given up in a join drops its lane: its late failures reset nothing and seek nothing', async () => {
     const { outboxes, consumer, resets, pipeline } = setup(4);
     const t1 = (await pipeline.admit('t', 0, '0', notStale))!;

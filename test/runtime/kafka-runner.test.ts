@@ -36,7 +36,7 @@ interface Scenario {
   inputs: { cloudtrail: string; okta: string };
 }
 
-function scenario(name: string): Scenario {
+function scenario(name: string, exactlyOnce: 'per_process' | 'per_partition' = 'per_process'): Scenario {
   const p = `tw-it-${RUN}-${name}`;
   const inputs = { cloudtrail: `${p}.cloudtrail`, okta: `${p}.okta` };
   const config = parseConfig({
@@ -54,6 +54,7 @@ function scenario(name: string): Scenario {
       brokers: BROKERS,
       client_id: `tw-it-${name}`,
       group_id: `${p}.group`,
+      exactly_once: exactlyOnce,
       inputs: [
         { topic: inputs.cloudtrail, format: 'cloudtrail' },
         { topic: inputs.okta, format: 'auto' },
@@ -259,9 +260,11 @@ describe('kafka runtime (real Kafka + ClickHouse)', () => {
     expect(second.stats().records_invalid).toBe(0);
   }, 240_000);
 
-  it('two instances in one group detect the same alert ids as one instance', async () => {
+  // both transaction models: one producer per stage and process (the default) and one per partition
+  it.each(['per_process', 'per_partition'] as const)('two instances in one group detect the same alert ids as one instance (exactly_once %s)', async (mode) => {
     expect(singleInstanceIds.length).toBeGreaterThanOrEqual(3);
-    const s = scenario('pair');
+    const s = scenario(`pair-${mode}`, mode);
+    expect(s.config.kafka!.exactly_once).toBe(mode);
     scenarios.push(s);
     const k = s.config.kafka!;
     const a = await startRunner(s, { store: false });
