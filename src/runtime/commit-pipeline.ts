@@ -25,9 +25,9 @@
  *   (`flushDeferred`). Read again after a crash it gives nothing again — half the transactions of
  *   a live load were such offset-only commits.
  */
-import type { Consumer } from 'kafkajs';
 import type { Logger } from '../core/logger.js';
 import { isOutboxFenced, type OutboxPart } from './transactional-outbox.js';
+import type { ConsumerControl } from './consumer-control.js';
 
 /** What a lane needs of the partitions' transactional producers (partition-outboxes.ts). */
 export interface LaneOutboxes {
@@ -47,7 +47,7 @@ export interface RunnerOutboxes extends LaneOutboxes {
 }
 
 /** What a lane needs of the consumer. */
-export type LaneConsumer = Pick<Consumer, 'pause' | 'resume' | 'seek'>;
+export type LaneConsumer = ConsumerControl;
 
 export interface CommitPipelineOptions {
   outboxes: LaneOutboxes;

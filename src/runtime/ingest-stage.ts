@@ -6,7 +6,7 @@
  * input partitions that run ahead in event time are paused until the others catch up
  * (watermark-alignment.ts).
  */
-import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { EachBatchPayload } from 'kafkajs';
 import type { KafkaConfig, TokenwatchConfig } from '../config/config-schema.js';
 import type { Logger } from '../core/logger.js';
 import { deadLetterMessage, type DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
@@ -14,6 +14,7 @@ import type { RuntimeMetrics } from './metrics.js';
 import { recordsFrom, type CommitPipeline } from './commit-pipeline.js';
 import type { RepartitionOutput, RepartitionStage } from './repartition-stage.js';
 import type { OutboxPart } from './transactional-outbox.js';
+import type { ConsumerControl } from './consumer-control.js';
 import { WatermarkAlignment } from './watermark-alignment.js';
 
 export interface IngestStageOptions {
@@ -33,14 +34,14 @@ export interface IngestStageOptions {
 export class IngestStage {
   /** Input partitions far ahead in event time wait for the others. */
   private readonly alignment: WatermarkAlignment;
-  private consumer: Consumer | undefined;
+  private consumer: ConsumerControl | undefined;
 
   constructor(private readonly opts: IngestStageOptions) {
     this.alignment = new WatermarkAlignment((opts.cfg.engine.reorder_max_delay_seconds * 1000) / 2);
   }
 
   /** The consumer whose input partitions alignment pauses and resumes. */
-  attach(consumer: Consumer): void {
+  attach(consumer: ConsumerControl): void {
     this.consumer = consumer;
   }
 

@@ -56,6 +56,7 @@ import { PartitionOutboxes } from './partition-outboxes.js';
 import { ProcessOutbox } from './process-outbox.js';
 import { installKip447, syncedGeneration, type GroupMetadata } from './kafkajs-kip447.js';
 import { CommitPipeline, type RunnerOutboxes } from './commit-pipeline.js';
+import { consumerControl, type ConsumerControl } from './consumer-control.js';
 import type { TaskRole } from './task-state-store.js';
 import { TaskRestorer } from './task-restorer.js';
 import { StickyAssigner } from './sticky-assigner.js';
@@ -139,6 +140,8 @@ export class KafkaRunner {
   /** Stage 2: the detection tasks of the owned repartition partitions. */
   private detection?: DetectionStage;
   private consumer?: Consumer;
+  /** The consumer's pause / resume / seek, safe while kafkajs restarts it. */
+  private control?: ConsumerControl;
   private incidents?: IncidentPublisher;
   private storeClient?: StoreClient;
   /** SET / webhook / Splunk HEC sinks and the periodic hygiene job (src/sinks/delivery-sinks.ts). */
@@ -292,8 +295,11 @@ export class KafkaRunner {
       partitionAssigners: [StickyAssigner, PartitionAssigners.roundRobin],
     });
     this.consumer = consumer;
-    this.ingest.attach(consumer);
-    this.pipeline.attach(consumer);
+    // pause / resume / seek that never throw while kafkajs restarts the consumer (consumer-control.ts)
+    const control = consumerControl(consumer, this.log);
+    this.control = control;
+    this.ingest.attach(control);
+    this.pipeline.attach(control);
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onGroupJoin(e.payload.memberAssignment, e.payload.memberId));
     consumer.on(consumer.events.REBALANCING, () => {
       this.rebalancing = true;
@@ -423,6 +429,8 @@ export class KafkaRunner {
     this.pipeline?.newGeneration(owned); // before any batch of the new generation is admitted
     const dropped = this.detection?.keepOnly(owned) ?? 0;
     this.ingest?.onAssignment(owned);
+    // a consumer restarted in-process after a crash starts unpaused: a pause for backpressure holds on
+    if (this.backpressure?.paused) this.control?.pause([...this.roles.keys()].map((topic) => ({ topic })));
     void this.outbox?.keepOnly(owned); // a partition's next owner fences its producer anyway
     this.log.info({ partitions: owned.size, tasks_dropped: dropped }, 'joined consumer group');
   }
@@ -478,14 +486,14 @@ export class KafkaRunner {
     const topics = [...this.roles.keys()].map((topic) => ({ topic }));
     if (decision === 'pause') {
       // kafkajs keeps heartbeating while every topic is paused: membership survives the pause
-      this.consumer.pause(topics);
+      this.control?.pause(topics);
       this.log.warn({ queue_depth: backlog.depth, oldest_unstored_ms: Math.round(backlog.oldestAgeMs), reason: this.backpressure.reason, max_queue_rows: this.cfg.store.max_queue_rows, max_time_to_store_ms: this.cfg.store.max_time_to_store_ms }, 'clickhouse sink behind: pausing consumption');
     } else {
-      this.consumer.resume(topics);
+      this.control?.resume(topics);
       // resuming whole topics also resumed the partitions held back for alignment
       for (const id of this.ingest?.alignmentPaused() ?? []) {
         const [topic, partition] = splitPartitionId(id);
-        this.consumer.pause([{ topic, partitions: [partition] }]);
+        this.control?.pause([{ topic, partitions: [partition] }]);
       }
       this.log.info({ queue_depth: backlog.depth, oldest_unstored_ms: Math.round(backlog.oldestAgeMs) }, 'clickhouse sink caught up: resuming consumption');
     }

@@ -99,6 +99,9 @@ function isConcurrentTransactions(err: unknown): boolean {
 
 const CONCURRENT_RETRIES = 20;
 
+/** A transaction taking longer than this (from the start of its first attempt) is logged with its steps' times. */
+const SLOW_TRANSACTION_MS = 500;
+
 const FENCED_MESSAGE = 'outbox fenced';
 
 /** Whether a rejection came from an outbox another producer fenced (it rejects everything from then on). */
@@ -275,7 +278,9 @@ export class TransactionalOutbox {
       });
       try {
         // one produce request per chunk: a broker limits each partition's record batch (message.max.bytes)
+        const t0 = performance.now();
         for (const chunk of produceChunks(topicMessages, MAX_BATCH_BYTES)) await tx.sendBatch({ topicMessages: chunk, acks: -1 });
+        const t1 = performance.now();
         if (topics.length > 0) {
           const send = (): Promise<void> => tx.sendOffsets({ consumerGroupId: this.opts.consumerGroupId, topics });
           if (this.opts.groupMetadata === undefined) await send();
@@ -283,7 +288,10 @@ export class TransactionalOutbox {
           else await withGroupMetadata(this.opts.transactionalId, meta, send);
         }
         commitSent = true;
+        const t2 = performance.now();
         await tx.commit();
+        const t3 = performance.now();
+        if (t3 - started > SLOW_TRANSACTION_MS) this.opts.logger?.warn({ transactional_id: this.opts.transactionalId, parts: batch.length, messages: messageCount, ms: { queued: Math.round(t0 - started), produce: Math.round(t1 - t0), offsets: Math.round(t2 - t1), commit: Math.round(t3 - t2) } }, 'slow transaction');
       } catch (err) {
         // abort errors are ignored: the next InitProducerId (or the transaction timeout) aborts it
         if (tx.isActive()) await tx.abort().catch(() => undefined);
