@@ -42,7 +42,7 @@ export interface LaneOutboxes {
 export interface RunnerOutboxes extends LaneOutboxes {
   keepOnly(owned: ReadonlySet<string>): Promise<void>;
   queueDepth(): number;
-  stats(): { transactions: number; aborted: number; retried: number };
+  stats(): { transactions: number; aborted: number; retried: number; regenerated: number };
   closeAll(): Promise<void>;
 }
 
@@ -301,7 +301,8 @@ export class CommitPipeline {
     this.resets++;
     const { topic, partition } = lane;
     const fenced = isOutboxFenced(err);
-    this.opts.log.warn({ partition: `${topic}/${partition}`, fenced, err: { message: (err as Error).message?.slice(0, 300) } }, 'transaction failed: resetting the partition to its committed offset');
+    if (lane.owned) this.opts.log.warn({ partition: `${topic}/${partition}`, fenced, err: { message: (err as Error).message?.slice(0, 300) } }, 'transaction failed: resetting the partition to its committed offset');
+    else this.opts.log.info({ partition: `${topic}/${partition}`, err: { message: (err as Error).message?.slice(0, 300) } }, 'transaction part of a partition let go dropped: its next owner reads from the committed offset');
     this.consumer?.pause([{ topic, partitions: [partition] }]);
     this.opts.onReset(topic, partition);
     lane.resetting = this.reset(lane, fenced).finally(() => {

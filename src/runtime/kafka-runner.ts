@@ -104,6 +104,8 @@ export interface RunnerStats {
   transactions_aborted: number;
   /** Transactions run again after CONCURRENT_TRANSACTIONS (the previous one's markers still being written). */
   transactions_retried: number;
+  /** Transactions run again with the next group generation after the coordinator rejected their offsets' (per_process). */
+  transactions_regenerated: number;
   /** Partitions read again from their committed offset after a failed or fenced transaction. */
   partition_resets: number;
   /** Times consumption was paused because the ClickHouse sink was near full or its oldest row too old. */
@@ -219,6 +221,7 @@ export class KafkaRunner {
       transactions: tx?.transactions ?? 0,
       transactions_aborted: tx?.aborted ?? 0,
       transactions_retried: tx?.retried ?? 0,
+      transactions_regenerated: tx?.regenerated ?? 0,
       partition_resets: this.pipeline?.resets ?? 0,
       backpressure_pauses: this.backpressure?.pauses ?? 0,
       tasks: this.detection?.tasks.size ?? 0,
@@ -411,7 +414,7 @@ export class KafkaRunner {
     const common = { kafka, admin, groupId: k.group_id, transactionTimeoutMs: k.transaction_timeout_ms, lingerMs: k.commit_linger_ms, logger: this.log };
     if (k.exactly_once === 'per_partition') return new PartitionOutboxes({ ...common, commitIntervalMs: (topic) => (this.roles.get(topic) === 'input' ? k.commit_interval_ms : 0) });
     installKip447();
-    return new ProcessOutbox({ ...common, transactionalId: `${k.group_id}.${this.instanceId}`, commitIntervalMs: k.commit_interval_ms, urgent: (topic) => this.roles.get(topic) !== 'input', groupMetadata: () => this.groupMetadata });
+    return new ProcessOutbox({ ...common, transactionalId: `${k.group_id}.${this.instanceId}`, commitIntervalMs: k.commit_interval_ms, detectionTopic: (topic) => this.roles.get(topic) !== 'input', groupMetadata: () => this.groupMetadata });
   }
 
   private onGroupJoin(assignment: Record<string, number[]>, memberId: string): void {
@@ -431,7 +434,7 @@ export class KafkaRunner {
     this.ingest?.onAssignment(owned);
     // a consumer restarted in-process after a crash starts unpaused: a pause for backpressure holds on
     if (this.backpressure?.paused) this.control?.pause([...this.roles.keys()].map((topic) => ({ topic })));
-    void this.outbox?.keepOnly(owned); // a partition's next owner fences its producer anyway
+    void this.outbox?.keepOnly(owned); // per_partition: a partition's next owner fences its producer anyway
     this.log.info({ partitions: owned.size, tasks_dropped: dropped }, 'joined consumer group');
   }
 

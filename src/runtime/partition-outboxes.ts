@@ -26,7 +26,7 @@ export class PartitionOutboxes {
   private readonly outboxes = new Map<string, Promise<TransactionalOutbox>>();
   /** The connected ones, for synchronous telemetry. */
   private readonly connected = new Map<string, TransactionalOutbox>();
-  private closed = { transactions: 0, aborted: 0, retried: 0 };
+  private closed = { transactions: 0, aborted: 0, retried: 0, regenerated: 0 };
 
   constructor(private readonly opts: PartitionOutboxesOptions) {}
 
@@ -109,6 +109,7 @@ export class PartitionOutboxes {
     this.closed.transactions += s.transactions;
     this.closed.aborted += s.aborted;
     this.closed.retried += s.retried;
+    this.closed.regenerated += s.regenerated;
     await outbox.close();
   }
 
@@ -119,13 +120,14 @@ export class PartitionOutboxes {
     return n;
   }
 
-  stats(): { transactions: number; aborted: number; retried: number } {
+  stats(): { transactions: number; aborted: number; retried: number; regenerated: number } {
     const s = { ...this.closed };
     for (const o of this.connected.values()) {
       const t = o.stats();
       s.transactions += t.transactions;
       s.aborted += t.aborted;
       s.retried += t.retried;
+      s.regenerated += t.regenerated;
     }
     return s;
   }

@@ -1,7 +1,7 @@
 /**
- * One transactional producer for every partition this process owns (Kafka Streams'
+ * One transactional producer per stage for every partition this process owns (Kafka Streams'
  * `exactly_once_v2`, KIP-447) — the alternative to partition-outboxes.ts' producer per partition.
- * Every partition's parts share one transaction loop per stage: a live load commits one
+ * Every partition's parts share its stage's transaction loop: a live load commits one
  * transaction per stage and round instead of one per owned partition.
  *
  * Fencing moves from transactional ids to the consumer group: each transaction's offsets carry the
@@ -27,8 +27,8 @@ export interface ProcessOutboxOptions {
   lingerMs: number;
   /** Least time between two transactions of stage 1 (`commit_interval_ms`). */
   commitIntervalMs: number;
-  /** Topics of stage 2 (alerts, changelog): their own producer, no interval. */
-  urgent: (topic: string) => boolean;
+  /** Whether a topic is read by stage 2 (detection tasks: alerts, changelog): their parts go to its producer, no interval. */
+  detectionTopic: (topic: string) => boolean;
   /** The generation and member id of the runner's current group membership (undefined before the first join). */
   groupMetadata: () => GroupMetadata | undefined;
   logger: Logger;
@@ -61,7 +61,7 @@ export class ProcessOutbox {
   }
 
   private stageOf(topic: string): ProcessOutbox['stages'][number] {
-    return this.stages[this.opts.urgent(topic) ? 1 : 0]!;
+    return this.stages[this.opts.detectionTopic(topic) ? 1 : 0]!;
   }
 
   submit(topic: string, partition: number, part: OutboxPart): Promise<void> {
@@ -106,13 +106,14 @@ export class ProcessOutbox {
     return this.stages.reduce((n, s) => n + s.outbox.queueDepth, 0);
   }
 
-  stats(): { transactions: number; aborted: number; retried: number } {
-    const t = { transactions: 0, aborted: 0, retried: 0 };
+  stats(): { transactions: number; aborted: number; retried: number; regenerated: number } {
+    const t = { transactions: 0, aborted: 0, retried: 0, regenerated: 0 };
     for (const s of this.stages) {
       const o = s.outbox.stats();
       t.transactions += o.transactions;
       t.aborted += o.aborted;
       t.retried += o.retried;
+      t.regenerated += o.regenerated;
     }
     return t;
   }

@@ -99,6 +99,20 @@ function isConcurrentTransactions(err: unknown): boolean {
 
 const CONCURRENT_RETRIES = 20;
 
+/** Group coordinator answers to offsets sent with a generation or member id the group has moved past (KIP-447). */
+const GENERATION_TYPES = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+const GENERATION_CODES = new Set([22, 25, 82]);
+
+function isGenerationError(err: unknown): boolean {
+  for (let e = err as { type?: string; code?: number; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    if ((e.type && GENERATION_TYPES.has(e.type)) || (typeof e.code === 'number' && GENERATION_CODES.has(e.code))) return true;
+  }
+  return false;
+}
+
+/** How long a transaction rejected for its generation waits for the runner's next one before it fails (and its partitions reset). */
+const GENERATION_WAIT_MS = 2_000;
+
 /** A transaction taking longer than this (from the start of its first attempt) is logged with its steps' times. */
 const SLOW_TRANSACTION_MS = 500;
 
@@ -134,7 +148,7 @@ export class TransactionalOutbox {
   private lastStartAt = -Infinity;
   private wakeLoop: (() => void) | undefined;
   private loop: Promise<void> | undefined;
-  private readonly counters = { transactions: 0, aborted: 0, parts: 0, messages: 0, last_commit_ms: 0, retried: 0 };
+  private readonly counters = { transactions: 0, aborted: 0, parts: 0, messages: 0, last_commit_ms: 0, retried: 0, regenerated: 0 };
 
   constructor(opts: TransactionalOutboxOptions) {
     this.opts = opts;
@@ -193,7 +207,7 @@ export class TransactionalOutbox {
     return this.queue.length + this.inFlight;
   }
 
-  stats(): { transactions: number; aborted: number; parts: number; messages: number; last_commit_ms: number; retried: number } {
+  stats(): { transactions: number; aborted: number; parts: number; messages: number; last_commit_ms: number; retried: number; regenerated: number } {
     return { ...this.counters };
   }
 
@@ -256,9 +270,35 @@ export class TransactionalOutbox {
     for (let attempt = 1; ; attempt++) {
       const err = await this.attempt(batch, started, meta);
       if (err === undefined) return;
+      if (meta !== undefined && isGenerationError(err)) {
+        // the group moved on while the transaction was put together and sent (typically this
+        // member's own rejoin: its JoinGroup completed, its GROUP_JOIN is a SyncGroup away). The
+        // transaction aborted, so nothing of it is visible: the parts of partitions still owned
+        // since they were processed go again with the new generation; the others are dropped —
+        // instead of every partition of the transaction resetting and restoring its tasks
+        const next = await this.nextGeneration(meta);
+        if (next !== undefined) {
+          meta = next;
+          batch = this.admissibleOnly(batch);
+          this.counters.regenerated++;
+          if (batch.length === 0) return;
+          continue;
+        }
+      }
       if (attempt >= CONCURRENT_RETRIES || !isConcurrentTransactions(err)) return this.failed(batch, err);
       this.counters.retried++;
       await new Promise((r) => setTimeout(r, Math.min(100, 5 * attempt)));
+    }
+  }
+
+  /** The runner's group metadata once it differs from `used`, or undefined after GENERATION_WAIT_MS (a member the group dropped: its rejoin may take a session). */
+  private async nextGeneration(used: GroupMetadata): Promise<GroupMetadata | undefined> {
+    const deadline = performance.now() + GENERATION_WAIT_MS;
+    for (;;) {
+      const now = this.opts.groupMetadata?.();
+      if (now !== undefined && (now.generationId !== used.generationId || now.memberId !== used.memberId)) return now;
+      if (performance.now() >= deadline || this.closing) return undefined;
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 

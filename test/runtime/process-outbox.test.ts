@@ -3,7 +3,8 @@
  * parts commit with the member's generation; a part whose partition left the member is dropped
  * from its round and nothing of it shows; a member the group has moved past (stale generation) has
  * its transaction aborted — records invisible, offsets unmoved — and commits again once it holds
- * the current generation.
+ * the current generation; a transaction put together just before the runner's next generation
+ * goes again with it.
  */
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
@@ -47,7 +48,7 @@ beforeAll(async () => {
   ({ consumer: reader, messages: out } = await collect(kafka, OUT, run));
   outbox = new ProcessOutbox({
     kafka, admin, groupId: GROUP, transactionalId: `${run}.p`, transactionTimeoutMs: 10_000, lingerMs: 5, commitIntervalMs: 50,
-    urgent: (topic) => topic === TASKS, groupMetadata: () => meta, logger: createLogger({ level: 'silent' }),
+    detectionTopic: (topic) => topic === TASKS, groupMetadata: () => meta, logger: createLogger({ level: 'silent' }),
   });
 }, 60_000);
 
@@ -78,6 +79,24 @@ describe('process outbox (KIP-447)', () => {
     expect(await outbox.committedOffset(IN, 1)).toBeUndefined();
     await waitFor('the owned record', () => seen('owned'));
     expect(seen('not-owned')).toBe(false);
+  });
+
+  it('a transaction rejected for its generation goes again once the runner holds the next one: nothing of the first try shows, the owned parts commit once, the others are dropped', async () => {
+    meta = { ...current, generationId: current.generationId - 1 }; // put together just before the runner's GROUP_JOIN
+    let owned = true;
+    const kept = outbox.submit(TASKS, 1, part('regen-kept', TASKS, '12', 1));
+    const dropped = outbox.submit(TASKS, 0, { ...part('regen-gone', TASKS, '13'), admissible: () => owned }).then(() => 'committed', (err: Error) => err.message);
+    setTimeout(() => {
+      owned = false; // the join let partition 0 go
+      meta = current;
+    }, 300);
+    await kept;
+    expect(await dropped).toBe(PART_NOT_OWNED);
+    expect(await outbox.committedOffset(TASKS, 1)).toBe(12n);
+    expect(outbox.stats()).toMatchObject({ aborted: 0, regenerated: 1 });
+    await waitFor('the kept record', () => seen('regen-kept'));
+    expect(out.filter((m) => m.value?.toString() === 'regen-kept')).toHaveLength(1);
+    expect(seen('regen-gone')).toBe(false);
   });
 
   it('a member the group has moved past is fenced by its generation: its transaction aborts, then it commits again with the current one', async () => {
