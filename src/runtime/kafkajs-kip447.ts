@@ -8,7 +8,7 @@
  *   transactional ids gave before (`withGroupMetadata`).
  * - OffsetFetch v7 with require_stable: the coordinator answers UNSTABLE_OFFSET_COMMIT while a
  *   transaction holding offsets of the partition is open, so a new owner never starts from an
- *   offset a previous owner's pending transaction is about to move (`fetchStableOffsets`).
+ *   offset a previous owner's pending transaction is about to move (`fetchStableOffset`).
  * The group generation comes from the SyncGroup request kafkajs sends (its GROUP_JOIN event has
  * none): `syncedGeneration(memberId)`.
  *
@@ -64,8 +64,15 @@ export interface GroupMetadata {
  * transactionalId → the group metadata its transaction in flight sends (one at a time per id).
  */
 const groupMetadata = new Map<string, GroupMetadata>();
-/** groupId → stable fetches in flight: while any is, every OffsetFetch of the group asks require_stable (as the Java consumer always does when read_committed). */
-const stableFetches = new Map<string, number>();
+/**
+ * groupId → the partitions (`topic\0partition` → fetches asking) that stable fetches in flight
+ * ask for. While any is, the group's OffsetFetch asks require_stable for those partitions only:
+ * the coordinator answers UNSTABLE_OFFSET_COMMIT for any partition asked about with offsets in an
+ * open transaction — and this process's own producers keep one open for its other partitions most
+ * of the time.
+ */
+const stableFetches = new Map<string, Map<string, number>>();
+const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 /** memberId → generation of its last successful SyncGroup. */
 const generations = new Map<string, number>();
 
@@ -192,9 +199,11 @@ export function installKip447(): void {
 
   const offsetFetch = proto.offsetFetch as (this: BrokerInternals, a: Parameters<typeof offsetFetchV7>[0]) => Promise<unknown>;
   proto.offsetFetch = function (this: BrokerInternals, a: Parameters<typeof offsetFetchV7>[0]) {
-    if (!stableFetches.has(a.groupId)) return offsetFetch.call(this, a);
+    const wanted = stableFetches.get(a.groupId);
+    if (wanted === undefined) return offsetFetch.call(this, a);
     need(this, apiKeys.OffsetFetch, 7, 'OffsetFetch');
-    return this[sendRequest]!(offsetFetchV7(a));
+    const topics = a.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.filter((p) => wanted.has(partitionKey(t.topic, p.partition))) })).filter((t) => t.partitions.length > 0);
+    return this[sendRequest]!(offsetFetchV7({ groupId: a.groupId, topics }));
   };
 
   const syncGroup = proto.syncGroup as (this: BrokerInternals, a: { generationId: number; memberId: string }) => Promise<unknown>;
@@ -228,26 +237,30 @@ export function isUnstableOffsetCommit(err: unknown): boolean {
 }
 
 /**
- * The group's committed offsets of `topics` once no open transaction holds offsets of theirs
+ * The group's committed offset of one partition once no open transaction holds offsets of it
  * (OffsetFetch v7, require_stable): retried while the coordinator answers UNSTABLE_OFFSET_COMMIT
- * — until the open transaction commits, aborts, or times out (transaction_timeout_ms).
+ * — until the open transaction commits, aborts, or times out (transaction_timeout_ms). Undefined:
+ * the group has committed none.
  */
-export async function fetchStableOffsets(admin: Admin, groupId: string, topics: string[]): Promise<Awaited<ReturnType<Admin['fetchOffsets']>>> {
+export async function fetchStableOffset(admin: Admin, groupId: string, topic: string, partition: number): Promise<string | undefined> {
+  const key = partitionKey(topic, partition);
   for (let attempt = 0; ; attempt++) {
+    let wanted = stableFetches.get(groupId);
+    if (wanted === undefined) stableFetches.set(groupId, (wanted = new Map()));
+    wanted.set(key, (wanted.get(key) ?? 0) + 1);
     try {
-      stableFetches.set(groupId, (stableFetches.get(groupId) ?? 0) + 1);
-      try {
-        return await admin.fetchOffsets({ groupId, topics });
-      } finally {
-        const n = stableFetches.get(groupId)! - 1;
-        if (n === 0) stableFetches.delete(groupId);
-        else stableFetches.set(groupId, n);
-      }
+      const fetched = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return fetched.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset;
     } catch (err) {
       if (!isUnstableOffsetCommit(err)) throw err;
-      // 20 ms doubling to 500 ms: a transaction completing now is seen at once, a dead owner's
-      // (open until transaction_timeout_ms) without a request storm
-      await new Promise((r) => setTimeout(r, Math.min(500, 20 * 2 ** Math.min(attempt, 5))));
+    } finally {
+      const n = wanted.get(key)! - 1;
+      if (n > 0) wanted.set(key, n);
+      else wanted.delete(key);
+      if (wanted.size === 0) stableFetches.delete(groupId);
     }
+    // 20 ms doubling to 500 ms: a transaction completing now is seen at once, a dead owner's
+    // (open until transaction_timeout_ms) without a request storm
+    await new Promise((r) => setTimeout(r, Math.min(500, 20 * 2 ** Math.min(attempt, 5))));
   }
 }

@@ -14,7 +14,7 @@
  */
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../core/logger.js';
-import { fetchStableOffsets, type GroupMetadata } from './kafkajs-kip447.js';
+import { fetchStableOffset, type GroupMetadata } from './kafkajs-kip447.js';
 import { TransactionalOutbox, type OutboxPart } from './transactional-outbox.js';
 
 export interface ProcessOutboxOptions {
@@ -83,10 +83,9 @@ export class ProcessOutbox {
     return stage.connecting;
   }
 
-  /** The group's committed offset once stable: no open transaction of any member holds offsets of the topic. */
+  /** The group's committed offset of the partition once stable: no open transaction of any member holds offsets of it. */
   async committedOffset(topic: string, partition: number): Promise<bigint | undefined> {
-    const fetched = await fetchStableOffsets(this.opts.admin, this.opts.groupId, [topic]);
-    const offset = fetched.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset;
+    const offset = await fetchStableOffset(this.opts.admin, this.opts.groupId, topic, partition);
     return offset === undefined || Number(offset) < 0 ? undefined : BigInt(offset);
   }
 

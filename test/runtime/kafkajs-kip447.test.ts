@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchStableOffsets, installKip447, withGroupMetadata, type GroupMetadata } from '../../src/runtime/kafkajs-kip447.js';
+import { fetchStableOffset, installKip447, withGroupMetadata, type GroupMetadata } from '../../src/runtime/kafkajs-kip447.js';
 import { BROKERS, collect, liveGroupMember, waitFor, type CollectedMessage } from './kafka-test-kit.js';
 
 const { Kafka: KafkaClient, logLevel } = kafkajs;
@@ -38,7 +38,7 @@ beforeAll(async () => {
   installKip447();
   admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [IN, OUT].map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })) });
+  await admin.createTopics({ waitForLeaders: true, topics: [IN, OUT].map((topic) => ({ topic, numPartitions: 2, replicationFactor: 1 })) });
   // a live member of GROUP, so the coordinator has a generation to check offsets against
   ({ consumer: member, meta } = await liveGroupMember(kafka, GROUP, IN));
   expect(meta.generationId).toBeGreaterThan(0);
@@ -66,7 +66,7 @@ describe('TxnOffsetCommit v3', () => {
     await tx.send({ topic: OUT, messages: [{ value: 'current' }] });
     await withGroupMetadata(`${run}.current`, meta, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 0, offset: '5' }] }] }));
     await tx.commit();
-    expect(offsetOf(await fetchStableOffsets(admin, GROUP, [IN]))).toBe('5');
+    expect(await fetchStableOffset(admin, GROUP, IN, 0)).toBe('5');
     await waitFor('the committed record', () => out.some((m) => m.value?.toString() === 'current'));
   });
 
@@ -84,7 +84,7 @@ describe('TxnOffsetCommit v3', () => {
     await tx2.commit();
     await waitFor('the later record', () => out.some((m) => m.value?.toString() === 'after-stale'));
     expect(out.map((m) => m.value?.toString())).not.toContain('stale');
-    expect(offsetOf(await fetchStableOffsets(admin, GROUP, [IN]))).toBe('5');
+    expect(await fetchStableOffset(admin, GROUP, IN, 0)).toBe('5');
   });
 
   it('rejects a member id the group does not know', async () => {
@@ -104,11 +104,25 @@ describe('OffsetFetch v7 (require_stable)', () => {
     // the transaction is open: kafkajs' own OffsetFetch (v4) ignores its pending offsets
     expect(offsetOf(await admin.fetchOffsets({ groupId: GROUP, topics: [IN] }))).toBe('5');
     let settled: string | undefined;
-    const stable = fetchStableOffsets(admin, GROUP, [IN]).then((f) => (settled = offsetOf(f)));
+    const stable = fetchStableOffset(admin, GROUP, IN, 0).then((o) => (settled = o));
     await new Promise((r) => setTimeout(r, 500));
     expect(settled).toBeUndefined();
     await tx.commit();
     await stable;
     expect(settled).toBe('7');
+  });
+
+  it('asks only about its own partition: an open transaction holding another partition\'s offsets does not hold it', async () => {
+    const p = await producer('other');
+    const tx = await p.transaction();
+    await withGroupMetadata(`${run}.other`, meta, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 1, offset: '4' }] }] }));
+    expect(await fetchStableOffset(admin, GROUP, IN, 0)).toBe('7');
+    let settled: string | undefined;
+    const stable = fetchStableOffset(admin, GROUP, IN, 1).then((o) => (settled = o));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled).toBeUndefined(); // partition 1's offsets are the open transaction's
+    await tx.commit();
+    await stable;
+    expect(settled).toBe('4');
   });
 });
