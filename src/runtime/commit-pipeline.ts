@@ -26,7 +26,7 @@
  *   a live load were such offset-only commits.
  */
 import type { Logger } from '../core/logger.js';
-import { isOutboxFenced, type OutboxPart } from './transactional-outbox.js';
+import { isOutboxFenced, type OutboxPart, type OutboxTotals } from './transactional-outbox.js';
 import type { ConsumerControl } from './consumer-control.js';
 
 /** What a lane needs of the partitions' transactional producers (partition-outboxes.ts). */
@@ -42,7 +42,7 @@ export interface LaneOutboxes {
 export interface RunnerOutboxes extends LaneOutboxes {
   keepOnly(owned: ReadonlySet<string>): Promise<void>;
   queueDepth(): number;
-  stats(): { transactions: number; aborted: number; retried: number; regenerated: number };
+  stats(): OutboxTotals;
   closeAll(): Promise<void>;
 }
 

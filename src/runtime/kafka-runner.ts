@@ -54,7 +54,7 @@ import { IngestStage, splitPartitionId } from './ingest-stage.js';
 import { DetectionStage } from './detection-stage.js';
 import { PartitionOutboxes } from './partition-outboxes.js';
 import { ProcessOutbox } from './process-outbox.js';
-import { installKip447, syncedGeneration, type GroupMetadata } from './kafkajs-kip447.js';
+import { installKip447, STABLE_FETCH_CLIENT_SUFFIX, syncedGeneration, type GroupMetadata } from './kafkajs-kip447.js';
 import { CommitPipeline, type RunnerOutboxes } from './commit-pipeline.js';
 import { consumerControl, type ConsumerControl } from './consumer-control.js';
 import type { TaskRole } from './task-state-store.js';
@@ -263,7 +263,7 @@ export class KafkaRunner {
 
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     await this.producer.connect();
-    this.outbox = this.newOutboxes(kafka, this.admin);
+    this.outbox = await this.newOutboxes(kafka, this.admin);
     this.pipeline = new CommitPipeline({
       outboxes: this.outbox,
       depth: this.kcfg.max_uncommitted_batches,
@@ -409,12 +409,14 @@ export class KafkaRunner {
     this.log.info(this.counters, 'stopped');
   }
 
-  private newOutboxes(kafka: Kafka, admin: Admin): RunnerOutboxes {
+  private async newOutboxes(kafka: Kafka, admin: Admin): Promise<RunnerOutboxes> {
     const k = this.kcfg;
-    const common = { kafka, admin, groupId: k.group_id, transactionTimeoutMs: k.transaction_timeout_ms, lingerMs: k.commit_linger_ms, logger: this.log };
-    if (k.exactly_once === 'per_partition') return new PartitionOutboxes({ ...common, commitIntervalMs: (topic) => (this.roles.get(topic) === 'input' ? k.commit_interval_ms : 0) });
+    const common = { kafka, groupId: k.group_id, transactionTimeoutMs: k.transaction_timeout_ms, lingerMs: k.commit_linger_ms, logger: this.log };
+    if (k.exactly_once === 'per_partition') return new PartitionOutboxes({ ...common, admin, commitIntervalMs: (topic) => (this.roles.get(topic) === 'input' ? k.commit_interval_ms : 0) });
     installKip447();
-    return new ProcessOutbox({ ...common, transactionalId: `${k.group_id}.${this.instanceId}`, commitIntervalMs: k.commit_interval_ms, detectionTopic: (topic) => this.roles.get(topic) !== 'input', groupMetadata: () => this.groupMetadata });
+    const stableOffsetsAdmin = createKafka({ ...k, client_id: `${k.client_id}${STABLE_FETCH_CLIENT_SUFFIX}` }, { env: this.env, logger: this.log }).admin();
+    await stableOffsetsAdmin.connect();
+    return new ProcessOutbox({ ...common, stableOffsetsAdmin, transactionalId: `${k.group_id}.${this.instanceId}`, commitIntervalMs: k.commit_interval_ms, detectionTopic: (topic) => this.roles.get(topic) !== 'input', groupMetadata: () => this.groupMetadata });
   }
 
   private onGroupJoin(assignment: Record<string, number[]>, memberId: string): void {

@@ -42,6 +42,7 @@ interface KafkaDecoder {
 }
 type ProtocolRequest = { request: { apiKey: number; apiVersion: number; apiName: string; encode: () => Promise<KafkaEncoder> }; response: { decode: (raw: Buffer) => Promise<unknown>; parse: (data: never) => Promise<unknown> } };
 interface BrokerInternals {
+  connectionPool: { clientId?: string };
   versions: Record<number, { minVersion: number; maxVersion: number } | undefined>;
   [key: symbol]: (r: ProtocolRequest) => Promise<unknown>;
 }
@@ -72,6 +73,12 @@ const groupMetadata = new Map<string, GroupMetadata>();
  * of the time.
  */
 const stableFetches = new Map<string, Map<string, number>>();
+/**
+ * The client id suffix of the Kafka client whose admin makes stable fetches: only its brokers send
+ * them, so a consumer of the same group resolving its offsets meanwhile (another runner in the
+ * process, a restart in-process) is never answered with require_stable or a filtered partition list.
+ */
+export const STABLE_FETCH_CLIENT_SUFFIX = '.stable-offsets';
 const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 /** memberId → generation of its last successful SyncGroup. */
 const generations = new Map<string, number>();
@@ -199,7 +206,7 @@ export function installKip447(): void {
 
   const offsetFetch = proto.offsetFetch as (this: BrokerInternals, a: Parameters<typeof offsetFetchV7>[0]) => Promise<unknown>;
   proto.offsetFetch = function (this: BrokerInternals, a: Parameters<typeof offsetFetchV7>[0]) {
-    const wanted = stableFetches.get(a.groupId);
+    const wanted = this.connectionPool.clientId?.endsWith(STABLE_FETCH_CLIENT_SUFFIX) ? stableFetches.get(a.groupId) : undefined;
     if (wanted === undefined) return offsetFetch.call(this, a);
     need(this, apiKeys.OffsetFetch, 7, 'OffsetFetch');
     const topics = a.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.filter((p) => wanted.has(partitionKey(t.topic, p.partition))) })).filter((t) => t.partitions.length > 0);
@@ -240,7 +247,8 @@ export function isUnstableOffsetCommit(err: unknown): boolean {
  * The group's committed offset of one partition once no open transaction holds offsets of it
  * (OffsetFetch v7, require_stable): retried while the coordinator answers UNSTABLE_OFFSET_COMMIT
  * — until the open transaction commits, aborts, or times out (transaction_timeout_ms). Undefined:
- * the group has committed none.
+ * the group has committed none. `admin` must belong to a client whose id ends with
+ * STABLE_FETCH_CLIENT_SUFFIX (otherwise its fetch is kafkajs' own, not stable).
  */
 export async function fetchStableOffset(admin: Admin, groupId: string, topic: string, partition: number): Promise<string | undefined> {
   const key = partitionKey(topic, partition);

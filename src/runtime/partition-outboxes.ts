@@ -8,7 +8,7 @@
  */
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../core/logger.js';
-import { TransactionalOutbox, type OutboxPart } from './transactional-outbox.js';
+import { addOutboxTotals, TransactionalOutbox, type OutboxPart, type OutboxTotals } from './transactional-outbox.js';
 
 export interface PartitionOutboxesOptions {
   kafka: Kafka;
@@ -26,7 +26,7 @@ export class PartitionOutboxes {
   private readonly outboxes = new Map<string, Promise<TransactionalOutbox>>();
   /** The connected ones, for synchronous telemetry. */
   private readonly connected = new Map<string, TransactionalOutbox>();
-  private closed = { transactions: 0, aborted: 0, retried: 0, regenerated: 0 };
+  private closed: OutboxTotals = { transactions: 0, aborted: 0, retried: 0, regenerated: 0 };
 
   constructor(private readonly opts: PartitionOutboxesOptions) {}
 
@@ -105,11 +105,7 @@ export class PartitionOutboxes {
     this.connected.delete(id);
     const outbox = await ready?.catch(() => undefined);
     if (!outbox) return;
-    const s = outbox.stats();
-    this.closed.transactions += s.transactions;
-    this.closed.aborted += s.aborted;
-    this.closed.retried += s.retried;
-    this.closed.regenerated += s.regenerated;
+    addOutboxTotals(this.closed, outbox.stats());
     await outbox.close();
   }
 
@@ -120,15 +116,9 @@ export class PartitionOutboxes {
     return n;
   }
 
-  stats(): { transactions: number; aborted: number; retried: number; regenerated: number } {
+  stats(): OutboxTotals {
     const s = { ...this.closed };
-    for (const o of this.connected.values()) {
-      const t = o.stats();
-      s.transactions += t.transactions;
-      s.aborted += t.aborted;
-      s.retried += t.retried;
-      s.regenerated += t.regenerated;
-    }
+    for (const o of this.connected.values()) addOutboxTotals(s, o.stats());
     return s;
   }
 

@@ -15,11 +15,12 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../core/logger.js';
 import { fetchStableOffset, type GroupMetadata } from './kafkajs-kip447.js';
-import { TransactionalOutbox, type OutboxPart } from './transactional-outbox.js';
+import { addOutboxTotals, TransactionalOutbox, type OutboxPart, type OutboxTotals } from './transactional-outbox.js';
 
 export interface ProcessOutboxOptions {
   kafka: Kafka;
-  admin: Admin;
+  /** Connected, of a client whose id ends with STABLE_FETCH_CLIENT_SUFFIX (kafkajs-kip447.ts); closed by closeAll. */
+  stableOffsetsAdmin: Admin;
   groupId: string;
   /** Unique per process (`<group>.<instance>`, `.ingest` / `.detect` appended): no other process ever uses it. */
   transactionalId: string;
@@ -85,7 +86,7 @@ export class ProcessOutbox {
 
   /** The group's committed offset of the partition once stable: no open transaction of any member holds offsets of it. */
   async committedOffset(topic: string, partition: number): Promise<bigint | undefined> {
-    const offset = await fetchStableOffset(this.opts.admin, this.opts.groupId, topic, partition);
+    const offset = await fetchStableOffset(this.opts.stableOffsetsAdmin, this.opts.groupId, topic, partition);
     return offset === undefined || Number(offset) < 0 ? undefined : BigInt(offset);
   }
 
@@ -105,19 +106,14 @@ export class ProcessOutbox {
     return this.stages.reduce((n, s) => n + s.outbox.queueDepth, 0);
   }
 
-  stats(): { transactions: number; aborted: number; retried: number; regenerated: number } {
+  stats(): OutboxTotals {
     const t = { transactions: 0, aborted: 0, retried: 0, regenerated: 0 };
-    for (const s of this.stages) {
-      const o = s.outbox.stats();
-      t.transactions += o.transactions;
-      t.aborted += o.aborted;
-      t.retried += o.retried;
-      t.regenerated += o.regenerated;
-    }
+    for (const s of this.stages) addOutboxTotals(t, s.outbox.stats());
     return t;
   }
 
   async closeAll(): Promise<void> {
     await Promise.allSettled(this.stages.map((s) => s.outbox.close()));
+    await this.opts.stableOffsetsAdmin.disconnect().catch(() => undefined);
   }
 }

@@ -38,6 +38,25 @@ export interface OutboxPart {
   admissible?: () => boolean;
 }
 
+/** What an outbox, or a set of them, reports of its transactions. */
+export interface OutboxTotals {
+  transactions: number;
+  aborted: number;
+  /** Run again after CONCURRENT_TRANSACTIONS. */
+  retried: number;
+  /** Run again with the next group generation after the coordinator rejected their offsets'. */
+  regenerated: number;
+}
+
+/** Add `from`'s counts to `into` (a set of outboxes reports their sum). */
+export function addOutboxTotals(into: OutboxTotals, from: OutboxTotals): OutboxTotals {
+  into.transactions += from.transactions;
+  into.aborted += from.aborted;
+  into.retried += from.retried;
+  into.regenerated += from.regenerated;
+  return into;
+}
+
 /** Rejection of a part whose partition is no longer owned when its transaction was put together. */
 export const PART_NOT_OWNED = 'partition no longer owned';
 

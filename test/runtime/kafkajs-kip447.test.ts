@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchStableOffset, installKip447, withGroupMetadata, type GroupMetadata } from '../../src/runtime/kafkajs-kip447.js';
+import { fetchStableOffset, installKip447, STABLE_FETCH_CLIENT_SUFFIX, withGroupMetadata, type GroupMetadata } from '../../src/runtime/kafkajs-kip447.js';
 import { BROKERS, collect, liveGroupMember, waitFor, type CollectedMessage } from './kafka-test-kit.js';
 
 const { Kafka: KafkaClient, logLevel } = kafkajs;
@@ -20,6 +20,8 @@ const GROUP = `${run}.group`;
 
 const kafka: Kafka = new KafkaClient({ clientId: run, brokers: BROKERS, logLevel: logLevel.NOTHING });
 let admin: Admin;
+/** Stable fetches go through a client whose id carries the suffix: only its brokers send OffsetFetch v7. */
+let stableAdmin: Admin;
 let member: Consumer;
 let meta: GroupMetadata;
 const producers: Producer[] = [];
@@ -38,6 +40,8 @@ beforeAll(async () => {
   installKip447();
   admin = kafka.admin();
   await admin.connect();
+  stableAdmin = new KafkaClient({ clientId: `${run}${STABLE_FETCH_CLIENT_SUFFIX}`, brokers: BROKERS, logLevel: logLevel.NOTHING }).admin();
+  await stableAdmin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [IN, OUT].map((topic) => ({ topic, numPartitions: 2, replicationFactor: 1 })) });
   // a live member of GROUP, so the coordinator has a generation to check offsets against
   ({ consumer: member, meta } = await liveGroupMember(kafka, GROUP, IN));
@@ -50,6 +54,7 @@ afterAll(async () => {
   for (const p of producers) await p.disconnect().catch(() => undefined);
   await admin?.deleteTopics({ topics: [IN, OUT] }).catch(() => undefined);
   await admin?.disconnect();
+  await stableAdmin?.disconnect();
 });
 
 describe('TxnOffsetCommit v3', () => {
@@ -66,7 +71,7 @@ describe('TxnOffsetCommit v3', () => {
     await tx.send({ topic: OUT, messages: [{ value: 'current' }] });
     await withGroupMetadata(`${run}.current`, meta, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 0, offset: '5' }] }] }));
     await tx.commit();
-    expect(await fetchStableOffset(admin, GROUP, IN, 0)).toBe('5');
+    expect(await fetchStableOffset(stableAdmin, GROUP, IN, 0)).toBe('5');
     await waitFor('the committed record', () => out.some((m) => m.value?.toString() === 'current'));
   });
 
@@ -84,7 +89,7 @@ describe('TxnOffsetCommit v3', () => {
     await tx2.commit();
     await waitFor('the later record', () => out.some((m) => m.value?.toString() === 'after-stale'));
     expect(out.map((m) => m.value?.toString())).not.toContain('stale');
-    expect(await fetchStableOffset(admin, GROUP, IN, 0)).toBe('5');
+    expect(await fetchStableOffset(stableAdmin, GROUP, IN, 0)).toBe('5');
   });
 
   it('rejects a member id the group does not know', async () => {
@@ -104,7 +109,7 @@ describe('OffsetFetch v7 (require_stable)', () => {
     // the transaction is open: kafkajs' own OffsetFetch (v4) ignores its pending offsets
     expect(offsetOf(await admin.fetchOffsets({ groupId: GROUP, topics: [IN] }))).toBe('5');
     let settled: string | undefined;
-    const stable = fetchStableOffset(admin, GROUP, IN, 0).then((o) => (settled = o));
+    const stable = fetchStableOffset(stableAdmin, GROUP, IN, 0).then((o) => (settled = o));
     await new Promise((r) => setTimeout(r, 500));
     expect(settled).toBeUndefined();
     await tx.commit();
@@ -116,11 +121,14 @@ describe('OffsetFetch v7 (require_stable)', () => {
     const p = await producer('other');
     const tx = await p.transaction();
     await withGroupMetadata(`${run}.other`, meta, () => tx.sendOffsets({ consumerGroupId: GROUP, topics: [{ topic: IN, partitions: [{ partition: 1, offset: '4' }] }] }));
-    expect(await fetchStableOffset(admin, GROUP, IN, 0)).toBe('7');
+    expect(await fetchStableOffset(stableAdmin, GROUP, IN, 0)).toBe('7');
     let settled: string | undefined;
-    const stable = fetchStableOffset(admin, GROUP, IN, 1).then((o) => (settled = o));
+    const stable = fetchStableOffset(stableAdmin, GROUP, IN, 1).then((o) => (settled = o));
     await new Promise((r) => setTimeout(r, 300));
     expect(settled).toBeUndefined(); // partition 1's offsets are the open transaction's
+    // meanwhile another client's fetch of the group (a consumer resolving its offsets) is kafkajs' own: every partition, no require_stable
+    const plain = await admin.fetchOffsets({ groupId: GROUP, topics: [IN] });
+    expect(plain.find((t) => t.topic === IN)!.partitions.map((q) => [q.partition, q.offset]).sort()).toEqual([[0, '7'], [1, '-1']]);
     await tx.commit();
     await stable;
     expect(settled).toBe('4');

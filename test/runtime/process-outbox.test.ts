@@ -11,7 +11,7 @@ import kafkajs from 'kafkajs';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
-import { installKip447, type GroupMetadata } from '../../src/runtime/kafkajs-kip447.js';
+import { installKip447, STABLE_FETCH_CLIENT_SUFFIX, type GroupMetadata } from '../../src/runtime/kafkajs-kip447.js';
 import { ProcessOutbox } from '../../src/runtime/process-outbox.js';
 import { PART_NOT_OWNED, type OutboxPart } from '../../src/runtime/transactional-outbox.js';
 import { BROKERS, collect, liveGroupMember, waitFor, type CollectedMessage } from './kafka-test-kit.js';
@@ -46,8 +46,10 @@ beforeAll(async () => {
   ({ consumer: member, meta: current } = await liveGroupMember(kafka, GROUP, IN));
   meta = current;
   ({ consumer: reader, messages: out } = await collect(kafka, OUT, run));
+  const stableOffsetsAdmin = new KafkaClient({ clientId: `${run}${STABLE_FETCH_CLIENT_SUFFIX}`, brokers: BROKERS, logLevel: logLevel.NOTHING }).admin();
+  await stableOffsetsAdmin.connect();
   outbox = new ProcessOutbox({
-    kafka, admin, groupId: GROUP, transactionalId: `${run}.p`, transactionTimeoutMs: 10_000, lingerMs: 5, commitIntervalMs: 50,
+    kafka, stableOffsetsAdmin, groupId: GROUP, transactionalId: `${run}.p`, transactionTimeoutMs: 10_000, lingerMs: 5, commitIntervalMs: 50,
     detectionTopic: (topic) => topic === TASKS, groupMetadata: () => meta, logger: createLogger({ level: 'silent' }),
   });
 }, 60_000);
