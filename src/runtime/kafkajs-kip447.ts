@@ -1,7 +1,8 @@
 /**
- * KIP-447 ("exactly-once v2": one transactional producer per process) for kafkajs 2.2.x, which
- * only speaks TxnOffsetCommit v0–v1 and OffsetFetch v1–v4. Two requests are added, each used only
- * inside an explicit context so every other kafkajs call is untouched:
+ * KIP-447 ("exactly-once v2": transactional producers per process, not per partition) for kafkajs
+ * 2.2.x, which only speaks TxnOffsetCommit v0–v1 and OffsetFetch v1–v4. Two requests are added,
+ * each sent only when asked for (by transactional id, by the stable-fetch client's id), so every
+ * other kafkajs call is untouched:
  * - TxnOffsetCommit v3 carries the consumer group's generation and member id: the group
  *   coordinator rejects the offsets (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID) of a member that lost
  *   its partitions in a rebalance, so its whole transaction aborts — the fencing that per-partition

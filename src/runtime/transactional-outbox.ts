@@ -93,41 +93,28 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-/** Broker errors that mean a newer producer holds the transactional id (kafkajs maps PRODUCER_FENCED, code 90, to no type). */
-const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
-const FENCED_CODES = new Set([47, 90]);
-
-function isFencing(err: unknown): boolean {
+/** Whether `err` or one of its causes is one of these Kafka errors (by kafkajs type, or by protocol code where kafkajs maps none). */
+function kafkaErrorIn(err: unknown, types: ReadonlySet<string>, codes: ReadonlySet<number>): boolean {
   for (let e = err as { type?: string; code?: number; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
-    if ((e.type && FENCED_TYPES.has(e.type)) || (typeof e.code === 'number' && FENCED_CODES.has(e.code))) return true;
+    if ((e.type && types.has(e.type)) || (typeof e.code === 'number' && codes.has(e.code))) return true;
   }
   return false;
 }
+
+/** Broker errors that mean a newer producer holds the transactional id (kafkajs maps PRODUCER_FENCED, code 90, to no type). */
+const isFencing = (err: unknown): boolean => kafkaErrorIn(err, new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']), new Set([47, 90]));
 
 /**
  * CONCURRENT_TRANSACTIONS (51): the coordinator is still writing the previous transaction's
  * markers when the next one adds partitions. The Java client retries it; kafkajs does not, so the
  * outbox aborts and runs the transaction again after a short pause.
  */
-function isConcurrentTransactions(err: unknown): boolean {
-  for (let e = err as { type?: string; code?: number; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
-    if (e.type === 'CONCURRENT_TRANSACTIONS' || e.code === 51) return true;
-  }
-  return false;
-}
+const isConcurrentTransactions = (err: unknown): boolean => kafkaErrorIn(err, new Set(['CONCURRENT_TRANSACTIONS']), new Set([51]));
 
 const CONCURRENT_RETRIES = 20;
 
 /** Group coordinator answers to offsets sent with a generation or member id the group has moved past (KIP-447). */
-const GENERATION_TYPES = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
-const GENERATION_CODES = new Set([22, 25, 82]);
-
-function isGenerationError(err: unknown): boolean {
-  for (let e = err as { type?: string; code?: number; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
-    if ((e.type && GENERATION_TYPES.has(e.type)) || (typeof e.code === 'number' && GENERATION_CODES.has(e.code))) return true;
-  }
-  return false;
-}
+const isGenerationError = (err: unknown): boolean => kafkaErrorIn(err, new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']), new Set([22, 25, 82]));
 
 /** How long a transaction rejected for its generation waits for the runner's next one before it fails (and its partitions reset). */
 const GENERATION_WAIT_MS = 2_000;
