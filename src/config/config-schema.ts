@@ -49,6 +49,10 @@ export const KafkaConfig = z
     max_uncommitted_batches: z.number().int().min(1).max(64).default(4).describe('batches of one partition processed ahead of their Kafka transaction: the fetch loop goes on while transactions commit behind it (1: every batch waits for the previous one to commit)'),
     commit_interval_ms: z.number().int().nonnegative().default(50).describe("least time between two stage-1 Kafka transactions (of the process with exactly_once per_process, of one input partition with per_partition; Kafka Streams' commit.interval.ms): batches arriving sooner share the next one; a batch after a quiet spell commits at once. Stage 1 only: an alert's transaction never waits for it"),
     exactly_once: z.enum(['per_partition', 'per_process']).default('per_process').describe("how Kafka transactions fence a member that lost its partitions: per_partition, one transactional producer per owned partition whose next owner fences it (Kafka Streams' exactly_once); per_process, one producer per process whose offsets carry the group generation (KIP-447, Kafka Streams' exactly_once_v2; brokers 2.5+): one transaction per round for all partitions instead of one per partition, and a new owner waits for a previous owner's open transaction (at most transaction_timeout_ms) instead of fencing it"),
+    ingest_threads: z
+      .union([z.literal('auto'), z.number().int().min(0).max(16)])
+      .default('auto')
+      .describe("worker threads running stage 1 (decode, validate, normalize, enrich, encode), each owning a share of the input partitions; 0: on the main thread. auto: one less than the machine's cores, at most 4 (0 on one core)"),
     commit_linger_ms: z.number().int().nonnegative().default(0).describe('longest a batch waits to share its Kafka transaction with other work of its partition (idle watermark records)'),
     sasl: z
       .object({

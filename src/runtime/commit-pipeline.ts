@@ -188,6 +188,20 @@ export class CommitPipeline {
     return true;
   }
 
+  /**
+   * Work of a ticket whose part is not submitted yet (stage 1 on an ingest thread; `work` submits
+   * it, or finds the ticket void, and never rejects): it counts as outstanding until done — against
+   * `depth`, and for a new generation's admission (whose committed offset must include it) and a drain.
+   */
+  hold(t: Ticket, work: Promise<void>): void {
+    const { lane } = t;
+    lane.outstanding.push(work);
+    void work.then(() => {
+      const i = lane.outstanding.indexOf(work);
+      if (i >= 0) lane.outstanding.splice(i, 1);
+    });
+  }
+
   /** Wait until every part of the ticket's partition submitted so far has settled; false if a reset voided the ticket meanwhile. */
   async drained(t: Ticket): Promise<boolean> {
     await untilSettled(t.lane);

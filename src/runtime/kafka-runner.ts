@@ -50,6 +50,8 @@ import { ensureTopics } from './topics.js';
 import { BackpressureController } from './backpressure.js';
 import { withHeartbeats } from './batch-heartbeat.js';
 import { RepartitionStage, repartitionOptionsFor, type RepartitionStageOptions } from './repartition-stage.js';
+import { InThreadRepartitioner, type Repartitioner } from './repartitioner.js';
+import { IngestThreads, ingestThreadCount } from './ingest-threads.js';
 import { IngestStage, splitPartitionId } from './ingest-stage.js';
 import { DetectionStage } from './detection-stage.js';
 import { PartitionOutboxes } from './partition-outboxes.js';
@@ -158,6 +160,7 @@ export class KafkaRunner {
   private backpressure?: BackpressureController;
   /** Stage 1 (created once the topics' partition counts are known). */
   private ingest?: IngestStage;
+  private repartition?: Repartitioner;
   private readonly repartitionOptions: Omit<RepartitionStageOptions, 'partitions'>;
   private changelogPartitions = 1;
   /** Every input partition (`topic/partition`) of the group: each task waits to hear from all of them. */
@@ -254,9 +257,10 @@ export class KafkaRunner {
     if (!byToken || !byIssuer) throw new TokenwatchError('source_failed', `repartition topics have no partitions (${this.kcfg.topics.by_token}: ${byToken}, ${this.kcfg.topics.by_issuer}: ${byIssuer})`);
     this.changelogPartitions = topics.partitions[this.kcfg.topics.changelog] ?? 1;
     this.inputPartitions = this.kcfg.inputs.flatMap((i) => Array.from({ length: topics.partitions[i.topic] ?? 0 }, (_, p) => `${i.topic}/${p}`));
-    const repartition = new RepartitionStage({ ...this.repartitionOptions, partitions: { byToken, byIssuer } });
+    const repartition = this.newRepartitioner({ byToken, byIssuer });
     // the IP data loads now (~0.4 s), not inside the first batch while the group waits on it
-    this.repartitionOptions.enrich?.load();
+    await repartition.start();
+    this.repartition = repartition;
 
     if (this.opts.store !== false) await this.openStore();
     this.delivery = startRunnerDelivery(this.cfg, { env: this.env, log: this.log, store: this.storeClient });
@@ -339,7 +343,12 @@ export class KafkaRunner {
     });
     // a quarter of the idle time (25–250 ms): a source is declared idle at most a quarter late
     const idleSweepMs = Math.min(250, Math.max(25, (this.cfg.engine.source_idle_seconds * 1000) / 4));
-    this.timers.push(setInterval(() => (this.stopping || !this.joined ? undefined : this.ingest?.sendIdleMarkers()), idleSweepMs));
+    this.timers.push(
+      setInterval(() => {
+        if (this.stopping || !this.joined) return;
+        this.ingest?.sendIdleMarkers().catch((err: unknown) => this.log.warn({ err: { message: (err as Error).message } }, 'idle sweep failed'));
+      }, idleSweepMs),
+    );
     // offsets of detection batches that had no other effect, at least once a second
     this.timers.push(setInterval(() => (this.stopping || !this.joined ? undefined : this.pipeline?.flushDeferred()), 1000));
     if (this.store) this.timers.push(setInterval(() => this.backpressureTick(), 100));
@@ -398,6 +407,7 @@ export class KafkaRunner {
     if (this.detection && this.joined && !this.crashed) await step('checkpoints', () => this.detection!.checkpointAll());
     if (this.consumer) await step('consumer', () => this.consumer!.disconnect());
     if (this.outbox) await step('transactions', () => this.outbox!.closeAll());
+    if (this.repartition) await step('ingest threads', () => this.repartition!.close());
     if (this.incidents) await step('incidents', () => this.incidents!.settled());
     if (this.delivery) await step('alert delivery', () => this.delivery!.close());
     if (this.store) await step('clickhouse sink', () => this.store!.close());
@@ -417,6 +427,26 @@ export class KafkaRunner {
     const stableOffsetsAdmin = createKafka({ ...k, client_id: `${k.client_id}${STABLE_FETCH_CLIENT_SUFFIX}` }, { env: this.env, logger: this.log }).admin();
     await stableOffsetsAdmin.connect();
     return new ProcessOutbox({ ...common, stableOffsetsAdmin, transactionalId: `${k.group_id}.${this.instanceId}`, commitIntervalMs: k.commit_interval_ms, detectionTopic: (topic) => this.roles.get(topic) !== 'input', groupMetadata: () => this.groupMetadata });
+  }
+
+  /** Stage 1 on `kafka.ingest_threads` worker threads, or on this one. */
+  private newRepartitioner(partitions: { byToken: number; byIssuer: number }): Repartitioner {
+    const threads = ingestThreadCount(this.kcfg.ingest_threads);
+    const opts = this.repartitionOptions;
+    if (threads === 0) return new InThreadRepartitioner(new RepartitionStage({ ...opts, partitions }), () => opts.enrich?.load());
+    this.log.info({ threads }, 'stage 1 on ingest threads');
+    return new IngestThreads({
+      threads,
+      init: { config: this.cfg, hmacKey: this.env[this.cfg.hmac_key_env], formats: [...opts.formats], partitions },
+      inputPartitions: this.inputPartitions,
+      metrics: this.metrics,
+      counters: this.counters,
+      log: this.log,
+      onFatal: (error) => {
+        this.crashed ??= error;
+        this.opts.onFatal?.(error);
+      },
+    });
   }
 
   private onGroupJoin(assignment: Record<string, number[]>, memberId: string): void {

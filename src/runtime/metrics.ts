@@ -34,7 +34,7 @@ export interface RuntimeMetrics {
   /** Valid records that yield no token event, by source and reason (never dead-lettered). */
   recordsSkipped: Counter<'source' | 'reason'>;
   countEventIn(source: string, n?: number): void;
-  countInvalid(source: string, code: ErrorCode): void;
+  countInvalid(source: string, code: ErrorCode, n?: number): void;
   countAlert(detector: string, severity: Severity): void;
   countCheckpoint(result: CheckpointResult): void;
   countSkipped(source: string, reason: SkipReason, n?: number): void;
@@ -160,7 +160,7 @@ export function createMetrics(opts: MetricsOptions = {}): RuntimeMetrics {
     restoreReplayed,
     countEventIn: (source, n = 1) => eventsIn.inc({ source }, n),
     // closed sets only: an unexpected value becomes "other" rather than a new series
-    countInvalid: (source, code) => eventsInvalid.inc({ source, code: CODE_SET.has(code) ? code : 'other' }),
+    countInvalid: (source, code, n = 1) => eventsInvalid.inc({ source, code: CODE_SET.has(code) ? code : 'other' }, n),
     countAlert: (detector, severity) =>
       alerts.inc({ detector: DETECTOR_SET.has(detector) ? detector : 'other', severity: SEVERITY_SET.has(severity) ? severity : 'other' }),
     countCheckpoint: (result) => checkpoints.inc({ result }),

@@ -49,7 +49,12 @@ export interface RepartitionOutput {
   events: number;
   /** The batch read its partition to the end and, idle when caught up, marked the partition's sources idle. */
   caughtUp?: boolean;
+  /** Idle markers (`idleMarkers`): the sources they mark idle — `notIdle` them again when the markers could not be sent. */
+  idled?: string[];
 }
+
+/** The metrics stage 1 counts into (a worker thread tallies them for the main thread: ingest-tally.ts). */
+export type IngestMetrics = Pick<RuntimeMetrics, 'countEventIn' | 'countSkipped' | 'countInvalid'>;
 
 export interface RepartitionStageOptions {
   ctx: NormalizeContext;
@@ -58,7 +63,7 @@ export interface RepartitionStageOptions {
   plausible: PlausibleTimeOptions;
   /** Configured format per input topic (`auto`: detect per record). */
   formats: ReadonlyMap<string, SourceFormat | 'auto'>;
-  metrics: RuntimeMetrics;
+  metrics: IngestMetrics;
   counters: RepartitionCounters;
   clock: SourceClockOptions;
   /** Partition counts of the repartition topics: watermark records go to every partition. */
@@ -70,7 +75,7 @@ export interface RepartitionStageOptions {
 /** Stage 1's options from the config (all but the repartition topics' partition counts, known once they exist). */
 export function repartitionOptionsFor(
   cfg: TokenwatchConfig,
-  o: { ctx: NormalizeContext; formats: ReadonlyMap<string, SourceFormat | 'auto'>; metrics: RuntimeMetrics; counters: RepartitionCounters },
+  o: { ctx: NormalizeContext; formats: ReadonlyMap<string, SourceFormat | 'auto'>; metrics: IngestMetrics; counters: RepartitionCounters },
 ): Omit<RepartitionStageOptions, 'partitions'> {
   const l = cfg.limits;
   return {
@@ -157,12 +162,21 @@ export class RepartitionStage {
       if ((this.progress.get(input)?.lag ?? 0) > 0) continue; // unread records: behind, not idle
       st.idle = true;
       let o = out.get(input);
-      if (!o) out.set(input, (o = { byToken: [], byIssuer: [], dead: [], events: 0 }));
+      if (!o) out.set(input, (o = { byToken: [], byIssuer: [], dead: [], events: 0, idled: [] }));
+      o.idled!.push(id);
       const frames = this.newFrames();
       this.pushMarkers(frames, o, id, st.clock.maxTime, true);
       this.flushFrames(frames, o);
     }
     return out;
+  }
+
+  /** Idle markers for these sources were not sent (the partition could not take them): the next sweep says it again. */
+  notIdle(sources: readonly string[]): void {
+    for (const id of sources) {
+      const st = this.sources.get(id);
+      if (st) st.idle = false;
+    }
   }
 
   /** An input partition's event time: the lowest watermark of its active sources (-Infinity: none yet). */

@@ -269,4 +269,41 @@ describe('commit pipeline', () => {
     await drained;
     expect(pipeline.committedOffset('t', 0)).toBe(8n);
   });
+
+  it('held work (stage 1 on a thread) counts as outstanding: against depth, and a new generation admits the partition only once it has submitted and committed', async () => {
+    const { outboxes, pipeline } = setup(2);
+    const finishers: (() => void)[] = [];
+    const holdBatch = async (from: string, to: bigint): Promise<{ work: Promise<void> }> => {
+      const t = (await pipeline.admit('t', 0, from, notStale))!;
+      const work = new Promise<void>((r) => finishers.push(r)).then(() => {
+        pipeline.submit(t, part(String(to)), to, () => undefined);
+      });
+      pipeline.hold(t, work);
+      return { work }; // wrapped: an async function returning a promise would wait for it
+    };
+    const { work: first } = await holdBatch('0', 5n);
+    const { work: second } = await holdBatch('5', 9n);
+    expect(pipeline.outstanding).toBe(2);
+    let third = false;
+    void pipeline.admit('t', 0, '9', notStale).then(() => (third = true));
+    await flush();
+    expect(third).toBe(false); // two held batches fill depth 2
+    // a rebalance keeps the partition: the next generation's batches wait for the held ones
+    pipeline.newGeneration(new Set(['t/0']));
+    let admitted: bigint | undefined | 'none' = 'none';
+    void pipeline.admit('t', 0, '5', notStale).then((t) => (admitted = t?.from));
+    finishers[0]!();
+    finishers[1]!();
+    await Promise.all([first, second]);
+    await flush();
+    expect(admitted).toBe('none'); // submitted, not yet committed
+    outboxes.commitNext();
+    await flush();
+    expect(admitted).toBe('none');
+    outboxes.commitNext();
+    await flush();
+    await flush();
+    expect(admitted).toBe(9n); // the committed offset includes both held batches: nothing is processed twice
+    expect(pipeline.outstanding).toBe(0);
+  });
 });

@@ -292,7 +292,8 @@ describe('kafka runtime (real Kafka + ClickHouse)', () => {
     expect(ids).toEqual(singleInstanceIds);
   }, 240_000);
 
-  it('detects on simulated vendor logs what one in-process engine detects', async () => {
+  // stage 1 on the main thread and on two ingest threads (the default on this 2-core machine is one)
+  it.each([0, 2] as const)('detects on simulated vendor logs what one in-process engine detects (kafka.ingest_threads %s)', async (threads) => {
     // the simulator's CloudTrail + Okta records (its Kong traffic is left out to keep the volume small)
     const sim = simulate({ seed: 3, start: START, hours: 8, attacks: [...ATTACK_NAMES], scale: 0.3 });
     const records = [...sim.events]
@@ -302,7 +303,8 @@ describe('kafka runtime (real Kafka + ClickHouse)', () => {
     expect(records.length).toBeLessThan(5000);
 
     // reference: one engine over everything, watermark advanced to the last event (what the idle flush does)
-    const s = scenario('sim');
+    const s = scenario(`sim-${threads}`);
+    s.config.kafka!.ingest_threads = threads;
     scenarios.push(s);
     const reference = new DetectionEngine({
       detectors: detectorSet(s.config),
@@ -344,6 +346,6 @@ describe('kafka runtime (real Kafka + ClickHouse)', () => {
     expect(runner.stats().records_invalid).toBe(0);
     const got = alertsOf(alertReader.messages);
     expect([...new Set(got.map((a) => a.alert_id))].sort()).toEqual(expectedIds);
-    console.log(`simulated logs: ${records.length} records → ${expectedIds.length} alerts (${[...new Set(got.map((a) => `${a.detector}/${a.kind}`))].join(', ')}), same ids as one in-process engine`);
+    console.log(`simulated logs, ${threads} ingest threads: ${records.length} records → ${expectedIds.length} alerts (${[...new Set(got.map((a) => `${a.detector}/${a.kind}`))].join(', ')}), same ids as one in-process engine`);
   }, 240_000);
 });
