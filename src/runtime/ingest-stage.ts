@@ -78,10 +78,11 @@ export class IngestStage {
     const messages = recordsFrom(batch.messages, ticket.from);
     if (messages.length === 0) return true; // committed by the previous owner
     const next = BigInt(batch.lastOffset()) + 1n;
-    const done = o.repartition.process(batch.topic, batch.partition, messages, Number(batch.offsetLag())).then(
+    const { topic, partition } = batch; // not the batch: its messages hold kafkajs' whole fetch response
+    const done = o.repartition.process(topic, partition, messages, Number(batch.offsetLag())).then(
       ({ out, watermark }) => {
         const part = this.partOf(out);
-        part.offsets.push({ topic: batch.topic, partition: batch.partition, offset: next.toString() });
+        part.offsets.push({ topic, partition, offset: next.toString() });
         // a reset while the batch was processed voids the ticket: nothing is queued (the partition is read again)
         const queued = o.pipeline.submit(ticket, part, next, () => {
           o.counters.events_repartitioned += out.events;

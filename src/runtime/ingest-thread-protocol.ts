@@ -5,8 +5,9 @@
  * memcpy's of its bytes (into the buffer on one side, nothing on the other) and a handful of
  * small objects, whatever its record count.
  *
- * Dead letters cross as the index of their message in the batch and their reason: the main thread
- * still holds the messages (value, key, offset) and builds the dead letter from them.
+ * Dead letters come back with their own copy of the record's value and key, the index of their
+ * message in the batch and their reason: the main thread keeps only the batch's offsets, not the
+ * messages (whose values are slices of kafkajs' whole fetch response).
  */
 import type { KafkaMessage } from 'kafkajs';
 import type { SourceFormat } from '../../schemas/token-event.js';
@@ -32,9 +33,11 @@ export interface SerializedError {
   details?: readonly { path: string; message: string }[];
 }
 
-/** A dead letter without its message: `index` is the message's place in the batch. */
+/** A dead letter: `index` is the message's place in the batch (the main thread knows its offset). */
 export interface PackedDeadLetter {
   index: number;
+  value: Uint8Array | null;
+  key: Uint8Array | null;
   format: string;
   error: SerializedError;
   envelope?: string;
@@ -53,7 +56,7 @@ export interface PackedOutput {
 }
 
 export type ToThread =
-  | { op: 'process'; id: number; topic: string; partition: number; lag: number; values: ArrayBuffer; lengths: Int32Array }
+  | { op: 'process'; id: number; topic: string; partition: number; lag: number; values: ArrayBuffer; lengths: Int32Array; keyLengths: Int32Array }
   | { op: 'idle'; id: number; now: number; idleMs: number; skip: string[] }
   | { op: 'owned'; inputs: string[]; now: number }
   | { op: 'keep-only'; owned: string[] }
@@ -76,38 +79,45 @@ export function serializeError(e: unknown): SerializedError {
 
 export const deserializeError = (e: SerializedError): TokenwatchError => new TokenwatchError(e.code, e.message, e.details);
 
-/** An input batch's values as one transferable buffer; null values have length -1. */
-export function packValues(messages: readonly KafkaMessage[]): { values: ArrayBuffer; lengths: Int32Array } {
+/** An input batch's values and keys as one transferable buffer (values first, then keys); null ones have length -1. */
+export function packValues(messages: readonly KafkaMessage[]): { values: ArrayBuffer; lengths: Int32Array; keyLengths: Int32Array } {
   const lengths = new Int32Array(messages.length);
+  const keyLengths = new Int32Array(messages.length);
   let total = 0;
   for (let i = 0; i < messages.length; i++) {
-    const v = messages[i]!.value;
-    lengths[i] = v === null ? -1 : v.length;
-    if (v !== null) total += v.length;
+    const { value, key } = messages[i]!;
+    lengths[i] = value === null ? -1 : value.length;
+    keyLengths[i] = key === null ? -1 : key.length;
+    total += (value?.length ?? 0) + (key?.length ?? 0);
   }
   // allocUnsafeSlow: a buffer of its own (not a slice of the shared pool), so it can be transferred
   const buf = Buffer.allocUnsafeSlow(total);
   let at = 0;
   for (const m of messages) if (m.value !== null) at += m.value.copy(buf, at);
-  return { values: buf.buffer as ArrayBuffer, lengths };
+  for (const m of messages) if (m.key !== null) at += m.key.copy(buf, at);
+  return { values: buf.buffer as ArrayBuffer, lengths, keyLengths };
 }
 
 /**
- * The batch as the thread's stage reads it: views into the transferred buffer. Keys stay on the
- * main thread (stage 1 never reads them) and `offset` holds the message's index in the batch, so
- * a dead letter names its message (`unpackOutput`).
+ * The batch as the thread's stage reads it: views into the transferred buffer; `offset` holds
+ * the message's index in the batch, so a dead letter names its message (`unpackOutput`).
  */
-export function unpackValues(values: ArrayBuffer, lengths: Int32Array): KafkaMessage[] {
+export function unpackValues(values: ArrayBuffer, lengths: Int32Array, keyLengths: Int32Array): KafkaMessage[] {
   const out: KafkaMessage[] = new Array(lengths.length);
   let at = 0;
-  for (let i = 0; i < lengths.length; i++) {
-    const n = lengths[i]!;
-    const value = n < 0 ? null : Buffer.from(values, at, n);
-    if (n > 0) at += n;
-    out[i] = { key: null, value, offset: String(i), timestamp: '0', attributes: 0, headers: {} } as KafkaMessage;
-  }
+  const view = (n: number): Buffer | null => {
+    if (n < 0) return null;
+    const b = Buffer.from(values, at, n);
+    at += n;
+    return b;
+  };
+  for (let i = 0; i < lengths.length; i++) out[i] = { key: null, value: view(lengths[i]!), offset: String(i), timestamp: '0', attributes: 0, headers: {} } as KafkaMessage;
+  for (let i = 0; i < keyLengths.length; i++) out[i]!.key = view(keyLengths[i]!);
   return out;
 }
+
+/** A copy with a buffer of its own: a view would clone the whole batch buffer behind it. */
+const own = (b: Buffer | null): Uint8Array | null => (b === null ? null : new Uint8Array(b));
 
 /** A stage output as a transferable buffer (the thread's side). */
 export function packOutput(o: RepartitionOutput): PackedOutput {
@@ -123,7 +133,7 @@ export function packOutput(o: RepartitionOutput): PackedOutput {
     at += v.copy(buf, at);
   });
   const dead = o.dead.map(
-    (d): PackedDeadLetter => ({ index: Number(d.offset), format: d.format, error: serializeError(d.error), ...(d.envelope === undefined ? {} : { envelope: d.envelope, envelope_index: d.envelope_index }) }),
+    (d): PackedDeadLetter => ({ index: Number(d.offset), value: own(d.value), key: own(d.key), format: d.format, error: serializeError(d.error), ...(d.envelope === undefined ? {} : { envelope: d.envelope, envelope_index: d.envelope_index }) }),
   );
   const packed: PackedOutput = { frames: buf.buffer as ArrayBuffer, index, dead, events: o.events };
   if (o.caughtUp) packed.caughtUp = true;
@@ -131,17 +141,18 @@ export function packOutput(o: RepartitionOutput): PackedOutput {
   return packed;
 }
 
-/** The main thread's side: frames as Buffers over the transferred bytes, dead letters rebuilt from the batch's messages. */
-export function unpackOutput(p: PackedOutput, batch?: { topic: string; partition: number; messages: readonly KafkaMessage[] }): RepartitionOutput {
+/** The main thread's side: frames as Buffers over the transferred bytes, dead letters with their batch's offsets. */
+export function unpackOutput(p: PackedOutput, batch?: { topic: string; partition: number; offsets: readonly string[] }): RepartitionOutput {
   const out: RepartitionOutput = { byToken: [], byIssuer: [], dead: [], events: p.events };
   for (let i = 0; i < p.index.length; i += 4) {
     const msg = { partition: p.index[i + 1]!, key: null, value: Buffer.from(p.frames, p.index[i + 2]!, p.index[i + 3]!) };
     (p.index[i] === 0 ? out.byToken : out.byIssuer).push(msg);
   }
+  const buffer = (u: Uint8Array | null): Buffer | null => (u === null ? null : Buffer.from(u.buffer, u.byteOffset, u.length));
   for (const d of p.dead) {
-    const m = batch?.messages[d.index];
-    if (!batch || !m) throw new TokenwatchError('source_failed', `ingest thread: dead letter for message ${d.index} of a batch of ${batch?.messages.length ?? 0}`);
-    const dl: DeadLetter = { value: m.value, key: m.key, topic: batch.topic, partition: batch.partition, offset: m.offset, format: d.format, error: deserializeError(d.error) };
+    const offset = batch?.offsets[d.index];
+    if (!batch || offset === undefined) throw new TokenwatchError('source_failed', `ingest thread: dead letter for message ${d.index} of a batch of ${batch?.offsets.length ?? 0}`);
+    const dl: DeadLetter = { value: buffer(d.value), key: buffer(d.key), topic: batch.topic, partition: batch.partition, offset, format: d.format, error: deserializeError(d.error) };
     if (d.envelope !== undefined) {
       dl.envelope = d.envelope;
       if (d.envelope_index !== undefined) dl.envelope_index = d.envelope_index;

@@ -44,7 +44,7 @@ port.on('message', (m: ToThread) => {
 function handle(m: ToThread): void {
   switch (m.op) {
     case 'process': {
-      const out = packOutput(stage.process(m.topic, m.partition, unpackValues(m.values, m.lengths), m.lag));
+      const out = packOutput(stage.process(m.topic, m.partition, unpackValues(m.values, m.lengths, m.keyLengths), m.lag));
       reply({ op: 'processed', id: m.id, out, watermark: stage.inputWatermark(`${m.topic}/${m.partition}`), tally: tally.take() }, [out.frames]);
       return;
     }

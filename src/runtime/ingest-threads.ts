@@ -146,14 +146,19 @@ export class IngestThreads implements Repartitioner {
     this.opts.onFatal(e);
   }
 
-  async process(topic: string, partition: number, messages: readonly KafkaMessage[], lag: number): Promise<RepartitionResult> {
-    if (this.failed) throw this.failed;
-    const { values, lengths } = packValues(messages);
+  /** Not async: nothing of `messages` (slices of a whole fetch response) stays referenced once the batch is handed over. */
+  process(topic: string, partition: number, messages: readonly KafkaMessage[], lag: number): Promise<RepartitionResult> {
+    if (this.failed) return Promise.reject(this.failed);
+    const { values, lengths, keyLengths } = packValues(messages);
+    const offsets = messages.map((m) => m.offset);
     const id = this.nextId++;
-    const reply = await this.threadOf(`${topic}/${partition}`).request({ op: 'process', id, topic, partition, lag, values, lengths }, [values]);
-    if (reply.op !== 'processed') throw new TokenwatchError('source_failed', `ingest thread: unexpected reply ${reply.op}`);
-    applyTally(reply.tally, this.opts.metrics, this.opts.counters);
-    return { out: unpackOutput(reply.out, { topic, partition, messages }), watermark: reply.watermark };
+    return this.threadOf(`${topic}/${partition}`)
+      .request({ op: 'process', id, topic, partition, lag, values, lengths, keyLengths }, [values])
+      .then((reply) => {
+        if (reply.op !== 'processed') throw new TokenwatchError('source_failed', `ingest thread: unexpected reply ${reply.op}`);
+        applyTally(reply.tally, this.opts.metrics, this.opts.counters);
+        return { out: unpackOutput(reply.out, { topic, partition, offsets }), watermark: reply.watermark };
+      });
   }
 
   owned(inputs: readonly string[], now: number): void {
