@@ -96,22 +96,23 @@ export interface LiveLoad {
 }
 
 /**
- * Produce records from `background` (generated lazily) at `ratePerSec` for `seconds`, event time = wall clock at
- * produce, with a revocation pair every `injectEverySecs` on `cloudtrailTopic`.
+ * Produce records from `background` (generated lazily) at `ratePerSec` for `warmupSecs` + `seconds`, event time =
+ * wall clock at produce, with a revocation pair every `injectEverySecs` on `cloudtrailTopic` after the warm-up.
  */
 export async function produceLive(
   producer: Producer,
   background: Iterator<{ topic: string; format: string; record: Rec }>,
   cloudtrailTopic: string,
-  opts: { ratePerSec: number; seconds: number; injectEverySecs: number; revokeLeadMs: number },
+  opts: { ratePerSec: number; seconds: number; warmupSecs: number; injectEverySecs: number; revokeLeadMs: number },
 ): Promise<LiveLoad> {
   const t0 = Date.now();
   const injected = new Set<number>();
   let sent = 0;
-  let nextInject = t0 + 1000;
+  // the background load runs `warmupSecs` before the first attack and `seconds` with attacks
+  let nextInject = t0 + opts.warmupSecs * 1000 + 1000;
   for (;;) {
     const now = Date.now();
-    if (now - t0 >= opts.seconds * 1000) break;
+    if (now - t0 >= (opts.warmupSecs + opts.seconds) * 1000) break;
     // at most 500 records a request: after a stall of the shared machine a catch-up batch could exceed the broker's max message size
     const due = Math.min(500, Math.floor((opts.ratePerSec * (now - t0)) / 1000) - sent);
     const byTopic = new Map<string, { value: string }[]>();

@@ -4,13 +4,14 @@
  *   2. `tokenwatch run` (all detectors, alerts to Kafka; ClickHouse with --store-url) in records/s,
  *      one runner in a child process; 3. their ratio;
  *   4. produce → alert p50/p99 at half the measured run rate with live event times (event time =
- *      wall clock at produce), a use-after-revocation pair injected every --inject-every s;
+ *      wall clock at produce), a use-after-revocation pair injected every --inject-every s after
+ *      --live-warmup-secs of background load (a fresh runner's first seconds: JIT, first transactions);
  *   5. peak RSS of the runner process and heap per live token (heap after GC, end − start, over
  *      token_replay's live keys);
  *   6. two runner processes in one group vs one.
  *
  *   npm run bench:kafka -- [--records 100000] [--partitions 6] [--concurrency 16] [--bare-reps 3]
- *     [--run-reps 2] [--two-reps 2] [--live-secs 40] [--live-fraction 0.5 | --live-rate N] [--request-mix] [--inject-every 2] [--drain-secs 30]
+ *     [--run-reps 2] [--two-reps 2] [--live-secs 40] [--live-warmup-secs 5] [--live-fraction 0.5 | --live-rate N] [--request-mix] [--inject-every 2] [--drain-secs 30]
  *     [--store-url URL] [--brokers 127.0.0.1:19092] [--hours 48] [--scale 1] [--flush-ms 100]
  *     [--kafka-json '{"fetch_max_bytes_per_partition":4194304}'] [--live-engine-json '{"source_idle_seconds":1}']
  *
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
       'two-reps': { type: 'string', default: '2' },
       'live-secs': { type: 'string', default: '40' },
       'inject-every': { type: 'string', default: '2' },
+      'live-warmup-secs': { type: 'string', default: '5' },
       /** Live load as a share of the measured run rate (issue 8 asks for half). */
       'live-fraction': { type: 'string', default: '0.5' },
       /** A fixed live rate (records/s) instead of a fraction of the measured run rate: for paired comparisons. */
@@ -202,7 +204,7 @@ async function main(): Promise<void> {
     })();
     const ph = phaseConfig('live', liveInputs, JSON.parse(values['live-engine-json']) as Record<string, unknown>);
     const worker = new BenchWorker(start(ph.config));
-    let lat: { all: number[]; injected: number[]; toProduced: number[]; duringLoad: number; injectedCount: number; produced: number; secs: number; kinds: Map<string, number>; lagAtLoadEnd: number };
+    let lat: { all: number[]; injected: number[]; inOrder: number[]; toProduced: number[]; duringLoad: number; injectedCount: number; produced: number; secs: number; kinds: Map<string, number>; lagAtLoadEnd: number };
     let liveFinalRss = 0;
     let liveCpuPerRecord: number | undefined;
     let requestMix: RequestMix | undefined;
@@ -223,7 +225,7 @@ async function main(): Promise<void> {
       const before = worker.latest;
       const mixing = values['request-mix'] && brokerPid !== undefined ? await BrokerRequestMix.start(brokers[0]!) : undefined;
       const cpu = new CpuWindow(brokerPid);
-      const load = await produceLive(producer, live, ctTopic, { ratePerSec: liveRate, seconds: liveSecs, injectEverySecs: Number(values['inject-every']), revokeLeadMs });
+      const load = await produceLive(producer, live, ctTopic, { ratePerSec: liveRate, seconds: liveSecs, warmupSecs: Number(values['live-warmup-secs']), injectEverySecs: Number(values['inject-every']), revokeLeadMs });
       // the produce time of an injected pair an alert belongs to: its last evidence is the use (dated
       // at produce) or, when the revocation was ordered after the use and judged it on arrival
       // (token_replay's late-revocation check), the revocation (dated revokeLeadMs earlier)
@@ -249,6 +251,7 @@ async function main(): Promise<void> {
       lat = {
         all: watch.arrivals.map((a) => a.arrival - (producedAt(a) ?? a.time)).sort((a, b) => a - b),
         injected: inj.map((a) => a.arrival - a.at).sort((a, b) => a - b),
+        inOrder: [...inj].sort((a, b) => a.at - b.at).map((a) => a.arrival - a.at),
         toProduced: inj.map((a) => a.producedAt - a.at).sort((a, b) => a - b),
         duringLoad: inj.filter((a) => a.arrival <= load.loadEnd).length,
         injectedCount: load.injected.size,
@@ -278,6 +281,8 @@ async function main(): Promise<void> {
     out(`  live: ${lat.injected.length}/${lat.injectedCount} injected attacks alerted (${lat.duringLoad} while the load ran, the rest after it stopped and the idle flush released the reorder buffer); ` +
       `produce → alert p50 ${ms(percentile(lat.injected, 0.5))} ms, p99 ${ms(percentile(lat.injected, 0.99))} ms ` +
       `(of which produce → the alert produced by stage 2, before its transaction commits: p50 ${ms(percentile(lat.toProduced, 0.5))} ms, p99 ${ms(percentile(lat.toProduced, 0.99))} ms); all ${lat.all.length} alerts p50 ${ms(percentile(lat.all, 0.5))} ms, p99 ${ms(percentile(lat.all, 0.99))} ms`);
+    // where the slow ones fall: the first seconds of a fresh process (JIT, first transactions) or throughout
+    out(`  live: produce → alert of each injected attack, in injection order (ms): ${lat.inOrder.map((v) => ms(v)).join(' · ')}`);
 
     // summary
     const bareMed = median(bare);
@@ -303,7 +308,7 @@ async function main(): Promise<void> {
     out(`| runner CPU per input record (all threads, GC included): \`run\` phase / live phase | ${runCpu.length > 0 ? `median **${median(runCpu).toFixed(0)} µs**` : 'n/a'} / **${liveCpuPerRecord === undefined ? 'n/a' : liveCpuPerRecord.toFixed(0)} µs** |`);
     out(`| two \`run\` processes in one group / one (${(await import('node:os')).availableParallelism()} cores) | **${(twoMed / runRate).toFixed(2)}×** (${fmt(twoMed)} records/s, the second join and rebalance included)` +
       `${twoSteady.length > 0 ? `; **${(median(twoSteady) / median(oneSteady)).toFixed(2)}×** once both had partitions` : ''} |`);
-    out(`| produce → alert, live event times, ${fmt(lat.produced / lat.secs)} records/s for ${lat.secs.toFixed(0)} s, p50 / p99 | **${ms(percentile(lat.injected, 0.5))} / ${ms(percentile(lat.injected, 0.99))} ms** over ${lat.injected.length} of ${lat.injectedCount} injected attacks (${lat.duringLoad} alerted while the load ran; group lag at load end ${fmt(lat.lagAtLoadEnd)}) |`);
+    out(`| produce → alert, live event times, ${fmt(lat.produced / lat.secs)} records/s for ${lat.secs.toFixed(0)} s (attacks after a ${values['live-warmup-secs']} s warm-up), p50 / p99 | **${ms(percentile(lat.injected, 0.5))} / ${ms(percentile(lat.injected, 0.99))} ms** over ${lat.injected.length} of ${lat.injectedCount} injected attacks (${lat.duringLoad} alerted while the load ran; group lag at load end ${fmt(lat.lagAtLoadEnd)}) |`);
     out(`| peak RSS of the runner process | **${mib(peakRss)}** |`);
     const tokens = one[0]?.finals[0]?.stateKeys.token_replay ?? 0;
     out(`| heap per live token: heap after GC, end − start, over token_replay's ${fmt(tokens)} live keys | **${fmt(median(perToken))} bytes** (fixed runtime heap included: an upper bound, meaningful only with many tokens) |`);
