@@ -1,8 +1,9 @@
 /**
  * Stage 1 of the Kafka runtime on Kafka (input topics → repartition topics): an input batch goes
  * through the RepartitionStage (repartition-stage.ts: decode, validate, normalize, enrich, key),
- * on the main thread or an ingest thread (repartitioner.ts, ingest-threads.ts), and its repartition records, dead letters and consumed offset commit in the input partition's
- * transaction (partition-outboxes.ts). Input sources gone quiet send idle watermark records, and
+ * on the main thread or an ingest thread (repartitioner.ts, ingest-threads.ts), and its
+ * repartition records, dead letters and consumed offset commit in the input partition's
+ * transaction (commit-pipeline.ts). Input sources gone quiet send idle watermark records, and
  * input partitions that run ahead in event time are paused until the others catch up
  * (watermark-alignment.ts).
  */
