@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createFingerprinter } from '../core/fingerprint.js';
 import { enrichmentVersions } from '../enrich/provenance.js';
 import { IngestTally } from './ingest-tally.js';
-import { packOutput, serializeError, unpackValues, type FromThread, type IngestThreadInit, type ToThread } from './ingest-thread-protocol.js';
+import { packOutput, serializeError, unpackValues, type FromThread, type IngestThreadInit, type PackedOutput, type ToThread } from './ingest-thread-protocol.js';
 import { RepartitionStage, repartitionOptionsFor } from './repartition-stage.js';
 
 const port = parentPort;
@@ -50,7 +50,7 @@ function handle(m: ToThread): void {
     }
     case 'idle': {
       const skip = new Set(m.skip);
-      const outputs = [...stage.idleMarkers(m.now, m.idleMs, (input) => skip.has(input))].map(([input, o]) => [input, packOutput(o)] as [string, ReturnType<typeof packOutput>]);
+      const outputs = [...stage.idleMarkers(m.now, m.idleMs, (input) => skip.has(input))].map(([input, o]): [string, PackedOutput] => [input, packOutput(o)]);
       reply({ op: 'idled', id: m.id, outputs }, outputs.map(([, o]) => o.frames));
       return;
     }

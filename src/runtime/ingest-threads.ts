@@ -162,12 +162,19 @@ export class IngestThreads implements Repartitioner {
   }
 
   owned(inputs: readonly string[], now: number): void {
-    const byThread = new Map<IngestThread, string[]>();
-    for (const id of inputs) {
-      const t = this.threadOf(id);
-      byThread.set(t, [...(byThread.get(t) ?? []), id]);
+    for (const [t, ids] of this.byThread(inputs, (id) => id)) t.post({ op: 'owned', inputs: ids, now });
+  }
+
+  /** Ids grouped by the thread owning their input partition (`inputOf`: the id's `topic/partition`). */
+  private byThread(ids: readonly string[], inputOf: (id: string) => string): Map<IngestThread, string[]> {
+    const out = new Map<IngestThread, string[]>();
+    for (const id of ids) {
+      const t = this.threadOf(inputOf(id));
+      const list = out.get(t);
+      if (list) list.push(id);
+      else out.set(t, [id]);
     }
-    for (const [t, ids] of byThread) t.post({ op: 'owned', inputs: ids, now });
+    return out;
   }
 
   keepOnly(owned: ReadonlySet<string>): void {
@@ -191,12 +198,8 @@ export class IngestThreads implements Repartitioner {
   }
 
   notIdle(sources: readonly string[]): void {
-    const byThread = new Map<IngestThread, string[]>();
-    for (const id of sources) {
-      const t = this.threadOf(id.slice(0, id.lastIndexOf('/')));
-      byThread.set(t, [...(byThread.get(t) ?? []), id]);
-    }
-    for (const [t, ids] of byThread) t.post({ op: 'not-idle', sources: ids });
+    // a source id is `topic/partition/format`
+    for (const [t, ids] of this.byThread(sources, (id) => id.slice(0, id.lastIndexOf('/')))) t.post({ op: 'not-idle', sources: ids });
   }
 
   async close(): Promise<void> {
