@@ -10,6 +10,7 @@ import kafkajs from 'kafkajs';
 import type { Admin, Kafka as KafkaClient, KafkaMessage } from 'kafkajs';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { countIds } from './chaos-compare.js';
+import { topicOffsets } from '../src/runtime/partition-reader.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -70,7 +71,7 @@ export async function committedSum(admin: Admin, groupId: string, topics: readon
 
 /** Records on a topic: Σ (high − low) over its partitions. */
 export async function topicRecords(admin: Admin, topic: string): Promise<number> {
-  const offsets = await admin.fetchTopicOffsets(topic);
+  const offsets = await topicOffsets(admin, topic);
   return offsets.reduce((s, p) => s + Number(p.high) - Number(p.low), 0);
 }
 
@@ -80,7 +81,7 @@ export async function topicRecords(admin: Admin, topic: string): Promise<number>
  * is reached (or nothing arrived for `idleMs`: a transaction marker can be the last offset).
  */
 async function readCommitted(kafka: KafkaClient, admin: Admin, topic: string, groupId: string, idleMs: number, onMessage: (m: KafkaMessage) => void): Promise<void> {
-  const ends = new Map((await admin.fetchTopicOffsets(topic)).filter((p) => Number(p.high) > Number(p.low)).map((p) => [p.partition, Number(p.high)]));
+  const ends = new Map((await topicOffsets(admin, topic)).filter((p) => Number(p.high) > Number(p.low)).map((p) => [p.partition, Number(p.high)]));
   if (ends.size === 0) return;
   const consumer = kafka.consumer({ groupId, readUncommitted: false });
   const reached = new Set<number>();

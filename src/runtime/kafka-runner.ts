@@ -61,6 +61,7 @@ import { CommitPipeline, type RunnerOutboxes } from './commit-pipeline.js';
 import { consumerControl, type ConsumerControl } from './consumer-control.js';
 import type { TaskRole } from './task-state-store.js';
 import { TaskRestorer } from './task-restorer.js';
+import { topicOffsets } from './partition-reader.js';
 import { StickyAssigner } from './sticky-assigner.js';
 
 const { Partitioners, PartitionAssigners } = kafkajs;
@@ -557,7 +558,7 @@ export async function groupLag(admin: Admin, groupId: string, topics: readonly s
   const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
   let lag = 0;
   for (const topic of topics) {
-    const ends = await admin.fetchTopicOffsets(topic);
+    const ends = await topicOffsets(admin, topic);
     const c = committed.find((t) => t.topic === topic);
     for (const p of ends) {
       const off = c?.partitions.find((x) => x.partition === p.partition)?.offset ?? '-1';

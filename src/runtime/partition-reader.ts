@@ -116,6 +116,11 @@ function serialized<T>(admin: Admin, fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
+/** kafkajs' `fetchTopicOffsets` through the admin's queue: safe while other listings run (tests, benches, `groupLag`). */
+export function topicOffsets(admin: Admin, topic: string): ReturnType<Admin['fetchTopicOffsets']> {
+  return serialized(admin, () => admin.fetchTopicOffsets(topic));
+}
+
 function partitionBounds(admin: Admin, range: PartitionRange): Promise<{ low: bigint; lso: bigint }> {
   return serialized(admin, () => listBounds(admin, range));
 }
