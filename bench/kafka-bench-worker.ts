@@ -46,6 +46,8 @@ export interface WorkerFinal {
   maxRssBytes: number;
   /** CPU µs of the process from its first record to the stop (before the final GC). */
   cpuSinceFirstRecord?: number;
+  /** Busy share of each runner thread (main, ingest-N) from the first record to the stop: event-loop active time over wall time. */
+  busyShare?: Record<string, number>;
   /** Submit → commit of transaction parts (the runner's kafka_transaction sink histogram): median and p99 bucket bounds, seconds. */
   commitSeconds?: { count: number; p50: number; p99: number };
 }
@@ -61,6 +63,7 @@ let ticker: NodeJS.Timeout | undefined;
 let heapBefore = 0;
 let firstRecordAt: number | undefined;
 let cpuAtFirstRecord: number | undefined;
+let busyAtFirstRecord: Record<string, number> | undefined;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 const loopDelayMs = (): WorkerStats['loopDelayMs'] => ({ p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 });
@@ -88,6 +91,7 @@ async function start(m: WorkerStart): Promise<void> {
     if (firstRecordAt === undefined && stats.records_in > 0) {
       firstRecordAt = Date.now();
       cpuAtFirstRecord = cpuMicros();
+      busyAtFirstRecord = runner.threadBusyMs();
     }
     if (ticks++ % 3 === 0) send({ type: 'stats', stats, ...(firstRecordAt !== undefined && { firstRecordAt }), rssBytes: process.memoryUsage().rss, maxRssBytes: maxRss(), cpuMicros: cpuMicros(), loopDelayMs: loopDelayMs() });
   }, 20);
@@ -97,6 +101,7 @@ async function stop(): Promise<void> {
   if (ticker) clearInterval(ticker);
   if (!runner) process.exit(0);
   const cpuSinceFirstRecord = cpuAtFirstRecord === undefined ? undefined : cpuMicros() - cpuAtFirstRecord;
+  const busyShare = busySince(runner);
   gc?.();
   const heapAfter = process.memoryUsage().heapUsed;
   const stateKeys: Record<string, number> = {};
@@ -104,9 +109,19 @@ async function stop(): Promise<void> {
     const d = String(v.labels.detector);
     stateKeys[d] = (stateKeys[d] ?? 0) + v.value;
   }
-  send({ type: 'final', stats: runner.stats(), heapBeforeBytes: heapBefore, heapAfterBytes: heapAfter, stateKeys, maxRssBytes: maxRss(), ...(cpuSinceFirstRecord !== undefined && { cpuSinceFirstRecord }), commitSeconds: await commitQuantiles(runner) });
+  send({ type: 'final', stats: runner.stats(), heapBeforeBytes: heapBefore, heapAfterBytes: heapAfter, stateKeys, maxRssBytes: maxRss(), ...(cpuSinceFirstRecord !== undefined && { cpuSinceFirstRecord }), ...(busyShare && { busyShare }), commitSeconds: await commitQuantiles(runner) });
   await runner.stop();
   process.exit(0);
+}
+
+/** Each thread's busy time since the first record over the wall time since then. */
+function busySince(r: KafkaRunner): Record<string, number> | undefined {
+  if (busyAtFirstRecord === undefined || firstRecordAt === undefined) return undefined;
+  const wallMs = Date.now() - firstRecordAt;
+  if (wallMs <= 0) return undefined;
+  const out: Record<string, number> = {};
+  for (const [thread, ms] of Object.entries(r.threadBusyMs())) out[thread] = (ms - (busyAtFirstRecord[thread] ?? 0)) / wallMs;
+  return out;
 }
 
 /** Upper bucket bounds holding the median and the 99th percentile of the kafka_transaction latencies. */

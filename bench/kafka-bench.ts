@@ -28,7 +28,7 @@ import { bareConsumeRate } from './kafka-bench-bare.js';
 import { groupLag } from '../src/runtime/kafka-runner.js';
 import { BenchWorker, timeRunPhase, type PhaseResult } from './kafka-bench-workers.js';
 import { percentile, produceLive, watchAlerts } from './kafka-bench-live.js';
-import { CpuWindow, localBrokerPid } from './process-cpu.js';
+import { CpuWindow, localBrokerPid, localClickHousePid } from './process-cpu.js';
 import { BrokerRequestMix, formatRequestMix, type RequestMix } from './broker-request-mix.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
@@ -40,6 +40,9 @@ const median = (xs: readonly number[]): number => {
 };
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MiB`;
+/** Busy share per runner thread, e.g. "main 97 %, ingest-0 55 %" (n/a when the worker had none). */
+const busyText = (share: Record<string, number> | undefined): string =>
+  share === undefined ? 'n/a' : Object.entries(share).map(([thread, v]) => `${thread} ${(v * 100).toFixed(0)} %`).join(', ');
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -142,6 +145,8 @@ async function main(): Promise<void> {
 
     // 1. bare consumer
     const brokerPid = localBrokerPid();
+    // the ClickHouse server's CPU counts only when the runner writes to it
+    const clickhousePid = storeUrl ? localClickHousePid() : undefined;
     /** CPU µs per input record, or n/a. */
     const perRecord = (micros: number | undefined, records: number): string => (micros === undefined || records === 0 ? 'n/a' : `${(micros / records).toFixed(0)} µs`);
     const bare: number[] = [];
@@ -162,16 +167,18 @@ async function main(): Promise<void> {
     const engine = { source_idle_seconds: 2 };
     const one: PhaseResult[] = [];
     const runBrokerCpu: number[] = [];
+    const runClickHouseCpu: number[] = [];
     for (let r = 0; r < Number(values['run-reps']); r++) {
       const ph = phaseConfig(`run1-${r}`, inputs, engine);
-      const cpu = new CpuWindow(brokerPid);
+      const cpu = new CpuWindow(brokerPid, clickhousePid);
       const res = await timeRunPhase(admin, ph.groupId, ph.watched, n, 1, start(ph.config));
-      const brokerMicros = cpu.stop().brokerMicros;
+      const { brokerMicros, clickhouseMicros } = cpu.stop();
       one.push(res);
       if (brokerMicros !== undefined) runBrokerCpu.push(brokerMicros / n);
+      if (clickhouseMicros !== undefined) runClickHouseCpu.push(clickhouseMicros / n);
       const f = res.finals[0]!;
       out(`  run, 1 process, rep ${r + 1}: ${fmt(res.recordsPerSec)} records/s (${res.secs.toFixed(1)} s from the first record); ${fmt(f.stats.events_detected)} token events detected, ${f.stats.alerts} alerts, ` +
-        `invalid ${f.stats.records_invalid}; CPU ${f.cpuSinceFirstRecord === undefined ? 'n/a' : (f.cpuSinceFirstRecord / n).toFixed(0)} µs per record (broker ${perRecord(brokerMicros, n)}, over the phase); peak RSS ${mib(f.maxRssBytes)}; heap after GC ${mib(f.heapBeforeBytes)} → ${mib(f.heapAfterBytes)}; live tokens (token_replay keys) ${fmt(f.stateKeys.token_replay ?? 0)}`);
+        `invalid ${f.stats.records_invalid}; CPU ${f.cpuSinceFirstRecord === undefined ? 'n/a' : (f.cpuSinceFirstRecord / n).toFixed(0)} µs per record (broker ${perRecord(brokerMicros, n)}, ClickHouse server ${perRecord(clickhouseMicros, n)}, over the phase); threads busy ${busyText(f.busyShare)}; peak RSS ${mib(f.maxRssBytes)}; heap after GC ${mib(f.heapBeforeBytes)} → ${mib(f.heapAfterBytes)}; live tokens (token_replay keys) ${fmt(f.stateKeys.token_replay ?? 0)}`);
     }
 
     // 6. run, two processes in one group
@@ -208,7 +215,7 @@ async function main(): Promise<void> {
     let liveFinalRss = 0;
     let liveCpuPerRecord: number | undefined;
     let requestMix: RequestMix | undefined;
-    let liveLoad: { brokerPerRecord: number | undefined; benchPerRecord: number; loopDelayMs: { p50: number; p99: number; max: number } | undefined; transactions: { committed: number; aborted: number; retried: number } | undefined } | undefined;
+    let liveLoad: { brokerPerRecord: number | undefined; clickhousePerRecord: number | undefined; benchPerRecord: number; loopDelayMs: { p50: number; p99: number; max: number } | undefined; transactions: { committed: number; aborted: number; retried: number } | undefined } | undefined;
     let liveCommit: { count: number; p50: number; p99: number } | undefined;
     try {
       await worker.ready();
@@ -224,7 +231,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100)); // a stats message after the mark
       const before = worker.latest;
       const mixing = values['request-mix'] && brokerPid !== undefined ? await BrokerRequestMix.start(brokers[0]!) : undefined;
-      const cpu = new CpuWindow(brokerPid);
+      const cpu = new CpuWindow(brokerPid, clickhousePid);
       const load = await produceLive(producer, live, ctTopic, { ratePerSec: liveRate, seconds: liveSecs, warmupSecs: Number(values['live-warmup-secs']), injectEverySecs: Number(values['inject-every']), revokeLeadMs });
       // the produce time of an injected pair an alert belongs to: its last evidence is the use (dated
       // at produce) or, when the revocation was ordered after the use and judged it on arrival
@@ -238,7 +245,7 @@ async function main(): Promise<void> {
       // the live path's cost: CPU over the records the runner read while the load ran
       if (before && after && after.stats.records_in > before.stats.records_in) liveCpuPerRecord = (after.cpuMicros - before.cpuMicros) / (after.stats.records_in - before.stats.records_in);
       const transactions = before && after ? { committed: after.stats.transactions - before.stats.transactions, aborted: after.stats.transactions_aborted - before.stats.transactions_aborted, retried: after.stats.transactions_retried - before.stats.transactions_retried } : undefined;
-      liveLoad = { brokerPerRecord: loadCpu.brokerMicros === undefined ? undefined : loadCpu.brokerMicros / load.produced, benchPerRecord: loadCpu.benchMicros / load.produced, loopDelayMs: after?.loopDelayMs, transactions };
+      liveLoad = { brokerPerRecord: loadCpu.brokerMicros === undefined ? undefined : loadCpu.brokerMicros / load.produced, clickhousePerRecord: loadCpu.clickhouseMicros === undefined ? undefined : loadCpu.clickhouseMicros / load.produced, benchPerRecord: loadCpu.benchMicros / load.produced, loopDelayMs: after?.loopDelayMs, transactions };
       const drainUntil = Date.now() + Number(values['drain-secs']) * 1000;
       while (Date.now() < drainUntil && watch.arrivals.filter((a) => producedAt(a) !== undefined).length < load.injected.size) await new Promise((r) => setTimeout(r, 200));
       await watch.stop();
@@ -270,7 +277,7 @@ async function main(): Promise<void> {
       `${lat.injectedCount} use-after-revocation pairs injected; group lag when the load stopped ${fmt(lat.lagAtLoadEnd)} records; alerts on the topic: ${[...lat.kinds].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; live runner peak RSS ${mib(liveFinalRss)}`);
     if (liveLoad) {
       const d = liveLoad.loopDelayMs;
-      out(`  live: CPU per produced record while the load ran: broker ${liveLoad.brokerPerRecord === undefined ? 'n/a' : `${liveLoad.brokerPerRecord.toFixed(0)} µs`}, bench producer and alert watcher ${liveLoad.benchPerRecord.toFixed(0)} µs; ` +
+      out(`  live: CPU per produced record while the load ran: broker ${liveLoad.brokerPerRecord === undefined ? 'n/a' : `${liveLoad.brokerPerRecord.toFixed(0)} µs`}, ClickHouse server ${liveLoad.clickhousePerRecord === undefined ? 'n/a' : `${liveLoad.clickhousePerRecord.toFixed(0)} µs`}, bench producer and alert watcher ${liveLoad.benchPerRecord.toFixed(0)} µs; ` +
         `runner event-loop delay p50 / p99 / max ${d ? `${d.p50.toFixed(1)} / ${d.p99.toFixed(1)} / ${d.max.toFixed(0)} ms` : 'n/a'}`);
       const t = liveLoad.transactions;
       if (t) out(`  live: Kafka transactions while the load ran: ${fmt(t.committed)} committed (${fmt(t.committed / lat.secs)} a second), ${fmt(t.aborted)} aborted, ${fmt(t.retried)} retried after CONCURRENT_TRANSACTIONS`);
@@ -305,6 +312,13 @@ async function main(): Promise<void> {
     const runCpu = one.map((r) => r.finals[0]!.cpuSinceFirstRecord).filter((v): v is number => v !== undefined).map((v) => v / n);
     const bareBroker = bareCpu.map((c) => c.broker).filter((v): v is number => v !== undefined);
     out(`| broker CPU per input record: bare / \`run\` / live phase | ${bareBroker.length > 0 ? `median ${median(bareBroker).toFixed(0)} µs` : 'n/a'} / ${runBrokerCpu.length > 0 ? `median ${median(runBrokerCpu).toFixed(0)} µs` : 'n/a'} / ${liveLoad?.brokerPerRecord === undefined ? 'n/a' : `${liveLoad.brokerPerRecord.toFixed(0)} µs`} |`);
+    const busyMedian: Record<string, number> = {};
+    for (const thread of Object.keys(one[0]?.finals[0]?.busyShare ?? {})) {
+      const shares = one.map((r) => r.finals[0]!.busyShare?.[thread]).filter((v): v is number => v !== undefined);
+      if (shares.length > 0) busyMedian[thread] = median(shares);
+    }
+    out(`| runner threads busy over the \`run\` phase (event-loop active time / wall time, first record to stop) | ${busyText(Object.keys(busyMedian).length > 0 ? busyMedian : undefined)} |`);
+    out(`| ClickHouse server CPU per input record: \`run\` / live phase | ${runClickHouseCpu.length > 0 ? `median ${median(runClickHouseCpu).toFixed(0)} µs` : 'n/a'} / ${liveLoad?.clickhousePerRecord === undefined ? 'n/a' : `${liveLoad.clickhousePerRecord.toFixed(0)} µs`} |`);
     out(`| runner CPU per input record (all threads, GC included): \`run\` phase / live phase | ${runCpu.length > 0 ? `median **${median(runCpu).toFixed(0)} µs**` : 'n/a'} / **${liveCpuPerRecord === undefined ? 'n/a' : liveCpuPerRecord.toFixed(0)} µs** |`);
     out(`| two \`run\` processes in one group / one (${(await import('node:os')).availableParallelism()} cores) | **${(twoMed / runRate).toFixed(2)}×** (${fmt(twoMed)} records/s, the second join and rebalance included)` +
       `${twoSteady.length > 0 ? `; **${(median(twoSteady) / median(oneSteady)).toFixed(2)}×** once both had partitions` : ''} |`);

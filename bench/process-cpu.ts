@@ -1,22 +1,33 @@
 /**
  * CPU time of the processes the bench shares the machine with, so each phase can say where its
- * cores went: the runner (its worker reports its own), the Kafka broker (read from /proc, the pid
- * scripts/kafka/start.sh wrote) and the bench process itself (producer and alert watcher).
+ * cores went: the runner (its worker reports its own), the Kafka broker and the ClickHouse server
+ * (read from /proc, the pids scripts/kafka/start.sh and scripts/clickhouse/start.sh wrote) and the
+ * bench process itself (producer and alert watcher).
  */
 import { readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
 const TICKS_PER_SEC = 100;
 
-/** The local broker's pid when scripts/kafka/start.sh runs it (undefined: another broker, or none). */
-export function localBrokerPid(pidFile = '.local/kafka/kafka.pid'): number | undefined {
+/** A pid from a pid file when /proc says it runs `command` (undefined: not running, or another process). */
+function runningPid(pidFile: string, command: string): number | undefined {
   try {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmd.includes('kafka.Kafka') ? pid : undefined;
+    return cmd.includes(command) ? pid : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The local broker's pid when scripts/kafka/start.sh runs it (undefined: another broker, or none). */
+export function localBrokerPid(pidFile = '.local/kafka/kafka.pid'): number | undefined {
+  return runningPid(pidFile, 'kafka.Kafka');
+}
+
+/** The local ClickHouse server's pid when scripts/clickhouse/start.sh runs it (undefined otherwise). */
+export function localClickHousePid(pidFile = '.local/clickhouse/clickhouse.pid'): number | undefined {
+  return runningPid(pidFile, 'clickhouse');
 }
 
 /** User + system CPU µs of a process so far (all threads); undefined when it cannot be read. */
@@ -37,17 +48,24 @@ const ownCpuMicros = (): number => {
   return u.user + u.system;
 };
 
-/** CPU µs spent by the broker and by this process between `start` and `stop`. */
+/** CPU µs of a process between two readings (undefined when either failed). */
+const since = (pid: number | undefined, at0: number | undefined): number | undefined => {
+  const at1 = pid === undefined ? undefined : processCpuMicros(pid);
+  return at1 === undefined || at0 === undefined ? undefined : at1 - at0;
+};
+
+/** CPU µs spent by the broker, the ClickHouse server and this process between `start` and `stop`. */
 export class CpuWindow {
   private readonly broker0: number | undefined;
+  private readonly clickhouse0: number | undefined;
   private readonly own0 = ownCpuMicros();
 
-  constructor(private readonly brokerPid: number | undefined) {
+  constructor(private readonly brokerPid: number | undefined, private readonly clickhousePid?: number) {
     this.broker0 = brokerPid === undefined ? undefined : processCpuMicros(brokerPid);
+    this.clickhouse0 = clickhousePid === undefined ? undefined : processCpuMicros(clickhousePid);
   }
 
-  stop(): { brokerMicros: number | undefined; benchMicros: number } {
-    const b1 = this.brokerPid === undefined ? undefined : processCpuMicros(this.brokerPid);
-    return { brokerMicros: b1 === undefined || this.broker0 === undefined ? undefined : b1 - this.broker0, benchMicros: ownCpuMicros() - this.own0 };
+  stop(): { brokerMicros: number | undefined; clickhouseMicros: number | undefined; benchMicros: number } {
+    return { brokerMicros: since(this.brokerPid, this.broker0), clickhouseMicros: since(this.clickhousePid, this.clickhouse0), benchMicros: ownCpuMicros() - this.own0 };
   }
 }

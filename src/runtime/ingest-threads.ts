@@ -202,6 +202,10 @@ export class IngestThreads implements Repartitioner {
     for (const [t, ids] of this.byThread(sources, (id) => id.slice(0, id.lastIndexOf('/')))) t.post({ op: 'not-idle', sources: ids });
   }
 
+  busyMs(): number[] {
+    return this.threads.map((t) => (t.exited ? 0 : t.worker.performance.eventLoopUtilization().active));
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all(this.threads.map((t) => (t.exited ? undefined : t.worker.terminate())));

@@ -11,6 +11,7 @@ import type { KafkaConfig } from '../config/config-schema.js';
 import { TokenwatchError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { installCoordinatorCache } from './coordinator-cache.js';
+import { installNativeCrc32c } from './kafkajs-crc32c.js';
 
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
 
@@ -117,5 +118,7 @@ export function kafkaClientConfig(cfg: KafkaConfig, opts: KafkaClientOptions = {
 
 export function createKafka(cfg: KafkaConfig, opts: KafkaClientOptions = {}): InstanceType<typeof Kafka> {
   installCoordinatorCache(); // one FindCoordinator per coordinator and 2 s, not per transaction step
+  // record batch checksums computed natively (kafkajs-crc32c.ts)
+  if (installNativeCrc32c() === 'kafkajs') opts.logger?.debug('kafkajs computes record batch checksums in JavaScript (native CRC-32C not loaded)');
   return new Kafka(kafkaClientConfig(cfg, opts));
 }

@@ -197,6 +197,7 @@ export class KafkaRunner {
       stateKeys: () => this.detection?.stateKeys() ?? {},
       exceptions: exceptionFilterFor(this.cfg), // loads and validates exceptions.file at start; shared by every task
       queueDepths: () => ({ clickhouse: this.store?.queueDepth ?? 0, kafka_transaction: this.pipeline?.outstanding ?? 0 }),
+      threadBusyMs: () => this.threadBusyMs(),
     });
     this.repartitionOptions = repartitionOptionsFor(this.cfg, { ctx, formats, metrics: this.metrics, counters: this.counters });
   }
@@ -216,6 +217,13 @@ export class KafkaRunner {
   /** The ops server's base URL once started with http enabled. */
   get opsUrl(): string | undefined {
     return this.ops?.url;
+  }
+
+  /** Milliseconds each of the runner's threads has been busy so far: `main` (kafkajs, stage 2, commits) and `ingest-N` (stage 1). */
+  threadBusyMs(): Record<string, number> {
+    const out: Record<string, number> = { main: performance.eventLoopUtilization().active };
+    (this.repartition?.busyMs() ?? []).forEach((ms, i) => (out[`ingest-${i}`] = ms));
+    return out;
   }
 
   stats(): RunnerStats {

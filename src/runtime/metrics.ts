@@ -49,6 +49,8 @@ export interface MetricsOptions {
   stateKeys?: () => Record<string, number>;
   /** Called on every scrape to refresh sink_queue_depth. */
   queueDepths?: () => Partial<Record<SinkName, number>>;
+  /** Called on every scrape: milliseconds each thread has been busy so far (`main`, `ingest-0`, …). */
+  threadBusyMs?: () => Record<string, number>;
   /** Operator exceptions (src/exceptions/): their per (detector, exception id) drop counts become alerts_excepted_total. */
   exceptions?: { counts(): readonly { detector: string; exception: string; count: number }[] };
 }
@@ -90,6 +92,22 @@ export function createMetrics(opts: MetricsOptions = {}): RuntimeMetrics {
     collect() {
       const depths = opts.queueDepths?.() ?? {};
       for (const [sink, v] of Object.entries(depths)) if (v !== undefined) this.set({ sink }, v);
+    },
+  });
+  // busy time per thread (event-loop utilization): rate() of it is the share of a core the thread
+  // keeps busy — the thread at ~1.0 is the one that limits throughput
+  const busySeen = new Map<string, number>();
+  new Counter({
+    name: 'tokenwatch_thread_busy_seconds_total',
+    help: 'Time a thread of this instance spent running code (its event loop not waiting), by thread: main, or ingest-N',
+    labelNames: ['thread'] as const,
+    registers: [registry],
+    collect() {
+      for (const [thread, ms] of Object.entries(opts.threadBusyMs?.() ?? {})) {
+        const delta = ms - (busySeen.get(thread) ?? 0);
+        if (delta > 0) this.inc({ thread }, delta / 1000);
+        busySeen.set(thread, Math.max(ms, busySeen.get(thread) ?? 0));
+      }
     },
   });
   const stateKeys = new Gauge({

@@ -23,6 +23,8 @@ export interface Repartitioner {
   /** Idle markers per input partition; inputs in `skip` send none (paused, or their transactions cannot take one now). */
   idleMarkers(now: number, idleMs: number, skip: ReadonlySet<string>): Promise<Map<string, RepartitionOutput>>;
   notIdle(sources: readonly string[]): void;
+  /** Milliseconds each ingest thread has spent busy (its event loop's active time); empty on the main thread. */
+  busyMs(): number[];
   close(): Promise<void>;
 }
 
@@ -60,6 +62,10 @@ export class InThreadRepartitioner implements Repartitioner {
 
   notIdle(sources: readonly string[]): void {
     this.stage.notIdle(sources);
+  }
+
+  busyMs(): number[] {
+    return [];
   }
 
   async close(): Promise<void> {}

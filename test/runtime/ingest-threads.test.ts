@@ -140,7 +140,12 @@ describe('stage 1 on ingest threads', () => {
       expect(await t.metrics.registry.getSingleMetricAsString('tokenwatch_events_invalid_total')).toBe(await local.metrics.registry.getSingleMetricAsString('tokenwatch_events_invalid_total'));
       expect(await t.metrics.registry.getSingleMetricAsString('tokenwatch_events_in_total')).toBe(await local.metrics.registry.getSingleMetricAsString('tokenwatch_events_in_total'));
       expect(t.fatal).toEqual([]);
+      // each thread's busy time: one figure per thread, and the threads did the batches' work
+      const busy = t.r.busyMs();
+      expect(busy).toHaveLength(threads);
+      expect(busy.reduce((x, y) => x + y, 0)).toBeGreaterThan(0);
     }
+    expect(local.r.busyMs()).toEqual([]);
   });
 
   it('a reset sent after a batch applies after it, before the next: the partition starts over as on the main thread', async () => {

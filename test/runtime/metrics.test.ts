@@ -35,6 +35,21 @@ describe('runtime metrics', () => {
     expect(again).not.toContain('tokenwatch_state_keys{detector="scope_drift"}');
   });
 
+  it('exports each thread\'s busy time as a counter that follows the threads\' own figures', async () => {
+    let busy: Record<string, number> = { main: 1500, 'ingest-0': 250 };
+    const m = createMetrics({ threadBusyMs: () => busy });
+    expect(await m.registry.getSingleMetricAsString('tokenwatch_thread_busy_seconds_total')).toContain('tokenwatch_thread_busy_seconds_total{thread="main"} 1.5');
+    busy = { main: 4000, 'ingest-0': 1250 };
+    const text = await m.registry.getSingleMetricAsString('tokenwatch_thread_busy_seconds_total');
+    expect(text).toContain('tokenwatch_thread_busy_seconds_total{thread="main"} 4');
+    expect(text).toContain('tokenwatch_thread_busy_seconds_total{thread="ingest-0"} 1.25');
+    // a thread replaced after a crash starts from 0 again: the counter never goes back
+    busy = { main: 4500, 'ingest-0': 100 };
+    const later = await m.registry.getSingleMetricAsString('tokenwatch_thread_busy_seconds_total');
+    expect(later).toContain('tokenwatch_thread_busy_seconds_total{thread="main"} 4.5');
+    expect(later).toContain('tokenwatch_thread_busy_seconds_total{thread="ingest-0"} 1.25');
+  });
+
   it('times failed sink writes too and rethrows', async () => {
     const m = createMetrics();
     await expect(m.timeSink('kafka_alerts', async () => Promise.reject(new Error('broker down')))).rejects.toThrow('broker down');
