@@ -326,7 +326,7 @@ async function main(): Promise<void> {
     out(`| peak RSS of the runner process | **${mib(peakRss)}** |`);
     const tokens = one[0]?.finals[0]?.stateKeys.token_replay ?? 0;
     out(`| heap per live token: heap after GC, end − start, over token_replay's ${fmt(tokens)} live keys | **${fmt(median(perToken))} bytes** (fixed runtime heap included: an upper bound, meaningful only with many tokens) |`);
-    out(`| peak RSS of the live-load runner (${values['live-secs']} s) | **${mib(liveFinalRss)}** |`);
+    out(`| peak RSS of the live-load runner (${lat.secs.toFixed(0)} s of load, warm-up included) | **${mib(liveFinalRss)}** |`);
     out(`\n  total ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await producer.disconnect().catch(() => {});
