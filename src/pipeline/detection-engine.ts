@@ -110,9 +110,12 @@ export class DetectionEngine {
   private tracking = false;
   /** Events held for ordering, by id: a second copy of one is kept or dropped deterministically. */
   private readonly heldById = new Map<string, HeldEvent>();
-  /** Held events not yet written as state / written and still held / written and released since. */
-  private heldNew = new Map<string, HeldEvent>();
-  private readonly heldWritten = new Set<string>();
+  /**
+   * Held events to write at the next drain (flagged `dirty`, kept in arrival order); ids written as
+   * held and released since (their tombstones). Whether a held event's key is on the changelog is
+   * its `written` flag — flags, not id maps: two Map operations fewer per event on the hot path.
+   */
+  private heldDirty: HeldEvent[] = [];
   private releasedWritten: string[] = [];
   private clockWritten = '';
 
@@ -122,7 +125,7 @@ export class DetectionEngine {
     this.tasks = opts.detectors
       .filter((d) => !opts.keyBy || opts.keyBy.includes(d.definition.meta.key_by))
       .map((d) => ({ definition: d.definition, instance: d.definition.create(d.config) }));
-    this.buffer = new ReorderBuffer(opts.reorder);
+    this.buffer = new ReorderBuffer({ ...opts.reorder, onRelease: (held) => this.released(held) });
   }
 
   /**
@@ -152,7 +155,16 @@ export class DetectionEngine {
     const held = this.buffer.add(ev, order, source, ready);
     if (held !== undefined) {
       this.heldById.set(id, held);
-      if (this.tracking) this.heldNew.set(id, held);
+      if (this.tracking) {
+        held.dirty = true;
+        // released entries stay in the queue until the next drain: compact it so that it never holds
+        // more than twice what is held (a checkpoint every 30 s would otherwise keep every event of them)
+        if (this.heldDirty.length >= 2 * this.buffer.size + 1024) this.heldDirty = this.heldDirty.filter((h) => h.dirty === true && h.dropped !== true);
+        this.heldDirty.push(held);
+        if (twin?.written) held.written = true; // the key holds the replaced copy: this one's release removes it
+      }
+    } else if (this.tracking && twin?.written) {
+      this.releasedWritten.push(id); // the preferred copy was late (released now): the replaced copy's key goes
     }
     return this.process(ready);
   }
@@ -202,10 +214,7 @@ export class DetectionEngine {
         const boundary = Math.floor((ev.time - 1) / step) * step;
         if (boundary > this.lastAdvance) this.advanceDetectors(boundary, alerts, true);
       }
-      const id = ev.event_id;
-      if (this.heldById.get(id)?.ev === ev) this.heldById.delete(id);
-      this.recentIds.add(id);
-      if (this.tracking && !this.heldNew.delete(id) && this.heldWritten.delete(id)) this.releasedWritten.push(id);
+      this.recentIds.add(ev.event_id);
       this.opts.inventory?.observe(ev);
       this.opts.observer?.observeEvent(ev);
       for (const t of this.tasks) {
@@ -218,6 +227,17 @@ export class DetectionEngine {
       if (boundary > this.lastAdvance) this.advanceDetectors(boundary, alerts, true);
     }
     return alerts;
+  }
+
+  /**
+   * The buffer released a held entry (detectors see it next, in process()): it is no longer held
+   * by id — the only live copy of its id, so the map's entry is this one, or none while add() is
+   * still placing it — and its changelog key, if written, goes.
+   */
+  private released(held: HeldEvent): void {
+    this.heldById.delete(held.ev.event_id);
+    held.dirty = false;
+    if (held.written) this.releasedWritten.push(held.ev.event_id);
   }
 
   private advanceDetectors(wm: number, alerts: Alert[], force: boolean): void {
@@ -274,7 +294,10 @@ export class DetectionEngine {
     const out: StateEntry[] = [];
     if (!this.tracking) {
       this.tracking = true;
-      for (const h of this.buffer.held()) this.heldNew.set(h.ev.event_id, h);
+      for (const h of this.buffer.held()) {
+        h.dirty = true;
+        this.heldDirty.push(h);
+      }
     }
     for (const t of this.tasks) {
       const id = t.definition.meta.id;
@@ -282,11 +305,14 @@ export class DetectionEngine {
     }
     // the store tracks touched and evicted windows itself (its first drain: all of them)
     for (const key of this.lastAlertAt.drainChanged()) out.push({ key: SUPPRESS + key, value: this.lastAlertAt.get(key) });
-    for (const [id, h] of this.heldNew) {
-      out.push({ key: HELD + id, value: { e: h.ev, o: h.order, s: h.source } satisfies HeldValue });
-      this.heldWritten.add(id);
+    for (const h of this.heldDirty) {
+      // released, or replaced by a preferred copy, since it was queued: nothing to write for it
+      if (!h.dirty || h.dropped) continue;
+      h.dirty = false;
+      h.written = true;
+      out.push({ key: HELD + h.ev.event_id, value: { e: h.ev, o: h.order, s: h.source } satisfies HeldValue });
     }
-    this.heldNew = new Map();
+    this.heldDirty = [];
     for (const id of this.releasedWritten) out.push({ key: HELD + id, value: undefined });
     this.releasedWritten = [];
     const { released, maxSeen } = this.buffer.clock();
@@ -318,13 +344,15 @@ export class DetectionEngine {
       } else if (key.startsWith(HELD)) {
         const v = value as HeldValue | TokenEvent;
         held.push('e' in v ? { ev: v.e, order: v.o, source: v.s } : { ev: v, order: v.time, source: '' }); // bare event: written before order times
-        this.heldWritten.add(key.slice(HELD.length));
       } else if (key === CLOCK) {
         clock = value as typeof clock;
       }
     }
     const num = (v: number | null | undefined): number => (typeof v === 'number' ? v : -Infinity);
-    for (const h of this.buffer.restore({ released: num(clock?.released), maxSeen: num(clock?.max_seen) }, held)) this.heldById.set(h.ev.event_id, h);
+    for (const h of this.buffer.restore({ released: num(clock?.released), maxSeen: num(clock?.max_seen) }, held)) {
+      h.written = true; // read from the changelog: its release writes a tombstone
+      this.heldById.set(h.ev.event_id, h);
+    }
     this.lastAdvance = num(clock?.last_advance);
     this.tracking = true;
     this.clockWritten = JSON.stringify(clock ?? null);

@@ -24,6 +24,8 @@ export interface ReorderOptions {
   maxDelayMs: number;
   /** Upper bound on buffered events. */
   maxBuffered: number;
+  /** Called with each held entry as it is released (not for late events, which were never held, nor for dropped copies). */
+  onRelease?: (held: HeldEvent) => void;
 }
 
 /** A held event with where it sorts. */
@@ -37,6 +39,13 @@ export interface HeldEvent {
   seq: number;
   /** Released, or replaced by a preferred copy of the same event id (then left in the heap, skipped on release). */
   dropped?: boolean;
+  /**
+   * The engine's changelog bookkeeping (detection-engine.ts, once it tracks changes): `dirty` — to
+   * be written at the next drain; `written` — its event id's key is on the changelog (this copy's
+   * or a copy it replaced), so its release writes a tombstone.
+   */
+  dirty?: boolean;
+  written?: boolean;
 }
 
 const before = (a: HeldEvent, b: HeldEvent): boolean => {
@@ -113,6 +122,7 @@ export class ReorderBuffer {
       if (!e.dropped) {
         e.dropped = true;
         this.live--;
+        this.opts.onRelease?.(e);
         return e;
       }
     }

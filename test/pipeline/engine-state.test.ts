@@ -86,4 +86,56 @@ describe('engine key-level state', () => {
     const liveKeys = Object.values(engine.stats().state_keys).reduce((a, b) => a + b, 0);
     expect(detectorKeys).toBeLessThanOrEqual(liveKeys + Object.keys(engine.stats().state_keys).length);
   });
+
+  it('a held copy replaced by a preferred one leaves no held key behind once released, before or after the next drain', () => {
+    const MIN = 60_000;
+    const base = events[0]!;
+    const copy = (time: number) => ({ ...base, event_id: 'evt-twin-1', time });
+    const apply = (engine: DetectionEngine, live: Map<string, unknown>): { key: string; value: unknown }[] => {
+      const changes = engine.drainStateChanges();
+      for (const { key, value } of changes) {
+        if (value === undefined) live.delete(key);
+        else live.set(key, value);
+      }
+      return changes;
+    };
+    const t0 = Math.ceil(base.time / MIN) * MIN;
+
+    // the preferred copy (earlier) is held and released before any drain: the replaced copy's key is removed
+    const held = newEngine();
+    const live1 = new Map<string, unknown>();
+    held.ingest(copy(t0 + 10 * MIN));
+    apply(held, live1);
+    expect(live1.has('p/evt-twin-1')).toBe(true);
+    held.ingest(copy(t0 + 9 * MIN)); // not late: held, replaces the first copy
+    held.advanceTo(t0 + 20 * MIN);
+    const changes = apply(held, live1);
+    expect(changes.filter((c) => c.key === 'p/evt-twin-1')).toEqual([{ key: 'p/evt-twin-1', value: undefined }]);
+    expect([...live1.keys()].filter((k) => k.startsWith('p/'))).toEqual([]);
+    expect(held.stats().duplicates).toBe(1);
+
+    // held again and drained in between: written once more, then removed on release
+    const drained = newEngine();
+    const live2 = new Map<string, unknown>();
+    drained.ingest(copy(t0 + 10 * MIN));
+    apply(drained, live2);
+    drained.ingest(copy(t0 + 9 * MIN));
+    apply(drained, live2);
+    expect((live2.get('p/evt-twin-1') as { e: { time: number } }).e.time).toBe(t0 + 9 * MIN);
+    drained.advanceTo(t0 + 20 * MIN);
+    apply(drained, live2);
+    expect([...live2.keys()].filter((k) => k.startsWith('p/'))).toEqual([]);
+
+    // the preferred copy arrives late (released at once): the held copy it replaced is removed too
+    const late = newEngine();
+    const live3 = new Map<string, unknown>();
+    late.ingest(copy(t0 + 10 * MIN));
+    apply(late, live3);
+    late.advanceTo(t0 + 5 * MIN); // released up to 5 min: the copy at 10 stays held
+    late.ingest(copy(t0 + 4 * MIN)); // late, and preferred (earlier)
+    apply(late, live3);
+    expect([...live3.keys()].filter((k) => k.startsWith('p/'))).toEqual([]);
+    late.advanceTo(t0 + 20 * MIN);
+    expect(apply(late, live3).filter((c) => c.key.startsWith('p/'))).toEqual([]); // the dropped copy is never released
+  });
 });
