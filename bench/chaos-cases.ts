@@ -194,7 +194,7 @@ class CaseRun {
         chRows = await clickhouseAlertRows(this.deps.ch.url, this.database).catch(() => -1);
         if (this.lag !== 0 && this.lastAdvanceAt !== undefined) this.longestStallSecs = Math.max(this.longestStallSecs, (now - this.lastAdvanceAt) / 1000);
         for (const f of this.faults) {
-          if (f.endAt !== undefined && f.recoveredAt === undefined && (this.committedAll > (f.committedAtEnd ?? 0) || this.lag === 0)) f.recoveredAt = now;
+          if (f.endAt !== undefined && f.recoveredAt === undefined && (this.committedAll > (f.committedAtEnd ?? 0) || this.lag === 0)) f.recoveredAt = Math.max(now, f.endAt); // this poll began before the fault ended: recovered at once, not before
         }
         const sig = `${this.committedAll}|${this.lag}|${alertsEnd}|${chRows}`;
         this.polls++;
