@@ -159,7 +159,7 @@ export class DetectionEngine {
         held.dirty = true;
         // released entries stay in the queue until the next drain: compact it so that it never holds
         // more than twice what is held (a checkpoint every 30 s would otherwise keep every event of them)
-        if (this.heldDirty.length >= 2 * this.buffer.size + 1024) this.heldDirty = this.heldDirty.filter((h) => h.dirty === true && h.dropped !== true);
+        if (this.heldDirty.length >= 2 * this.buffer.size + 1024) this.heldDirty = this.heldDirty.filter((h) => h.dirty && !h.dropped);
         this.heldDirty.push(held);
         if (twin?.written) held.written = true; // the key holds the replaced copy: this one's release removes it
       }

@@ -38,15 +38,18 @@ export interface HeldEvent {
   /** Arrival number: orders events of one source with equal order time and id as the source did. */
   seq: number;
   /** Released, or replaced by a preferred copy of the same event id (then left in the heap, skipped on release). */
-  dropped?: boolean;
+  dropped: boolean;
   /**
    * The engine's changelog bookkeeping (detection-engine.ts, once it tracks changes): `dirty` — to
    * be written at the next drain; `written` — its event id's key is on the changelog (this copy's
    * or a copy it replaced), so its release writes a tombstone.
    */
-  dirty?: boolean;
-  written?: boolean;
+  dirty: boolean;
+  written: boolean;
 }
+
+/** A new held entry: every field set at creation, so all entries share one shape (the heap's comparator stays monomorphic). */
+const heldEntry = (ev: TokenEvent, order: number, source: string, seq: number): HeldEvent => ({ ev, order, source, seq, dropped: false, dirty: false, written: false });
 
 const before = (a: HeldEvent, b: HeldEvent): boolean => {
   if (a.order !== b.order) return a.order < b.order;
@@ -94,7 +97,7 @@ export class ReorderBuffer {
       out.push(ev);
       return undefined;
     }
-    const held: HeldEvent = { ev, order, source, seq: this.seq++ };
+    const held = heldEntry(ev, order, source, this.seq++);
     this.heap.push(held);
     this.live++;
     if (order > this.maxSeen) this.maxSeen = order;
@@ -105,7 +108,7 @@ export class ReorderBuffer {
       if (e.order > this.released) this.released = e.order;
       out.push(e.ev);
     }
-    return held.dropped === true ? undefined : held;
+    return held.dropped ? undefined : held;
   }
 
   /** Take a held entry out (a preferred copy of the same event replaces it). */
@@ -159,7 +162,7 @@ export class ReorderBuffer {
     this.maxSeen = clock.maxSeen;
     // their arrival order is lost: the source order of equal (order time, id) copies is by source name
     return held.map((h) => {
-      const e: HeldEvent = { ev: h.ev, order: h.order, source: h.source, seq: this.seq++ };
+      const e = heldEntry(h.ev, h.order, h.source, this.seq++);
       this.heap.push(e);
       this.live++;
       if (h.order > this.maxSeen) this.maxSeen = h.order;
