@@ -12,6 +12,7 @@ import { TokenwatchError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { installCoordinatorCache } from './coordinator-cache.js';
 import { installNativeCrc32c } from './kafkajs-crc32c.js';
+import { installSinglePassProduce } from './kafkajs-produce-encoder.js';
 
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
 
@@ -120,5 +121,7 @@ export function createKafka(cfg: KafkaConfig, opts: KafkaClientOptions = {}): In
   installCoordinatorCache(); // one FindCoordinator per coordinator and 2 s, not per transaction step
   // record batch checksums computed natively (kafkajs-crc32c.ts)
   if (installNativeCrc32c() === 'kafkajs') opts.logger?.debug('kafkajs computes record batch checksums in JavaScript (native CRC-32C not loaded)');
+  // produce requests encoded in one buffer instead of six nested copies (kafkajs-produce-encoder.ts)
+  if (installSinglePassProduce() === 'kafkajs') opts.logger?.debug('kafkajs encodes produce requests itself (a produce request version had loaded first)');
   return new Kafka(kafkaClientConfig(cfg, opts));
 }
