@@ -281,11 +281,36 @@ export function readInternedStrings(): string[] {
   return out;
 }
 
+/**
+ * Fingerprints repeat (a token is used many times): each comes back as the string decoded last
+ * time for its 16 bytes — one slot per hash, the bytes compared as four words — so a repeat costs
+ * no hex conversion, no new 36-character string and no new string hash at the detectors' map
+ * lookups. The bytes are an HMAC's: their first words are uniform, a fine slot index.
+ */
+const FP_SLOTS = 4096;
+const fpWords = new Int32Array(FP_SLOTS * 4);
+const fpText: (string | undefined)[] = new Array<string | undefined>(FP_SLOTS).fill(undefined);
+
 export function readFingerprint(): string {
   need(16);
-  const s = rbuf.hexSlice(rpos, rpos + 16);
+  const b = rbuf;
+  const p = rpos;
   rpos += 16;
-  return 'tw1:' + s;
+  const w0 = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+  const w1 = b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24);
+  const w2 = b[p + 8]! | (b[p + 9]! << 8) | (b[p + 10]! << 16) | (b[p + 11]! << 24);
+  const w3 = b[p + 12]! | (b[p + 13]! << 8) | (b[p + 14]! << 16) | (b[p + 15]! << 24);
+  const slot = (w0 ^ (w3 >>> 12)) & (FP_SLOTS - 1);
+  const at = slot * 4;
+  const cached = fpText[slot];
+  if (cached !== undefined && fpWords[at] === w0 && fpWords[at + 1] === w1 && fpWords[at + 2] === w2 && fpWords[at + 3] === w3) return cached;
+  const s = 'tw1:' + b.hexSlice(p, p + 16);
+  fpText[slot] = s;
+  fpWords[at] = w0;
+  fpWords[at + 1] = w1;
+  fpWords[at + 2] = w2;
+  fpWords[at + 3] = w3;
+  return s;
 }
 
 /** An index into an enum's values. */

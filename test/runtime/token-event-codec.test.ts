@@ -196,6 +196,27 @@ describe('token event codec: round trips', () => {
     }
   });
 
+
+  it('hands a repeated fingerprint back as one string, and never the text of another fingerprint in its cache slot', () => {
+    const hex = (n: number): string => n.toString(16).padStart(8, '0');
+    const fp = (w: number[]): string => `tw1:${w.map(hex).join('')}`;
+    const a = roundTrip(eventRecord(sims[0]!));
+    const b = roundTrip(eventRecord(sims[0]!));
+    if (a.kind !== 'event' || b.kind !== 'event') throw new Error('not events');
+    expect(Object.is(a.event.token.fp, b.event.token.fp)).toBe(true);
+    // same first and last word (one slot), different middle words; and a twin differing in its last byte
+    const twins = [fp([0x11223344, 1, 2, 0x55667788]), fp([0x11223344, 3, 4, 0x55667788]), fp([0x11223344, 1, 2, 0x55667789]), fp([0x11223344, 1, 2, 0x55667788])];
+    // 20,000 random fingerprints through 4,096 slots, twice: every one exact, token and parent
+    const many = Array.from({ length: 20_000 }, (_, i) => fp([i * 2654435761, i, i ^ 0xdeadbeef, i * 40503].map((v) => v >>> 0)));
+    for (let round = 0; round < 2; round++) {
+      for (const [i, f] of [...twins, ...many].entries()) {
+        const parent = twins[(i + 1) % twins.length]!;
+        const r = roundTrip(eventRecord({ ...sims[0]!, token: { ...sims[0]!.token, fp: f }, parent_fp: parent }));
+        expect(r.kind === 'event' && r.event.token.fp).toBe(f);
+        expect(r.kind === 'event' && r.event.parent_fp).toBe(parent);
+      }
+    }
+  });
   it('keeps watermarks, including -Infinity and idle', () => {
     for (const watermark of [-Infinity, 0, 1_767_225_600_123, 1.5, Number.MAX_VALUE]) {
       for (const idle of [false, true]) {
