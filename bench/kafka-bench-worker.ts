@@ -10,6 +10,8 @@
  *   child  → { type: 'final', ... } (heap after GC, live tokens, peak RSS), stops its runner, exits
  * Started with --expose-gc so heap figures are taken after a full collection.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/core/logger.js';
@@ -72,7 +74,20 @@ const cpuMicros = (): number => {
   return u.user + u.system;
 };
 
+/**
+ * TW_BENCH_SURVIVOR_PROF=dir: a sampling heap profile of the main thread that drops what young
+ * collections freed — the allocation sites of objects that outlived a scavenge (the ones that
+ * make scavenges copy and old-generation collections sweep). Written at stop, one file per runner.
+ */
+const survivorDir = process.env.TW_BENCH_SURVIVOR_PROF;
+let survivorSession: Session | undefined;
+
 async function start(m: WorkerStart): Promise<void> {
+  if (survivorDir) {
+    survivorSession = new Session();
+    survivorSession.connect();
+    await survivorSession.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
+  }
   const config = parseConfig(m.config);
   gc?.();
   heapBefore = process.memoryUsage().heapUsed;
@@ -108,6 +123,10 @@ async function stop(): Promise<void> {
   for (const v of (await runner.metrics.stateKeys.get()).values) {
     const d = String(v.labels.detector);
     stateKeys[d] = (stateKeys[d] ?? 0) + v.value;
+  }
+  if (survivorSession) {
+    const { profile } = await survivorSession.post('HeapProfiler.stopSampling');
+    writeFileSync(`${survivorDir}/survivors.${process.pid}.heapprofile`, JSON.stringify(profile));
   }
   send({ type: 'final', stats: runner.stats(), heapBeforeBytes: heapBefore, heapAfterBytes: heapAfter, stateKeys, maxRssBytes: maxRss(), ...(cpuSinceFirstRecord !== undefined && { cpuSinceFirstRecord }), ...(busyShare && { busyShare }), commitSeconds: await commitQuantiles(runner) });
   await runner.stop();

@@ -3,7 +3,9 @@
  * consume-everything phase, stop them and collect their final memory figures.
  *
  * Environment, for experiments: TW_BENCH_NODE_FLAGS (extra node flags of every runner process,
- * e.g. "--max-semi-space-size=64"), TW_BENCH_CPU_PROF=dir (a CPU profile per runner process).
+ * e.g. "--max-semi-space-size=64"), TW_BENCH_CPU_PROF=dir (a CPU profile per runner process),
+ * TW_BENCH_SURVIVOR_PROF=dir (kafka-bench-worker.ts: where the main thread's scavenge survivors
+ * were allocated).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
