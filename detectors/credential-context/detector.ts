@@ -115,6 +115,7 @@ class Ctx implements TokenContext {
 }
 
 const NO_CONTEXTS: readonly Ctx[] = Object.freeze([]);
+const NO_DRAFTS: readonly AlertDraft[] = Object.freeze([]);
 
 /** A token's live record: fixed shape, its contexts a linked list, compact evidence. */
 class Rec {
@@ -148,6 +149,18 @@ class Rec {
     const out: Ctx[] = [];
     for (let c: Ctx | undefined = this.earliest; c !== undefined; c = c.later) out.push(c);
     return out;
+  }
+
+  /** The first context the token was used from (not requested from) that is the same as `ctx` — no array. */
+  usedFrom(ctx: UseContext): Ctx | undefined {
+    for (let c = this.earliest; c !== undefined; c = c.later) if (c.mint !== true && sameContext(c, ctx)) return c;
+    return undefined;
+  }
+
+  /** The first context the token was requested from that is the same as `ctx`. */
+  mintedFrom(ctx: UseContext): Ctx | undefined {
+    for (let c = this.earliest; c !== undefined; c = c.later) if (c.mint === true && sameContext(c, ctx)) return c;
+    return undefined;
   }
 
   set contexts(list: readonly Ctx[]) {
@@ -239,15 +252,15 @@ export class CredentialContextDetector implements DetectorInstance<CredentialCon
     if (rec.suspect !== undefined && t - rec.suspect.event.time > this.windowMs) rec.suspect = undefined;
     const out = workload !== undefined ? this.confirmHolderSuspect(workload, issuer, fp, ctx, event) : [];
 
-    const known = rec.contexts.find((c) => c.mint !== true && sameContext(c, ctx));
+    const known = rec.usedFrom(ctx);
     // The owner back in a context the token had before the suspect (its own earlier use, or where it was requested).
-    const older = known ?? rec.contexts.find((c) => c.mint === true && sameContext(c, ctx));
-    const confirmed = older !== undefined ? this.confirmSuspect(rec, fp, older, event, issuer) : [];
+    const older = known ?? rec.mintedFrom(ctx);
+    const confirmed = older !== undefined ? this.confirmSuspect(rec, fp, older, event, issuer) : NO_DRAFTS;
     if (known !== undefined) {
       if (t > known.last) known.last = t;
       refresh(issuer, ctx, t);
       if (workload) refresh(workload, ctx, t);
-      return out.concat(confirmed);
+      return confirmed.length === 0 ? out : out.concat(confirmed);
     }
     return out.concat(confirmed, this.newContext(rec, fp, ctx, event, issuer, workload));
   }

@@ -54,6 +54,11 @@ interface Shape {
 
 const SHAPE_FIELDS: readonly (keyof Shape)[] = ['kind', 'issuer', 'audience', 'audience_from_mint', 'workload', 'platforms', 'home_ua'];
 
+function shapeChanged(a: Shape, b: Shape): boolean {
+  for (const f of SHAPE_FIELDS) if (a[f] !== b[f]) return true;
+  return false;
+}
+
 /**
  * A token's live state: seven fields, the shared part one interned Shape (its members interned
  * too: issuers, audiences and platform sequences repeat across tokens), the origin inline, times
@@ -392,23 +397,29 @@ export function createCrossServiceReuse(config: CrossServiceReuseConfig): Detect
   /** Fold the event's facts into the token's state (after checks, so checks see the prior baseline). */
   function learn(st: St, event: TokenEvent): void {
     const was = st.shape;
-    const next: { -readonly [K in keyof Shape]: Shape[K] } = { ...was };
-    if (event.token.kind !== 'unknown' && event.token.kind !== next.kind) next.kind = interner.str(event.token.kind) as TokenKind;
-    if (event.issuer !== undefined) next.issuer ??= interner.str(event.issuer);
+    // copied on the first change only: most events change nothing (a copy per event was a tenth of
+    // stage 2's garbage)
+    let next: { -readonly [K in keyof Shape]: Shape[K] } | undefined;
+    const kind = event.token.kind;
+    if (kind !== 'unknown' && kind !== was.kind) (next ??= { ...was }).kind = interner.str(kind) as TokenKind;
+    if (event.issuer !== undefined && (next ?? was).issuer === undefined) (next ??= { ...was }).issuer = interner.str(event.issuer);
     const isMint = event.action === 'mint';
-    if (event.audience !== undefined && event.audience.length > 0 && (next.audience === undefined || (isMint && !next.audience_from_mint))) {
-      next.audience = interner.list(boundedAudience(event.audience));
+    const audience = event.audience;
+    if (audience !== undefined && audience.length > 0 && ((next ?? was).audience === undefined || (isMint && !(next ?? was).audience_from_mint))) {
+      next ??= { ...was };
+      next.audience = interner.list(boundedAudience(audience));
       next.audience_from_mint = isMint;
     }
-    if (event.workload !== undefined && (next.workload === undefined || isMint)) next.workload = interner.workload(event.workload);
+    if (event.workload !== undefined && ((next ?? was).workload === undefined || isMint)) (next ??= { ...was }).workload = interner.workload(event.workload);
     if (event.expires_at !== undefined && (isMint || st.expires_at === undefined)) st.expires_at = event.expires_at;
     // a shared list per distinct sequence (the order shows in alerts)
-    if (!next.platforms.includes(event.platform)) next.platforms = interner.list(next.platforms.concat(event.platform)) as readonly Platform[];
-    if (next.home_ua === undefined && event.action === 'use' && event.user_agent !== undefined) {
-      const nets = next.workload?.kind === 'ec2_instance' ? workloadNets : clusterNets;
-      if (locate(event, nets) === 'inside') next.home_ua = interner.str(event.user_agent.slice(0, 256));
+    const platforms = (next ?? was).platforms;
+    if (!platforms.includes(event.platform)) (next ??= { ...was }).platforms = interner.list(platforms.concat(event.platform)) as readonly Platform[];
+    if ((next ?? was).home_ua === undefined && event.action === 'use' && event.user_agent !== undefined) {
+      const nets = (next ?? was).workload?.kind === 'ec2_instance' ? workloadNets : clusterNets;
+      if (locate(event, nets) === 'inside') (next ??= { ...was }).home_ua = interner.str(event.user_agent.slice(0, 256));
     }
-    if (SHAPE_FIELDS.some((f) => next[f] !== was[f])) st.shape = shapeOf(next);
+    if (next !== undefined && shapeChanged(next, was)) st.shape = shapeOf(next);
     if (isMint && st.origin?.head.action !== 'mint') st.origin = interner.evidence(event, event.token.fp, ORIGIN);
     st.first_seen = Math.min(st.first_seen, event.time);
   }
