@@ -11,6 +11,7 @@ import type { TokenEvent } from '../../schemas/token-event.js';
 import type { AlertDraft, DetectorDefinition, DetectorInstance, KeyBy } from '../../detectors/types.js';
 import { buildAlert } from './alert-builder.js';
 import { ReorderBuffer, type HeldEvent, type ReorderOptions } from './reorder-buffer.js';
+import { materialize, type IngestedEvent } from './deferred-event.js';
 import { KeyedStore } from '../core/keyed-store.js';
 import { RecentIdSet } from '../core/recent-id-set.js';
 import type { TokenInventory } from '../inventory/token-inventory.js';
@@ -129,7 +130,8 @@ export class DetectionEngine {
   }
 
   /**
-   * Ingest one normalized event; returns alerts that became ready. `order` is where it sorts
+   * Ingest one normalized event (or a deferred one, decoded when released: deferred-event.ts);
+   * returns alerts that became ready. `order` is where it sorts
    * (reorder-buffer.ts: its time, or just past its source's watermark when it was late there) and
    * `source` the source it came from: both default to a single in-order stream.
    *
@@ -137,7 +139,7 @@ export class DetectionEngine {
    * kept, chosen by (order time, source) rather than by which arrived first, so which copy the
    * detectors see does not depend on how the sources interleaved.
    */
-  ingest(ev: TokenEvent, order = ev.time, source = ''): Alert[] {
+  ingest(ev: IngestedEvent, order = ev.time, source = ''): Alert[] {
     this.counters.events_in++;
     const id = ev.event_id;
     if (this.recentIds.has(id)) {
@@ -151,7 +153,7 @@ export class DetectionEngine {
       this.buffer.drop(twin);
       this.heldById.delete(id);
     }
-    const ready: TokenEvent[] = [];
+    const ready: IngestedEvent[] = [];
     const held = this.buffer.add(ev, order, source, ready);
     if (held !== undefined) {
       this.heldById.set(id, held);
@@ -206,10 +208,13 @@ export class DetectionEngine {
    * releases one record at a time and a Kafka task that releases a batch at once then show every
    * detector the same events before the same advance: the same alerts, the same ids.
    */
-  private process(ready: TokenEvent[]): Alert[] {
+  private process(ready: readonly IngestedEvent[]): Alert[] {
     const alerts: Alert[] = [];
     const step = this.opts.advanceEveryMs;
-    for (const ev of ready) {
+    for (const item of ready) {
+      // decoded at its turn, not the whole release at once: a backlog's release is thousands of
+      // events, and decoded together they would all outlive a young collection
+      const ev = materialize(item);
       if (ev.time > this.lastAdvance + step) {
         const boundary = Math.floor((ev.time - 1) / step) * step;
         if (boundary > this.lastAdvance) this.advanceDetectors(boundary, alerts, true);
@@ -310,7 +315,7 @@ export class DetectionEngine {
       if (!h.dirty || h.dropped) continue;
       h.dirty = false;
       h.written = true;
-      out.push({ key: HELD + h.ev.event_id, value: { e: h.ev, o: h.order, s: h.source } satisfies HeldValue });
+      out.push({ key: HELD + h.ev.event_id, value: { e: materialize(h.ev), o: h.order, s: h.source } satisfies HeldValue });
     }
     this.heldDirty = [];
     for (const id of this.releasedWritten) out.push({ key: HELD + id, value: undefined });

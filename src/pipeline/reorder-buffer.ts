@@ -18,6 +18,7 @@
  */
 import type { TokenEvent } from '../../schemas/token-event.js';
 import { MinHeap } from '../core/min-heap.js';
+import type { IngestedEvent } from './deferred-event.js';
 
 export interface ReorderOptions {
   /** How far behind the newest order time the buffer releases on its own (event-time ms; Infinity: only by the caller's watermark). */
@@ -30,7 +31,8 @@ export interface ReorderOptions {
 
 /** A held event with where it sorts. */
 export interface HeldEvent {
-  ev: TokenEvent;
+  /** The event, or a deferred one (deferred-event.ts) decoded on its way out. */
+  ev: IngestedEvent;
   /** Order time (event-time ms): the event's time, or just past its source's watermark when it was late there. */
   order: number;
   /** The source it came from ('' when the caller has one stream). */
@@ -49,7 +51,7 @@ export interface HeldEvent {
 }
 
 /** A new held entry: every field set at creation, so all entries share one shape (the heap's comparator stays monomorphic). */
-const heldEntry = (ev: TokenEvent, order: number, source: string, seq: number): HeldEvent => ({ ev, order, source, seq, dropped: false, dirty: false, written: false });
+const heldEntry = (ev: IngestedEvent, order: number, source: string, seq: number): HeldEvent => ({ ev, order, source, seq, dropped: false, dirty: false, written: false });
 
 const before = (a: HeldEvent, b: HeldEvent): boolean => {
   if (a.order !== b.order) return a.order < b.order;
@@ -91,7 +93,7 @@ export class ReorderBuffer {
   }
 
   /** push() that also returns the held entry (undefined: the event was late and is in `out`). */
-  add(ev: TokenEvent, order: number, source: string, out: TokenEvent[]): HeldEvent | undefined {
+  add(ev: IngestedEvent, order: number, source: string, out: IngestedEvent[]): HeldEvent | undefined {
     if (order <= this.released) {
       this.late++;
       out.push(ev);
@@ -140,7 +142,7 @@ export class ReorderBuffer {
   }
 
   /** Release everything up to `wm` (inclusive). */
-  releaseUpTo(wm: number, out: TokenEvent[] = []): TokenEvent[] {
+  releaseUpTo(wm: number, out: IngestedEvent[] = []): IngestedEvent[] {
     for (let e = this.peekLive(); e !== undefined && e.order <= wm; e = this.peekLive()) out.push(this.pop()!.ev);
     if (wm > this.released) this.released = wm;
     return out;
@@ -171,7 +173,7 @@ export class ReorderBuffer {
   }
 
   /** End of input: release everything. */
-  drain(out: TokenEvent[] = []): TokenEvent[] {
+  drain(out: IngestedEvent[] = []): IngestedEvent[] {
     for (let e = this.pop(); e !== undefined; e = this.pop()) out.push(e.ev);
     if (this.maxSeen > this.released) this.released = this.maxSeen;
     return out;

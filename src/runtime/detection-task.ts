@@ -11,11 +11,12 @@ import type { TokenEvent } from '../../schemas/token-event.js';
 import { TokenwatchError } from '../core/errors.js';
 import type { InventoryRecord } from '../inventory/inventory-record.js';
 import type { TokenInventory } from '../inventory/token-inventory.js';
+import type { IngestedEvent } from '../pipeline/deferred-event.js';
 import type { DetectionEngine } from '../pipeline/detection-engine.js';
 import { WatermarkTracker } from '../pipeline/watermark-tracker.js';
 import type { DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
-import { decodeRecord, type RepartitionRecord } from './token-event-codec.js';
-import { unframe } from './repartition-frame.js';
+import { peekRecord, type PeekedRecord } from './token-event-peek.js';
+import { frameRanges } from './repartition-frame.js';
 import type { TaskRole } from './task-state-store.js';
 
 /** What applying records produced. */
@@ -69,9 +70,16 @@ export class DetectionTask {
       out.dead.push(this.deadLetter(m, new TokenwatchError('invalid_token_event', 'empty message value on a repartition topic')));
       return;
     }
-    let records;
+    // The frame's own copy: held events point into it (kafkajs' value is a view of a whole fetch
+    // response, which they would otherwise keep alive until their release).
+    const frame = Buffer.allocUnsafeSlow(m.value.length);
+    m.value.copy(frame);
+    const records: PeekedRecord[] = [];
     try {
-      records = unframe(m.value).map(decodeRecord); // our own records, validated at the edge: decoded, not re-validated
+      // our own records, validated at the edge: checked whole, not re-validated; each event is
+      // decoded when the engine releases it (deferred-event.ts)
+      const at = frameRanges(frame);
+      for (let i = 0; i < at.length; i += 2) records.push(peekRecord(frame, at[i]!, at[i + 1]!));
     } catch (err) {
       const e = err instanceof TokenwatchError ? err : new TokenwatchError('invalid_token_event', `repartition record does not decode: ${(err as Error).message.slice(0, 200)}`, undefined, { cause: err });
       out.dead.push(this.deadLetter(m, e));
@@ -80,15 +88,16 @@ export class DetectionTask {
     for (const r of records) this.applyRecord(r, out);
   }
 
-  private applyRecord(r: RepartitionRecord, out: TaskOutput): void {
+  private applyRecord(r: PeekedRecord, out: TaskOutput): void {
     if (r.kind === 'watermark') {
       this.sources.update(r.source, r.watermark, r.idle);
       return;
     }
     this.sources.noteSource(r.source);
     out.detected++;
-    if (this.storeEvents && this.role === 'by_token' && r.route !== 'parent') out.events.push(r.event);
-    const alerts = this.engine.ingest(r.event, r.order, r.source);
+    let event: IngestedEvent = r.event;
+    if (this.storeEvents && this.role === 'by_token' && r.route !== 'parent') out.events.push((event = r.event.decode())); // stored now: decoded once
+    const alerts = this.engine.ingest(event, r.order, r.source);
     if (alerts.length > 0) out.alerts.push(...alerts);
   }
 

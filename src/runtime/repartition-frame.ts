@@ -63,7 +63,15 @@ const bad = (why: string): TokenwatchError => new TokenwatchError('invalid_token
 
 /** The records of a message (views into it, no copies); a message that is not a frame is one record. */
 export function unframe(buf: Buffer): Buffer[] {
-  if (buf.length === 0 || buf[0] !== FRAME_TAG) return [buf];
+  const at = frameRanges(buf);
+  const out: Buffer[] = [];
+  for (let i = 0; i < at.length; i += 2) out.push(buf.subarray(at[i], at[i + 1]));
+  return out;
+}
+
+/** Where the records of a message are: start and end of each, flat (no view object per record). */
+export function frameRanges(buf: Buffer): number[] {
+  if (buf.length === 0 || buf[0] !== FRAME_TAG) return [0, buf.length];
   let at = 1;
   const varint = (): number => {
     let v = 0;
@@ -77,11 +85,11 @@ export function unframe(buf: Buffer): Buffer[] {
   };
   const n = varint();
   if (n > buf.length) throw bad('count exceeds the message');
-  const out: Buffer[] = [];
+  const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const len = varint();
     if (at + len > buf.length) throw bad('record runs past the end');
-    out.push(buf.subarray(at, at + len));
+    out.push(at, at + len);
     at += len;
   }
   if (at !== buf.length) throw bad('trailing bytes');

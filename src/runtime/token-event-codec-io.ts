@@ -168,10 +168,11 @@ let rend = 0;
 /** The record being read carries its strings as UTF-16LE. */
 let rwide = false;
 
-export function beginRead(buf: Buffer): void {
+/** Read `buf` from `start` to `end` (a record inside a frame: no view object per record). */
+export function beginRead(buf: Buffer, start = 0, end = buf.length): void {
   rbuf = buf as FastBuffer;
-  rpos = 0;
-  rend = buf.length;
+  rpos = start;
+  rend = end;
   rwide = false;
 }
 
@@ -226,6 +227,31 @@ export function readFloat64(): number {
 
 export function readString(): string {
   return stringOf(readVarint());
+}
+
+// Skipping: the same checks as reading (bounds, UTF-16 lengths), no string made — a record
+// checked now and decoded later (peekRecord in token-event-codec.ts) allocates nothing.
+
+export function skipBytes(n: number): void {
+  need(n);
+  rpos += n;
+}
+
+export function skipString(): void {
+  const n = readVarint();
+  need(n);
+  if (rwide && n % 2 !== 0) throw codecError(`odd UTF-16 length at byte ${rpos}`);
+  rpos += n;
+}
+
+export function skipStrings(): void {
+  const n = readVarint();
+  if (n > rend - rpos) throw codecError(`truncated: ${n} strings announced, ${rend - rpos} bytes left`);
+  for (let i = 0; i < n; i++) skipString();
+}
+
+export function skipNumber(): void {
+  if (readVarint() === 0) skipBytes(8);
 }
 
 /** The next `n` bytes as a string (UTF-8, or UTF-16LE in a wide record). */

@@ -54,8 +54,8 @@ export type RepartitionRecord =
 type NetworkScope = NonNullable<NonNullable<TokenEvent['network']>['scope']>;
 type Outcome = NonNullable<TokenEvent['outcome']>;
 // read from the schema itself (they have no exported arrays): same order, one source of truth
-const NETWORK_SCOPES: readonly NetworkScope[] = TokenEvent.shape.network.unwrap().shape.scope.unwrap().options;
-const OUTCOMES: readonly Outcome[] = TokenEvent.shape.outcome.unwrap().options;
+export const NETWORK_SCOPES: readonly NetworkScope[] = TokenEvent.shape.network.unwrap().shape.scope.unwrap().options;
+export const OUTCOMES: readonly Outcome[] = TokenEvent.shape.outcome.unwrap().options;
 
 const indexOf = (values: readonly string[]): ReadonlyMap<string, number> => new Map(values.map((v, i) => [v, i]));
 const SOURCE_INDEX = indexOf(SOURCE_FORMATS);
@@ -72,15 +72,15 @@ function writeEnum(index: ReadonlyMap<string, number>, value: string, what: stri
   writeByte(i);
 }
 
-const KIND_EVENT = 0;
+export const KIND_EVENT = 0;
 const KIND_WATERMARK = 1;
-const TAG_PARENT = 4;
-const TAG_LATE = 8;
+export const TAG_PARENT = 4;
+export const TAG_LATE = 8;
 const TAG_IDLE = 16;
-const TAG_WIDE = 32;
+export const TAG_WIDE = 32;
 
 /** Presence bits of the optional fields of an event (3 bytes). */
-const MASK = {
+export const MASK = {
   hint: 1 << 0,
   one_time: 1 << 1,
   one_time_true: 1 << 2,
@@ -104,10 +104,10 @@ const MASK = {
   signal: 1 << 20,
   envelope: 1 << 21,
 } as const;
-const MASK_KNOWN = (1 << 22) - 1;
+export const MASK_KNOWN = (1 << 22) - 1;
 
 /** Presence bits of `network`'s fields. */
-const NET = {
+export const NET = {
   ip: 1 << 0,
   asn: 1 << 1,
   label: 1 << 2,
@@ -118,7 +118,7 @@ const NET = {
   cloud_region: 1 << 7,
   cloud_service: 1 << 8,
 } as const;
-const NET_KNOWN = (1 << 9) - 1;
+export const NET_KNOWN = (1 << 9) - 1;
 
 // ---------------------------------------------------------------- encode
 
@@ -239,7 +239,12 @@ function writeNetwork(n: NonNullable<TokenEvent['network']>): void {
 // ---------------------------------------------------------------- decode
 
 export function decodeRecord(buf: Buffer): RepartitionRecord {
-  beginRead(buf);
+  return decodeRecordAt(buf, 0, buf.length);
+}
+
+/** The record at `start`..`end` of `buf` (inside a frame). */
+export function decodeRecordAt(buf: Buffer, start: number, end: number): RepartitionRecord {
+  beginRead(buf, start, end);
   const version = readByte();
   if (version !== CODEC_VERSION) throw codecError(`unknown codec version ${version} (this build reads ${CODEC_VERSION})`);
   const tag = readByte();
