@@ -13,6 +13,7 @@ import type { Logger } from '../core/logger.js';
 import { installCoordinatorCache } from './coordinator-cache.js';
 import { installNativeCrc32c } from './kafkajs-crc32c.js';
 import { installSinglePassProduce } from './kafkajs-produce-encoder.js';
+import { installRecordDecoder } from './kafkajs-record-decoder.js';
 
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
 
@@ -123,5 +124,7 @@ export function createKafka(cfg: KafkaConfig, opts: KafkaClientOptions = {}): In
   if (installNativeCrc32c() === 'kafkajs') opts.logger?.debug('kafkajs computes record batch checksums in JavaScript (native CRC-32C not loaded)');
   // produce requests encoded in one buffer instead of six nested copies (kafkajs-produce-encoder.ts)
   if (installSinglePassProduce() === 'kafkajs') opts.logger?.debug('kafkajs encodes produce requests itself (a produce request version had loaded first)');
+  // fetched records decoded without BigInt arithmetic per record (kafkajs-record-decoder.ts)
+  if (installRecordDecoder() === 'kafkajs') opts.logger?.debug('kafkajs decodes record batches itself (its decoder had loaded first)');
   return new Kafka(kafkaClientConfig(cfg, opts));
 }
