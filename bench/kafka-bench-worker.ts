@@ -78,15 +78,17 @@ const cpuMicros = (): number => {
  * TW_BENCH_SURVIVOR_PROF=dir: a sampling heap profile of the main thread that drops what young
  * collections freed — the allocation sites of objects that outlived a scavenge (the ones that
  * make scavenges copy and old-generation collections sweep). Written at stop, one file per runner.
+ * TW_BENCH_ALLOC_PROF=dir: the same profile keeping everything allocated (where the garbage comes from).
  */
-const survivorDir = process.env.TW_BENCH_SURVIVOR_PROF;
+const allocDir = process.env.TW_BENCH_ALLOC_PROF;
+const survivorDir = process.env.TW_BENCH_SURVIVOR_PROF ?? allocDir;
 let survivorSession: Session | undefined;
 
 async function start(m: WorkerStart): Promise<void> {
   if (survivorDir) {
     survivorSession = new Session();
     survivorSession.connect();
-    await survivorSession.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
+    await survivorSession.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: allocDir !== undefined });
   }
   const config = parseConfig(m.config);
   gc?.();
@@ -126,7 +128,7 @@ async function stop(): Promise<void> {
   }
   if (survivorSession) {
     const { profile } = await survivorSession.post('HeapProfiler.stopSampling');
-    writeFileSync(`${survivorDir}/survivors.${process.pid}.heapprofile`, JSON.stringify(profile));
+    writeFileSync(`${survivorDir}/${allocDir !== undefined ? 'allocations' : 'survivors'}.${process.pid}.heapprofile`, JSON.stringify(profile));
   }
   send({ type: 'final', stats: runner.stats(), heapBeforeBytes: heapBefore, heapAfterBytes: heapAfter, stateKeys, maxRssBytes: maxRss(), ...(cpuSinceFirstRecord !== undefined && { cpuSinceFirstRecord }), ...(busyShare && { busyShare }), commitSeconds: await commitQuantiles(runner) });
   await runner.stop();
