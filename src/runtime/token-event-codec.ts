@@ -77,7 +77,7 @@ const KIND_WATERMARK = 1;
 export const TAG_PARENT = 4;
 export const TAG_LATE = 8;
 const TAG_IDLE = 16;
-export const TAG_WIDE = 32;
+const TAG_WIDE = 32;
 
 /** Presence bits of the optional fields of an event (3 bytes). */
 export const MASK = {
@@ -242,18 +242,28 @@ export function decodeRecord(buf: Buffer): RepartitionRecord {
   return decodeRecordAt(buf, 0, buf.length);
 }
 
-/** The record at `start`..`end` of `buf` (inside a frame). */
-export function decodeRecordAt(buf: Buffer, start: number, end: number): RepartitionRecord {
+/** Start reading the record at `start`..`end` of `buf`: its version checked, its tag returned. */
+export function readRecordTag(buf: Buffer, start: number, end: number): number {
   beginRead(buf, start, end);
   const version = readByte();
   if (version !== CODEC_VERSION) throw codecError(`unknown codec version ${version} (this build reads ${CODEC_VERSION})`);
-  const tag = readByte();
+  return readByte();
+}
+
+/** An event record's tag bits checked and its strings' width set; returns its source. */
+export function readEventSource(tag: number): string {
+  if ((tag & ~(3 | TAG_PARENT | TAG_LATE | TAG_WIDE)) !== 0) throw codecError(`unknown event tag bits 0x${tag.toString(16)}`);
+  setReadWide((tag & TAG_WIDE) !== 0);
+  return readInterned();
+}
+
+/** The record at `start`..`end` of `buf` (inside a frame). */
+export function decodeRecordAt(buf: Buffer, start: number, end: number): RepartitionRecord {
+  const tag = readRecordTag(buf, start, end);
   const kind = tag & 3;
   let r: RepartitionRecord;
   if (kind === KIND_EVENT) {
-    if ((tag & ~(3 | TAG_PARENT | TAG_LATE | TAG_WIDE)) !== 0) throw codecError(`unknown event tag bits 0x${tag.toString(16)}`);
-    setReadWide((tag & TAG_WIDE) !== 0);
-    const source = readInterned();
+    const source = readEventSource(tag);
     const event = readEvent();
     const order = tag & TAG_LATE ? readNumber() : event.time;
     r = { kind: 'event', event, route: tag & TAG_PARENT ? 'parent' : 'token', source, order };

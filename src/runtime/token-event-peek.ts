@@ -6,11 +6,10 @@
 import { PLATFORMS, SOURCE_FORMATS, TOKEN_ACTIONS, TOKEN_KINDS, WORKLOAD_KINDS, type TokenEvent } from '../../schemas/token-event.js';
 import type { DeferredEvent } from '../pipeline/deferred-event.js';
 import {
-  CODEC_VERSION, KIND_EVENT, MASK, MASK_KNOWN, NET, NET_KNOWN, NETWORK_SCOPES, OUTCOMES, TAG_LATE, TAG_PARENT, TAG_WIDE, decodeRecordAt,
+  KIND_EVENT, MASK, MASK_KNOWN, NET, NET_KNOWN, NETWORK_SCOPES, OUTCOMES, TAG_LATE, TAG_PARENT, decodeRecordAt, readEventSource, readRecordTag,
 } from './token-event-codec.js';
 import {
-  atEnd, beginRead, codecError, readByte, readEnum, readInterned, readNumber, readPosition, readString, readVarint, setReadWide,
-  skipBytes, skipNumber, skipString, skipStrings,
+  atEnd, codecError, readByte, readEnum, readNumber, readPosition, readString, readVarint, skipBytes, skipNumber, skipString, skipStrings,
 } from './token-event-codec-io.js';
 
 /**
@@ -44,16 +43,11 @@ export class EncodedTokenEvent implements DeferredEvent {
  * it with its event deferred. `frame` must not change while the event is held.
  */
 export function peekRecord(frame: Buffer, start: number, end: number): PeekedRecord {
-  beginRead(frame, start, end);
-  const version = readByte();
-  if (version !== CODEC_VERSION) throw codecError(`unknown codec version ${version} (this build reads ${CODEC_VERSION})`);
-  const tag = readByte();
+  const tag = readRecordTag(frame, start, end);
   const kind = tag & 3;
   let r: PeekedRecord;
   if (kind === KIND_EVENT) {
-    if ((tag & ~(3 | TAG_PARENT | TAG_LATE | TAG_WIDE)) !== 0) throw codecError(`unknown event tag bits 0x${tag.toString(16)}`);
-    setReadWide((tag & TAG_WIDE) !== 0);
-    const source = readInterned();
+    const source = readEventSource(tag);
     const { id, time } = skimEvent();
     const order = tag & TAG_LATE ? readNumber() : time;
     r = { kind: 'event', event: new EncodedTokenEvent(id, time, frame, start, end), route: tag & TAG_PARENT ? 'parent' : 'token', source, order };
