@@ -90,7 +90,8 @@ const NOTHING_NEW: Judgement = Object.freeze({
 
 const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 const maxSeverity = (a: Severity, b: Severity): Severity => (SEVERITY_RANK[a] >= SEVERITY_RANK[b] ? a : b);
-const uniq = (xs: readonly string[] | undefined): string[] => [...new Set((xs ?? []).filter((s) => s.length > 0))];
+const nonEmpty = (s: string): boolean => s.length > 0;
+const uniq = (xs: readonly string[] | undefined): string[] => [...new Set((xs ?? []).filter(nonEmpty))];
 const iso = (t: number): string => new Date(t).toISOString();
 
 function toJson(s: IssuerState): IssuerJson {
@@ -397,7 +398,7 @@ export function createScopeDrift(config: ScopeDriftConfig): DetectorInstance<Sco
 
   function onUse(st: IssuerState, event: TokenEvent, issuer: string, learned: boolean, out: AlertDraft[]): void {
     const raw = event.scopes_used;
-    if (raw === undefined || raw.length === 0) return;
+    if (raw === undefined || !raw.some(nonEmpty)) return; // as before: no scope, no touch of the token's grant
     const grant = tokenGrant(st, event.token.fp, true);
     // The common case — every scope used is granted to the token and known to the issuer — needs
     // no sets, filters or copies: one allocation-free pass decides it (a fifth of stage 2's garbage
@@ -407,7 +408,6 @@ export function createScopeDrift(config: ScopeDriftConfig): DetectorInstance<Sco
       return;
     }
     const used = uniq(raw);
-    if (used.length === 0) return;
     const grantSet = new Set(grant?.granted ?? []);
     const flaggedSet = new Set(grant?.flagged ?? []);
     // Using a scope the token was never granted is suspicious whatever its privilege and
