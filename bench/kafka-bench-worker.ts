@@ -16,6 +16,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/core/logger.js';
 import { startKafkaRunner, type KafkaRunner, type RunnerStats } from '../src/runtime/kafka-runner.js';
+import { peakRssBytes } from './process-cpu.js';
 
 export interface WorkerStart {
   type: 'start';
@@ -58,7 +59,7 @@ export type WorkerMessage = { type: 'started' } | { type: 'failed'; error: strin
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const send = (m: WorkerMessage): void => void process.send?.(m);
-const maxRss = (): number => process.resourceUsage().maxRSS * 1024; // maxRSS is in KiB
+const maxRss = (): number => peakRssBytes(); // not resourceUsage().maxRSS: process-cpu.ts
 
 let runner: KafkaRunner | undefined;
 let ticker: NodeJS.Timeout | undefined;

@@ -27,7 +27,7 @@ import { simulate, ATTACK_NAMES, DEFAULT_START } from '../src/simulate/index.js'
 import { bareConsumeRate } from './kafka-bench-bare.js';
 import { groupLag } from '../src/runtime/kafka-runner.js';
 import { BenchWorker, timeRunPhase, type PhaseResult } from './kafka-bench-workers.js';
-import { percentile, produceLive, watchAlerts } from './kafka-bench-live.js';
+import { percentile, preEncodeLive, produceLive, watchAlerts, type PreEncodedRecord } from './kafka-bench-live.js';
 import { CpuWindow, localBrokerPid, localClickHousePid } from './process-cpu.js';
 import { BrokerRequestMix, formatRequestMix, type RequestMix } from './broker-request-mix.js';
 
@@ -204,11 +204,17 @@ async function main(): Promise<void> {
     if (!ctTopic) throw new Error('bench: the simulated records hold no CloudTrail, needed for the injected attack');
     await admin.createTopics({ topics: liveInputs.map((i) => ({ topic: i.topic, numPartitions: Number(values.partitions), replicationFactor: 1 })), waitForLeaders: true });
     // background only (no simulated attacks: compressed into seconds they would not be the attacks
-    // they are), starting now, generated lazily while producing
+    // they are), serialized before the runner starts (preEncodeLive: the load then costs the bench a
+    // byte write per record), event times written at produce
     const liveSim = simulate({ seed: 2, start: Date.now() - 60_000, hours: Math.max(Number(values.hours), 24 * 30), attacks: [], scale: Number(values.scale) });
-    const live = (function* () {
-      for (const e of liveSim.events) yield { topic: `${p}.live.${e.format}`, format: e.format, record: e.record };
-    })();
+    const liveNeeded = Math.ceil(liveRate * (Number(values['live-warmup-secs']) + liveSecs) * 1.05) + 1_000;
+    const liveRecords: PreEncodedRecord[] = [];
+    for (const e of liveSim.events) {
+      if (liveRecords.length >= liveNeeded) break;
+      liveRecords.push(preEncodeLive(`${p}.live.${e.format}`, e.format, e.record));
+    }
+    if (liveRecords.length < liveNeeded) throw new Error(`bench: the live simulation holds ${liveRecords.length} records, ${liveNeeded} needed (raise --hours)`);
+    const live = liveRecords[Symbol.iterator]();
     const ph = phaseConfig('live', liveInputs, JSON.parse(values['live-engine-json']) as Record<string, unknown>);
     const worker = new BenchWorker(start(ph.config));
     let lat: { all: number[]; injected: number[]; inOrder: number[]; toProduced: number[]; duringLoad: number; injectedCount: number; produced: number; secs: number; kinds: Map<string, number>; lagAtLoadEnd: number };

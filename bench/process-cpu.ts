@@ -43,6 +43,23 @@ export function processCpuMicros(pid: number): number | undefined {
   }
 }
 
+/**
+ * This process's peak resident set (bytes): /proc/self/status's VmHWM, the high-water mark of its own
+ * address space. Not process.resourceUsage().maxRSS: Linux carries the parent's high-water mark over
+ * fork and exec into a child's ru_maxrss, so a runner forked by the bench reported the bench's RSS
+ * at fork when that was larger (measured: a child of a 642 MiB parent said 604 MiB, VmHWM 42).
+ * Falls back to maxRSS where /proc is not there.
+ */
+export function peakRssBytes(status = '/proc/self/status'): number {
+  try {
+    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(status, 'utf8'))?.[1];
+    if (kib !== undefined) return Number(kib) * 1024;
+  } catch {
+    // not Linux: below
+  }
+  return process.resourceUsage().maxRSS * 1024; // maxRSS is in KiB
+}
+
 const ownCpuMicros = (): number => {
   const u = process.cpuUsage();
   return u.user + u.system;
