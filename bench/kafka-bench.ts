@@ -13,7 +13,7 @@
  *   npm run bench:kafka -- [--records 100000] [--partitions 6] [--concurrency 16] [--bare-reps 3]
  *     [--run-reps 2] [--two-reps 2] [--live-secs 40] [--live-warmup-secs 5] [--live-fraction 0.5 | --live-rate N] [--request-mix] [--inject-every 2] [--drain-secs 30]
  *     [--store-url URL] [--brokers 127.0.0.1:19092] [--hours 48] [--scale 1] [--flush-ms 100]
- *     [--kafka-json '{"fetch_max_bytes_per_partition":4194304}'] [--live-engine-json '{"source_idle_seconds":1}']
+ *     [--kafka-json '{"fetch_max_bytes_per_partition":4194304}'] [--store-json '{"write_events":false}'] [--live-engine-json '{"source_idle_seconds":1}']
  *
  * Every runner phase has its own group, repartition, alert, dead-letter and changelog topics (a
  * second group reading the first one's repartition topics would count events twice); all read
@@ -72,6 +72,8 @@ async function main(): Promise<void> {
       'flush-ms': { type: 'string', default: '100' },
       /** Extra `kafka` config of every runner phase, as JSON (e.g. '{"fetch_max_bytes_per_partition":4194304}'). */
       'kafka-json': { type: 'string', default: '{}' },
+      /** Extra `store` config, as JSON (e.g. '{"write_events":false}': the token-event rows' cost). */
+      'store-json': { type: 'string', default: '{}' },
       /** Extra `engine` config of the live phase, as JSON (e.g. '{"source_idle_seconds":0.5}'). */
       'live-engine-json': { type: 'string', default: '{}' },
     },
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
           ...(JSON.parse(values['kafka-json']) as Record<string, unknown>),
           topics: { alerts: `${t}.alerts`, dead_letter: `${t}.dead-letter`, by_token: `${t}.by-token`, by_issuer: `${t}.by-issuer`, changelog: `${t}.changelog`, partitions: Number(values.partitions), replication_factor: 1 },
         },
-        store: { ...(storeUrl && { url: storeUrl }), database, flush_interval_ms: Number(values['flush-ms']) },
+        store: { ...(storeUrl && { url: storeUrl }), database, flush_interval_ms: Number(values['flush-ms']), ...(JSON.parse(values['store-json']) as Record<string, unknown>) },
         log: { level: 'warn' },
       },
       groupId: `${t}.group`,

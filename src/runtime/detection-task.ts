@@ -95,9 +95,10 @@ export class DetectionTask {
     }
     this.sources.noteSource(r.source);
     out.detected++;
-    let event: IngestedEvent = r.event;
-    if (this.storeEvents && this.role === 'by_token' && r.route !== 'parent') out.events.push((event = r.event.decode())); // stored now: decoded once
-    const alerts = this.engine.ingest(event, r.order, r.source);
+    // A stored event is decoded for its row now and again at its release: held decoded until then,
+    // it would outlive young collections and be copied and promoted (stop 22: measured).
+    if (this.storeEvents && this.role === 'by_token' && r.route !== 'parent') out.events.push(r.event.decode());
+    const alerts = this.engine.ingest(r.event, r.order, r.source);
     if (alerts.length > 0) out.alerts.push(...alerts);
   }
 
