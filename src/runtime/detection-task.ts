@@ -11,7 +11,6 @@ import type { TokenEvent } from '../../schemas/token-event.js';
 import { TokenwatchError } from '../core/errors.js';
 import type { InventoryRecord } from '../inventory/inventory-record.js';
 import type { TokenInventory } from '../inventory/token-inventory.js';
-import type { IngestedEvent } from '../pipeline/deferred-event.js';
 import type { DetectionEngine } from '../pipeline/detection-engine.js';
 import { WatermarkTracker } from '../pipeline/watermark-tracker.js';
 import type { DeadLetter } from '../sinks/kafka-dead-letter-sink.js';
